@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup test bench clean
+.PHONY: setup debs test bench clean
 
 setup: $(VENV)/.installed
 
@@ -12,7 +12,11 @@ $(VENV)/.installed: requirements-dev.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-test: setup
+# Debian packages the tests run for real (the MQTT tests start their own mosquitto).
+debs:
+	sh tools/ensure_debs.sh mosquitto:mosquitto mosquitto_passwd:mosquitto mosquitto_sub:mosquitto-clients
+
+test: setup debs
 	$(PY) -m pytest -q host_tests
 
 clean:
