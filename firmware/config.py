@@ -1,0 +1,189 @@
+"""Settings in one JSON file on flash: defaults, validation with clear messages, atomic writes.
+
+The device must never brick on a bad file. `load()` starts from the defaults, takes every valid
+value from the file, and reports (never raises) what it had to ignore. `update()` is the strict
+path used by `make config`: it refuses bad values with a message saying what to fix, and writes
+the file atomically (temporary file + rename) so a power cut leaves the old or the new file.
+Everything here is plain data; nothing touches hardware.
+"""
+
+import json
+import os
+
+PATH = "config.json"
+
+DEFAULTS = {
+    "board": "esp32-devkitc",
+    "wifi": {"ssid": "", "password": "", "hostname": ""},
+    "mqtt": {
+        "host": "",
+        "port": 1883,
+        "user": "",
+        "password": "",
+        "tls": False,
+        "client_id": "",
+        "prefix": "hanport",
+        "keepalive_s": 60,
+    },
+    "uart": {"baud": 2400, "bits": 8, "parity": "E", "stop": 1, "invert_rx": None},
+    "publish": {
+        "state": True,
+        "per_value_topics": False,
+        "discovery": True,
+        "discovery_prefix": "homeassistant",
+        "diagnostics_s": 60,
+    },
+    "health": {"watchdog_s": 60},
+    "log": {"level": "info"},
+}
+
+# Keys whose default is None take a bool or None ("use the board's value").
+_NULLABLE_BOOL = ("uart.invert_rx",)
+_INT_RANGES = {
+    "mqtt.port": (1, 65535),
+    "mqtt.keepalive_s": (0, 65535),
+    "uart.baud": (300, 1000000),
+    "uart.bits": (7, 8),
+    "uart.stop": (1, 2),
+    "publish.diagnostics_s": (0, 86400),
+    "health.watchdog_s": (0, 3600),
+}
+_CHOICES = {
+    "uart.parity": ("E", "N", "O"),
+    "log.level": ("debug", "info", "warning", "error"),
+}
+_TOPIC_PARTS = ("mqtt.prefix", "publish.discovery_prefix")
+
+
+def defaults():
+    """A fresh deep copy of the defaults (callers may change it)."""
+    return json.loads(json.dumps(DEFAULTS))
+
+
+def check_value(name, value):
+    """Return None when `value` is valid for setting `name` ("mqtt.port"), else the problem."""
+    default = _default_of(name)
+    if default is _MISSING:
+        return "unknown setting {} (typo?)".format(name)
+    if name in _NULLABLE_BOOL:
+        if value is None or isinstance(value, bool):
+            return None
+        return "{} must be true, false or null, not {!r}".format(name, value)
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return None
+        return "{} must be true or false, not {!r}".format(name, value)
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return "{} must be a whole number, not {!r}".format(name, value)
+        low, high = _INT_RANGES.get(name, (0, 1 << 30))
+        if not low <= value <= high:
+            return "{} must be between {} and {}, not {}".format(name, low, high, value)
+        return None
+    if not isinstance(value, str):
+        return "{} must be a string, not {!r}".format(name, value)
+    if len(value) > 128:
+        return "{} is longer than 128 characters".format(name)
+    choices = _CHOICES.get(name)
+    if choices and value not in choices:
+        return "{} must be one of {}, not {!r}".format(name, ", ".join(choices), value)
+    if name in _TOPIC_PARTS:
+        if not value or "#" in value or "+" in value or value[0] == "/" or value[-1] == "/":
+            return "{} must be a non-empty topic without #, + or leading/trailing /".format(name)
+    return None
+
+
+def merge(cfg, changes):
+    """Apply `changes` (nested dict) onto `cfg` in place; return the list of problems found.
+
+    Invalid or unknown values are skipped, so `cfg` stays valid whatever `changes` holds.
+    """
+    problems = []
+    if not isinstance(changes, dict):
+        return ["the settings must be a JSON object, not {}".format(type(changes).__name__)]
+    for key, value in changes.items():
+        target = cfg.get(key, _MISSING)
+        if isinstance(target, dict):
+            if not isinstance(value, dict):
+                problems.append("{} must be an object of settings".format(key))
+                continue
+            for sub, subvalue in value.items():
+                name = "{}.{}".format(key, sub)
+                problem = check_value(name, subvalue)
+                if problem:
+                    problems.append(problem)
+                else:
+                    target[sub] = subvalue
+        else:
+            problem = check_value(key, value)
+            if problem:
+                problems.append(problem)
+            else:
+                cfg[key] = value
+    return problems
+
+
+def load(path=PATH):
+    """Read the file; return (config, problems). Never raises: bad parts fall back to defaults."""
+    cfg = defaults()
+    notes = []
+    try:
+        text = _read(path)
+    except OSError:
+        try:
+            # A power cut between remove and rename (FAT) leaves only the new file's copy.
+            text = _read(path + ".tmp")
+            notes.append("recovered settings from {}.tmp".format(path))
+        except OSError:
+            return cfg, ["no config file {}; using defaults".format(path)]
+    try:
+        stored = json.loads(text)
+    except ValueError:
+        return cfg, ["config file {} is not valid JSON; using defaults".format(path)]
+    problems = merge(cfg, stored)
+    return cfg, notes + ["{} (kept default)".format(p) for p in problems]
+
+
+def _read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def save(cfg, path=PATH):
+    """Write `cfg` atomically: a temporary file first, then a rename over the old file."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(json.dumps(cfg))
+    try:
+        os.rename(tmp, path)
+    except OSError:
+        # FAT cannot rename over an existing file; littlefs and POSIX can.
+        os.remove(path)
+        os.rename(tmp, path)
+
+
+def update(changes, path=PATH):
+    """Validate `changes` strictly, merge them into the stored file and save; return the config.
+
+    Raises ValueError listing every problem, and then writes nothing.
+    """
+    cfg, _ = load(path)
+    problems = merge(cfg, changes)
+    if problems:
+        raise ValueError("; ".join(problems))
+    save(cfg, path)
+    return cfg
+
+
+_MISSING = object()
+
+
+def _default_of(name):
+    node = DEFAULTS
+    for part in name.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    if isinstance(node, dict):
+        return _MISSING
+    return node

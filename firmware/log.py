@@ -1,0 +1,48 @@
+"""A tiny levelled logger: the app decides the level and where lines go; library modules never print.
+
+Messages are `format()` templates and are only formatted when the level is enabled, so a debug
+line in a hot path costs one integer compare on the device.
+"""
+
+DEBUG = 10
+INFO = 20
+WARNING = 30
+ERROR = 40
+NAMES = {"debug": DEBUG, "info": INFO, "warning": WARNING, "error": ERROR}
+_LABELS = {DEBUG: "D", INFO: "I", WARNING: "W", ERROR: "E"}
+
+level = INFO
+sink = print  # the app may replace this, e.g. with a ring buffer or a file writer
+
+
+def set_level(name):
+    """Set the level by name ("debug", "info", "warning", "error")."""
+    global level
+    level = NAMES[name]
+
+
+def _emit(lvl, where, msg, args):
+    if lvl < level:
+        return
+    if args:
+        try:
+            msg = msg.format(*args)
+        except Exception:  # a bad template must not take the caller down
+            msg = "{} {}".format(msg, args)
+    sink("{} {}: {}".format(_LABELS[lvl], where, msg))
+
+
+def debug(where, msg, *args):
+    _emit(DEBUG, where, msg, args)
+
+
+def info(where, msg, *args):
+    _emit(INFO, where, msg, args)
+
+
+def warning(where, msg, *args):
+    _emit(WARNING, where, msg, args)
+
+
+def error(where, msg, *args):
+    _emit(ERROR, where, msg, args)
