@@ -1,0 +1,67 @@
+"""Board pin maps: every shipped board file is valid; bad or missing files fall back safely."""
+
+import json
+import pathlib
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "firmware"))
+
+import board  # noqa: E402
+
+BOARD_FILES = sorted((ROOT / "boards").glob("*.json"))
+
+
+def test_ships_the_boards_the_issue_asks_for():
+    names = {p.stem for p in BOARD_FILES}
+    assert {"esp32-devkitc", "esp32c3-devkitm", "esp32s3-devkitc"} <= names
+
+
+@pytest.mark.parametrize("path", BOARD_FILES, ids=lambda p: p.stem)
+def test_shipped_board_file_is_valid_and_named_after_its_file(path):
+    loaded, problems = board.load(path.stem, str(ROOT / "boards"))
+    assert problems == []
+    assert loaded["name"] == path.stem
+    assert set(json.loads(path.read_text())) == set(board.GENERIC)
+    assert loaded["march"] in ("xtensawin", "rv32imc")
+
+
+def test_missing_board_falls_back_to_generic_and_says_so(tmp_path):
+    loaded, problems = board.load("nosuch", str(tmp_path))
+    assert loaded == board.GENERIC
+    assert "no board file" in problems[0]
+
+
+def test_broken_board_file_falls_back_to_generic(tmp_path):
+    (tmp_path / "b.json").write_text("{not json")
+    loaded, problems = board.load("b", str(tmp_path))
+    assert loaded == board.GENERIC and "not valid JSON" in problems[0]
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        ({"rx_pin": None}, "rx_pin must be a GPIO number"),
+        ({"rx_pin": 99}, "rx_pin must be a GPIO number"),
+        ({"uart_id": 3}, "uart_id must be 0, 1 or 2"),
+        ({"led_kind": "rgb"}, "led_kind must be plain or neopixel"),
+        ({"invert_rx": "yes"}, "invert_rx must be true or false"),
+        ({"ledpin": 2}, "unknown board key ledpin"),
+    ],
+)
+def test_rejects_invalid_board_with_clear_message(tmp_path, change, fragment):
+    data = dict(board.GENERIC, name="x")
+    data.update(change)
+    (tmp_path / "x.json").write_text(json.dumps(data))
+    loaded, problems = board.load("x", str(tmp_path))
+    assert loaded == board.GENERIC
+    assert any(fragment in p for p in problems), problems
+
+
+def test_led_and_button_may_be_absent(tmp_path):
+    data = dict(board.GENERIC, name="bare", led_pin=None, button_pin=None)
+    (tmp_path / "bare.json").write_text(json.dumps(data))
+    loaded, problems = board.load("bare", str(tmp_path))
+    assert problems == [] and loaded["led_pin"] is None
