@@ -1,0 +1,187 @@
+"""A-XDR decoding (IEC 62056-6-2 / DLMS) in place, over a view of the frame buffer.
+
+A `Cursor` walks one data item at a time and keeps its position in an int on itself, so
+decoding allocates nothing but the values that leave the parser (ints above 2**30, floats,
+strings). Malformed input raises `ValueError`; running off the end raises `IndexError`,
+which callers treat the same way.
+
+    tag | [length or count] | content        (multi-byte numbers big-endian)
+    length/count: 1 byte below 0x80, else 0x81 nn or 0x82 nn nn
+"""
+
+import struct
+
+from .compat import const
+
+NULL = const(0x00)
+ARRAY = const(0x01)
+STRUCTURE = const(0x02)
+BOOLEAN = const(0x03)
+BIT_STRING = const(0x04)
+INT32 = const(0x05)
+UINT32 = const(0x06)
+OCTET_STRING = const(0x09)
+VISIBLE_STRING = const(0x0A)
+UTF8_STRING = const(0x0C)
+BCD = const(0x0D)
+INT8 = const(0x0F)
+INT16 = const(0x10)
+UINT8 = const(0x11)
+UINT16 = const(0x12)
+INT64 = const(0x14)
+UINT64 = const(0x15)
+ENUM = const(0x16)
+FLOAT32 = const(0x17)
+FLOAT64 = const(0x18)
+DATE_TIME = const(0x19)
+DATE = const(0x1A)
+TIME = const(0x1B)
+
+# Size of fixed-length types by tag; 0 = variable or container.
+_FIXED = {
+    NULL: 0,
+    BOOLEAN: 1,
+    INT32: 4,
+    UINT32: 4,
+    BCD: 1,
+    INT8: 1,
+    INT16: 2,
+    UINT8: 1,
+    UINT16: 2,
+    INT64: 8,
+    UINT64: 8,
+    ENUM: 1,
+    FLOAT32: 4,
+    FLOAT64: 8,
+    DATE_TIME: 12,
+    DATE: 5,
+    TIME: 4,
+}
+
+_MAX_DEPTH = const(8)
+
+
+def text(buf, start, length):
+    """Bytes as str: ASCII/UTF-8 as sent, or hex when the meter sends binary."""
+    raw = bytes(buf[start : start + length])
+    try:
+        return raw.decode("utf-8")
+    except (UnicodeError, ValueError):
+        return "".join("{:02x}".format(b) for b in raw)
+
+
+class Cursor:
+    """Position in an A-XDR encoded buffer; reused across frames."""
+
+    def __init__(self):
+        self.buf = b""
+        self.pos = 0
+        self.end = 0
+
+    def reset(self, buf, pos, end):
+        self.buf = buf
+        self.pos = pos
+        self.end = end
+
+    def byte(self):
+        pos = self.pos
+        if pos >= self.end:
+            raise ValueError("A-XDR data ends early")
+        self.pos = pos + 1
+        return self.buf[pos]
+
+    def length(self):
+        """A count or length: one byte below 0x80, else 0x81 nn or 0x82 nn nn."""
+        n = self.byte()
+        if n < 0x80:
+            return n
+        if n == 0x81:
+            return self.byte()
+        if n == 0x82:
+            return (self.byte() << 8) | self.byte()
+        raise ValueError("A-XDR length form 0x%02x not supported" % n)
+
+    def take(self, size):
+        """Start of the next `size` bytes, advancing past them."""
+        pos = self.pos
+        if pos + size > self.end:
+            raise ValueError("A-XDR data ends early")
+        self.pos = pos + size
+        return pos
+
+    def uint(self, size):
+        buf = self.buf
+        pos = self.take(size)
+        value = 0
+        for i in range(pos, pos + size):
+            value = (value << 8) | buf[i]
+        return value
+
+    def int(self, size):
+        value = self.uint(size)
+        top = 1 << (8 * size - 1)
+        return value - (top << 1) if value & top else value
+
+    def peek(self):
+        if self.pos >= self.end:
+            raise ValueError("A-XDR data ends early")
+        return self.buf[self.pos]
+
+    def skip(self, depth=0):
+        """Skip one complete item, containers included."""
+        tag = self.byte()
+        if tag == ARRAY or tag == STRUCTURE:
+            if depth >= _MAX_DEPTH:
+                raise ValueError("A-XDR nesting too deep")
+            for _ in range(self.length()):
+                self.skip(depth + 1)
+        elif tag == OCTET_STRING or tag == VISIBLE_STRING or tag == UTF8_STRING:
+            self.take(self.length())
+        elif tag == BIT_STRING:
+            self.take((self.length() + 7) >> 3)
+        elif tag in _FIXED:
+            self.take(_FIXED[tag])
+        else:
+            raise ValueError("unknown A-XDR tag 0x%02x" % tag)
+
+    def value(self):
+        """Decode one simple item: int, float, bool, str (strings as text), or None.
+
+        Containers are not values: callers walk them with `length()`.
+        """
+        tag = self.byte()
+        if tag == UINT32:
+            return self.uint(4)
+        if tag == UINT16:
+            return self.uint(2)
+        if tag == INT16:
+            return self.int(2)
+        if tag == INT32:
+            return self.int(4)
+        if tag == UINT8 or tag == ENUM or tag == BCD:
+            return self.uint(1)
+        if tag == INT8:
+            return self.int(1)
+        if tag == OCTET_STRING or tag == VISIBLE_STRING or tag == UTF8_STRING:
+            size = self.length()
+            return text(self.buf, self.take(size), size)
+        if tag == INT64:
+            return self.int(8)
+        if tag == UINT64:
+            return self.uint(8)
+        if tag == NULL:
+            return None
+        if tag == BOOLEAN:
+            return self.byte() != 0
+        if tag == FLOAT32:
+            return struct.unpack(">f", bytes(self.buf[self.take(4) : self.pos]))[0]
+        if tag == FLOAT64:
+            return struct.unpack(">d", bytes(self.buf[self.take(8) : self.pos]))[0]
+        if tag == BIT_STRING:
+            bits = self.length()
+            size = (bits + 7) >> 3
+            return self.uint(size) if size <= 8 else None
+        if tag == DATE_TIME or tag == DATE or tag == TIME:
+            self.take(_FIXED[tag])
+            return None
+        raise ValueError("A-XDR tag 0x%02x is not a simple value" % tag)

@@ -1,0 +1,8 @@
+"""Small shims that let the same parser files run on MicroPython and CPython."""
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(value):
+        return value

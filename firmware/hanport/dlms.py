@@ -1,0 +1,88 @@
+"""An HDLC information field to a reading: LLC header, Data-Notification, body.
+
+    E6 E7 00 | 0F | invoke-id(4) | date-time | body           (IEC 62056-5-3 / 6-2)
+    date-time: 09 0C + 12 bytes (Kaifa), 0C + 12 bytes (Kamstrup, Iskra), 00 (Aidon: none)
+
+The body is one A-XDR list; `lists` walks it and the vendor modules name and scale what
+only they know. Encrypted (DB) and block-transfer (E0) APDUs are refused with a reason.
+"""
+
+from .compat import const
+from . import aidon, axdr, cosem, kaifa, kamstrup, lists, obis
+
+_LLC_DST = const(0xE6)
+_DATA_NOTIFICATION = const(0x0F)
+_GENERAL_GLO_CIPHERING = const(0xDB)
+_GENERAL_DED_CIPHERING = const(0xDF)
+_GENERAL_BLOCK_TRANSFER = const(0xE0)
+
+VENDORS = (aidon, kaifa, kamstrup)
+
+
+def decode_info(buf, start, end, cur=None):
+    """The reading carried by the information field buf[start:end]; ValueError if none."""
+    if cur is None:
+        cur = axdr.Cursor()
+    if end - start < 8:
+        raise ValueError("information field too short (%d bytes)" % (end - start))
+    if buf[start] == _LLC_DST:
+        if buf[start + 1] != 0xE7 or buf[start + 2] != 0x00:
+            raise ValueError("bad LLC header")
+        start += 3
+    return decode_apdu(buf, start, end, cur)
+
+
+def decode_apdu(buf, start, end, cur):
+    tag = buf[start]
+    if tag != _DATA_NOTIFICATION:
+        if tag == _GENERAL_GLO_CIPHERING or tag == _GENERAL_DED_CIPHERING:
+            raise ValueError("encrypted APDU (0x%02x): no decryption key" % tag)
+        if tag == _GENERAL_BLOCK_TRANSFER:
+            raise ValueError("general block transfer APDU (0xE0) not supported")
+        raise ValueError("APDU 0x%02x is not a data notification" % tag)
+    cur.reset(buf, start + 5, end)  # past the tag and the long-invoke-id-and-priority
+    reading = {}
+    tag = cur.byte()
+    if tag == axdr.OCTET_STRING or tag == 0x0C:
+        if tag == axdr.OCTET_STRING and cur.length() != 12:
+            raise ValueError("notification date-time is not 12 bytes")
+        when = cosem.iso_datetime(buf, cur.take(12))
+        if when is not None:
+            reading[obis.METER_DATETIME] = when
+    elif tag != axdr.NULL:
+        raise ValueError("bad notification date-time tag 0x%02x" % tag)
+    decode_body(cur, reading)
+    return reading
+
+
+def decode_body(cur, reading):
+    tag = cur.byte()
+    if tag != axdr.STRUCTURE and tag != axdr.ARRAY:
+        raise ValueError("notification body is not a list (tag 0x%02x)" % tag)
+    count = cur.length()
+    if count == 0:
+        raise ValueError("empty notification body")
+    layout = lists.layout_of(cur)
+    vendor = None
+    if layout == lists.STRUCTURES:
+        lists.walk_structures(cur, count, reading)
+    elif layout == lists.PAIRS:
+        lists.walk_pairs(cur, count, reading)
+    else:
+        keys = kaifa.value_keys(cur.buf, cur.pos, count)
+        if keys is None:
+            raise ValueError("value-only list of %d elements from an unknown meter" % count)
+        lists.walk_values(cur, count, keys, reading)
+        vendor = kaifa
+    if vendor is None:
+        ver = reading.get(obis.LIST_VER_ID)
+        for candidate in VENDORS:
+            if candidate.claims(ver, layout):
+                vendor = candidate
+                break
+    if vendor is not None:
+        reading[obis.METER_MANUFACTURER] = vendor.MANUFACTURER
+        if layout != lists.STRUCTURES:
+            vendor.scale(reading)
+    if len(reading) == 0:
+        raise ValueError("no known values in the notification")

@@ -1,0 +1,239 @@
+"""HDLC frame type 3 (IEC 62056-46) in a byte stream: find, check and reassemble frames.
+
+    7E | format(2) | dest(1-4) | src(1-4) | control | HCS(2) | information | FCS(2) | 7E
+    format: 1010 S LLL LLLLLLLL   S = more segments follow, L = bytes between the flags
+
+Norwegian meters do not byte-stuff, so a frame ends where its length says, never at the
+next 7E; consecutive frames may share one flag. The framer is a small state machine over
+one preallocated buffer: per byte it does compares and an index write, nothing more.
+When a frame fails a check, the bytes after its opening flag are scanned again, so a good
+frame hidden inside a truncated one is not lost. Segments (S=1) are joined in place: each
+segment's information field is moved to the front of the buffer, and the next segment is
+collected behind it.
+"""
+
+from .compat import const
+from .crc16 import crc16
+
+FLAG = const(0x7E)
+_MIN_FRAME = const(7)  # format(2) + dest + src + control + FCS(2)
+_HEADER_MAX = const(14)  # flag + format(2) + dest(4) + src(4) + control + HCS(2)
+
+# Reasons a frame is rejected (the index of the counter in Framer.errors).
+BAD_HCS = const(0)
+BAD_FCS = const(1)
+OVERSIZED = const(2)
+TRUNCATED = const(3)
+BAD_FORMAT = const(4)
+
+_HUNT = const(0)
+_FORMAT = const(1)
+_LENGTH = const(2)
+_BODY = const(3)
+
+
+def header_length(buf, start, end):
+    """Offset of the HCS from the format byte at buf[start], or -1 if the addresses are bad."""
+    pos = start + 2
+    for _ in range(2):  # destination, then source address
+        size = 0
+        while True:
+            if pos >= end or size == 4:
+                return -1
+            size += 1
+            pos += 1
+            if buf[pos - 1] & 1:
+                break
+    return pos + 1 - start  # the control byte
+
+
+def check_frame(buf, start, end):
+    """Check one frame in buf[start:end] (format byte to last FCS byte, flags excluded).
+
+    Returns the error reason (BAD_HCS, BAD_FCS, BAD_FORMAT) or -1 when good.
+    """
+    hcs_at = header_length(buf, start, end)
+    if hcs_at < 0:
+        return BAD_FORMAT
+    hcs_at += start
+    if hcs_at + 2 < end - 2:  # a frame with an information field has an HCS
+        if crc16(buf, start, hcs_at) != buf[hcs_at] | (buf[hcs_at + 1] << 8):
+            return BAD_HCS
+    if crc16(buf, start, end - 2) != buf[end - 2] | (buf[end - 1] << 8):
+        return BAD_FCS
+    return -1
+
+
+def info_start(buf, start, end):
+    """Start of the information field of a good frame (end - 2 when it has none)."""
+    hcs_at = start + header_length(buf, start, end)
+    return hcs_at + 2 if hcs_at + 2 < end - 2 else end - 2
+
+
+class Framer:
+    """Turns bytes into checked frames; calls on_info(buf, start, end) with each
+    (reassembled) information field. Counts rejects in `errors` and junk in `skipped`."""
+
+    def __init__(self, on_info, buffer_size=2048):
+        if buffer_size < 64:
+            raise ValueError("buffer_size must be at least 64 bytes")
+        self._buf = bytearray(buffer_size)
+        self._on_info = on_info
+        self.errors = [0, 0, 0, 0, 0]
+        self.skipped = 0
+        self.frames = 0
+        self._state = _HUNT
+        self._base = 0  # where the current frame's flag is; segments before it
+        self._n = 0  # bytes held, base included
+        self._mark = 0  # next position to act at in _BODY: header check, then end
+        self._need = 0  # position just past the closing flag
+
+    def reset(self):
+        self._state = _HUNT
+        self._base = 0
+        self._n = 0
+
+    def feed(self, data):
+        """Consume a chunk (bytes, bytearray or memoryview, any size)."""
+        self._run(data, 0, len(data))
+
+    def _run(self, src, i, end):
+        buf = self._buf
+        size = len(buf)
+        state = self._state
+        n = self._n
+        mark = self._mark
+        while i < end:
+            b = src[i]
+            i += 1
+            if state == _BODY:
+                buf[n] = b
+                n += 1
+                if n != mark:
+                    continue
+                base = self._base
+                if mark != self._need:
+                    # Header complete: a bad HCS or address rejects the frame early.
+                    mark = self._need
+                    self._mark = mark
+                    at = header_length(buf, base + 1, n)
+                    if at < 0 or (
+                        base + at + 3 < mark - 3
+                        and crc16(buf, base + 1, base + 1 + at)
+                        != buf[base + 1 + at] | (buf[base + 2 + at] << 8)
+                    ):
+                        reason = BAD_FORMAT if at < 0 else BAD_HCS
+                    else:
+                        continue
+                elif b != FLAG:
+                    reason = TRUNCATED
+                else:
+                    reason = check_frame(buf, base + 1, n - 1)
+                    if reason < 0:
+                        state = _FORMAT
+                        self._state = state
+                        n = self._frame_done(base, n)
+                        self._n = n
+                        continue
+            elif state == _HUNT:
+                if b == FLAG:
+                    buf[self._base] = b
+                    n = self._base + 1
+                    state = _FORMAT
+                else:
+                    self.skipped += 1
+                continue
+            elif state == _FORMAT:
+                if b == FLAG:
+                    continue  # flags between frames
+                if b & 0xF0 != 0xA0:
+                    self.skipped += 1
+                    self._drop_segments()
+                    n = 0
+                    state = _HUNT
+                    continue
+                buf[n] = b
+                n += 1
+                state = _LENGTH
+                continue
+            else:  # _LENGTH
+                buf[n] = b
+                n += 1
+                base = self._base
+                length = ((buf[base + 1] & 0x07) << 8) | b
+                need = base + length + 2
+                if length < _MIN_FRAME:
+                    reason = BAD_FORMAT
+                elif need > size:
+                    reason = OVERSIZED
+                else:
+                    self._need = need
+                    mark = base + _HEADER_MAX + 1
+                    if mark > need:
+                        mark = need
+                    self._mark = mark
+                    state = _BODY
+                    continue
+            # A rejected frame: count it, then scan again from the byte after its flag.
+            self.errors[reason] += 1
+            kept = self._resync(n)
+            state = _HUNT
+            n = 0
+            if src is buf:
+                # Rescanning in place already: put the unread tail behind the kept bytes.
+                for j in range(i, end):
+                    buf[kept + j - i] = buf[j]
+                end = kept + end - i
+                i = 0
+            elif kept:
+                self._state = _HUNT
+                self._n = 0
+                self._run(buf, 0, kept)
+                state = self._state
+                n = self._n
+                mark = self._mark
+        self._state = state
+        self._n = n
+        self._mark = mark
+
+    def _resync(self, n):
+        """Drop the rejected frame; move what follows its opening flag, from the next flag
+        on, to the front of the buffer. Returns how many bytes were kept there."""
+        base = self._base
+        self._drop_segments()
+        buf = self._buf
+        k = base + 1
+        while k < n and buf[k] != FLAG:
+            k += 1
+        self.skipped += k - base
+        for j in range(k, n):
+            buf[j - k] = buf[j]
+        return n - k
+
+    def _drop_segments(self):
+        if self._base:
+            self.errors[TRUNCATED] += 1
+            self._base = 0
+
+    def _frame_done(self, base, n):
+        """A good frame in buf[base:n] (both flags): deliver or join segments; returns new n."""
+        buf = self._buf
+        self.frames += 1
+        start = info_start(buf, base + 1, n - 1)
+        end = n - 3
+        segmented = buf[base + 1] & 0x08
+        if base or segmented:
+            # Move this segment's information field behind the earlier ones.
+            for j in range(start, end):
+                buf[base + j - start] = buf[j]
+            base += end - start
+            if segmented:
+                self._base = base
+                buf[base] = FLAG
+                return base + 1
+            self._base = 0
+            self._on_info(buf, 0, base)
+        else:
+            self._on_info(buf, start, end)
+        buf[0] = FLAG
+        return 1

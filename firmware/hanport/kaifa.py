@@ -1,0 +1,73 @@
+"""Kaifa MA105/MA304: values without OBIS codes (Norway) or OBIS/value pairs (Sweden).
+
+Neither carries scalers: currents come in mA, voltages in 0.1 V, power in W, energy in Wh.
+A Norwegian list is known by its element count (HAN-REFERENCE: Kaifa element counts);
+its clock and energy registers follow the list 2 elements in list 3.
+"""
+
+from . import obis
+
+MANUFACTURER = "Kaifa"
+
+_LIST2_1PH = (
+    obis.LIST_VER_ID,
+    obis.METER_ID,
+    obis.METER_TYPE,
+    obis.ACTIVE_POWER_IMPORT,
+    obis.ACTIVE_POWER_EXPORT,
+    obis.REACTIVE_POWER_IMPORT,
+    obis.REACTIVE_POWER_EXPORT,
+    obis.CURRENT_L1,
+    obis.VOLTAGE_L1,
+)
+_LIST2_3PH = _LIST2_1PH[:8] + (
+    obis.CURRENT_L2,
+    obis.CURRENT_L3,
+    obis.VOLTAGE_L1,
+    obis.VOLTAGE_L2,
+    obis.VOLTAGE_L3,
+)
+_LIST3_TAIL = (
+    obis.METER_DATETIME,
+    obis.ACTIVE_POWER_IMPORT_TOTAL,
+    obis.ACTIVE_POWER_EXPORT_TOTAL,
+    obis.REACTIVE_POWER_IMPORT_TOTAL,
+    obis.REACTIVE_POWER_EXPORT_TOTAL,
+)
+
+VALUE_KEYS = {
+    1: (obis.ACTIVE_POWER_IMPORT,),
+    9: _LIST2_1PH,
+    13: _LIST2_3PH,
+    14: _LIST2_1PH + _LIST3_TAIL,
+    18: _LIST2_3PH + _LIST3_TAIL,
+}
+
+_CURRENTS = (obis.CURRENT_L1, obis.CURRENT_L2, obis.CURRENT_L3)
+_VOLTAGES = (obis.VOLTAGE_L1, obis.VOLTAGE_L2, obis.VOLTAGE_L3)
+
+
+def claims(list_ver_id, layout):
+    return list_ver_id is not None and list_ver_id.startswith("KFM")
+
+
+def value_keys(buf, pos, count):
+    """Position-to-key table for a value-only list at buf[pos], or None if not Kaifa's."""
+    keys = VALUE_KEYS.get(count)
+    if keys is None:
+        return None
+    if count == 1:
+        return keys if buf[pos] == 0x06 else None
+    # Lists 2 and 3 open with the list version, octet-string "KFM_001".
+    if buf[pos] == 0x09 and buf[pos + 2] == 0x4B and buf[pos + 3] == 0x46 and buf[pos + 4] == 0x4D:
+        return keys
+    return None
+
+
+def scale(reading):
+    for key in _CURRENTS:
+        if key in reading:
+            reading[key] = reading[key] / 1000
+    for key in _VOLTAGES:
+        if key in reading:
+            reading[key] = reading[key] / 10

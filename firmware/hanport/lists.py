@@ -1,0 +1,123 @@
+"""Walk a notification body (one A-XDR list) into a reading, whatever its layout.
+
+Meters lay out the same readings in three ways; the first element tells which:
+
+    STRUCTURES  array/structure of {OBIS, value[, {scaler, unit}]}   Aidon, SE Aidon
+                02 03 | 09 06 <obis> | <value> | 02 02 0F <scaler> 16 <unit>
+    PAIRS       structure of OBIS, value, OBIS, value, ...            Kamstrup, SE Kaifa
+                [0A nn <list version>] | 09 06 <obis> | <value> | ...
+    VALUES      structure of bare values, known by position          Kaifa (NO)
+
+Only STRUCTURES carries scalers; vendor modules scale the other two.
+"""
+
+from .compat import const
+from . import axdr, cosem, obis
+
+STRUCTURES = const(1)
+PAIRS = const(2)
+VALUES = const(3)
+
+
+def _obis_id(cur):
+    """Read an `09 06` OBIS octet-string and return its lookup int."""
+    if cur.byte() != axdr.OCTET_STRING or cur.byte() != 6:
+        raise ValueError("expected a 6-byte OBIS code")
+    buf = cur.buf
+    pos = cur.take(6)
+    return obis.obis_id(buf[pos], buf[pos + 2], buf[pos + 3], buf[pos + 4])
+
+
+def store(cur, key, reading):
+    """Decode the next item as the value of `key` into reading; returns it (None: skipped)."""
+    if key == obis.METER_DATETIME:
+        tag = cur.peek()
+        if tag == axdr.OCTET_STRING or tag == axdr.DATE_TIME:
+            cur.byte()
+            size = 12 if tag == axdr.DATE_TIME else cur.length()
+            pos = cur.take(size)
+            # The APDU header's time, when present, is the one reported (as amshan does).
+            if size == 12 and key not in reading:
+                value = cosem.iso_datetime(cur.buf, pos)
+                if value is not None:
+                    reading[key] = value
+                return value
+            return None
+    value = cur.value()
+    if key is not None and value is not None:
+        reading[key] = value
+    return value
+
+
+def _scaled(value, scaler):
+    if scaler == 0 or not isinstance(value, int):
+        return value
+    if scaler > 0:
+        return value * 10**scaler
+    return value / 10 ** (-scaler)
+
+
+def layout_of(cur):
+    """Which layout the list at the cursor (just past its count) uses."""
+    buf = cur.buf
+    pos = cur.pos
+    tag = cur.peek()
+    if tag == axdr.STRUCTURE:
+        return STRUCTURES
+    if tag == axdr.OCTET_STRING and buf[pos + 1] == 6:
+        return PAIRS
+    if tag == axdr.VISIBLE_STRING:
+        after = pos + 2 + buf[pos + 1]
+        if after + 1 < cur.end and buf[after] == axdr.OCTET_STRING and buf[after + 1] == 6:
+            return PAIRS
+    return VALUES
+
+
+def walk_structures(cur, count, reading):
+    keys = obis.KEYS
+    for _ in range(count):
+        if cur.byte() != axdr.STRUCTURE:
+            raise ValueError("expected {OBIS, value} structure")
+        items = cur.length()
+        if items < 2:
+            raise ValueError("element structure has %d items" % items)
+        key = keys.get(_obis_id(cur))
+        value = store(cur, key, reading)
+        items -= 2
+        if items and cur.peek() == axdr.STRUCTURE:
+            items -= 1
+            cur.byte()
+            if cur.length() != 2 or cur.byte() != axdr.INT8:
+                raise ValueError("bad scaler/unit structure")
+            scaler = cur.int(1)
+            if cur.byte() != axdr.ENUM:
+                raise ValueError("bad scaler/unit structure")
+            cur.byte()
+            if key is not None and value is not None and key != obis.METER_DATETIME:
+                reading[key] = _scaled(value, scaler)
+        for _ in range(items):
+            cur.skip()
+
+
+def walk_pairs(cur, count, reading):
+    keys = obis.KEYS
+    i = 0
+    while i < count:
+        tag = cur.peek()
+        if tag == axdr.OCTET_STRING and cur.buf[cur.pos + 1] == 6 and i + 1 < count:
+            store(cur, keys.get(_obis_id(cur)), reading)
+            i += 2
+        elif tag == axdr.NULL:
+            cur.byte()
+            i += 1
+        elif i == 0 and (tag == axdr.VISIBLE_STRING or tag == axdr.OCTET_STRING):
+            store(cur, obis.LIST_VER_ID, reading)  # Kamstrup: the version has no OBIS code
+            i += 1
+        else:
+            raise ValueError("expected an OBIS code at list element %d" % i)
+
+
+def walk_values(cur, count, keys, reading):
+    """Bare values, named by position from `keys` (None: skip)."""
+    for i in range(count):
+        store(cur, keys[i], reading)
