@@ -1,0 +1,1 @@
+"""Host twin of MicroPython's `umqtt` package; see `umqtt.simple` for why it exists."""
