@@ -1,4 +1,4 @@
-"""A tiny levelled logger: the app decides the level and where lines go; library modules never print.
+"""A tiny levelled logger: the app picks the level and where lines go; libraries never print.
 
 Messages are `format()` templates and are only formatted when the level is enabled, so a debug
 line in a hot path costs one integer compare on the device.

@@ -1,0 +1,116 @@
+"""Home Assistant MQTT discovery: one device per meter, one sensor per value the meter sends.
+
+Sensors are announced as their keys first appear (list 3's energy totals arrive hourly), and all
+of them again when Home Assistant's birth message says "online". The energy totals are
+`total_increasing` in Wh, so they work in the Energy dashboard as they are.
+
+All sensors read the one JSON state topic. List 1 messages carry only active power, so each value
+template renders '' for a key the message lacks, and Home Assistant ignores an empty state for a
+numeric sensor instead of marking it unknown.
+"""
+
+import json
+
+# key stem -> (device_class or None, unit or None, state_class)
+_KINDS = (
+    ("active_power_import_total", "energy", "Wh", "total_increasing"),
+    ("active_power_export_total", "energy", "Wh", "total_increasing"),
+    # Home Assistant's reactive_energy class is recent; without it older versions still work.
+    ("reactive_power_import_total", None, "varh", "total_increasing"),
+    ("reactive_power_export_total", None, "varh", "total_increasing"),
+    ("active_power_", "power", "W", "measurement"),
+    ("reactive_power_", "reactive_power", "var", "measurement"),
+    ("current_", "current", "A", "measurement"),
+    ("voltage_", "voltage", "V", "measurement"),
+    ("power_factor", "power_factor", None, "measurement"),
+)
+
+_MAX_SENSORS = 48  # bound on announced keys; the whole vocabulary has about 40
+
+
+def kind_of(key):
+    """(device_class, unit, state_class) for a reading key, or None if it is not a sensor."""
+    for stem, device_class, unit, state_class in _KINDS:
+        if key == stem or (stem[-1] == "_" and key.startswith(stem)):
+            return device_class, unit, state_class
+        if stem == "power_factor" and key.startswith("power_factor_l"):
+            return device_class, unit, state_class
+    return None
+
+
+def sensor_name(key):
+    """'active_power_import_l1' -> 'Active power import L1'."""
+    words = key.split("_")
+    words = [w.upper() if len(w) == 2 and w[0] == "l" and w[1].isdigit() else w for w in words]
+    words[0] = words[0][0].upper() + words[0][1:]
+    return " ".join(words)
+
+
+def config_topic(discovery_prefix, meter_id, key):
+    return "{}/sensor/hanport_{}/{}/config".format(discovery_prefix, meter_id, key)
+
+
+def config_payload(key, meter, prefix):
+    """The retained discovery config for one sensor, as a JSON string."""
+    device_class, unit, state_class = kind_of(key)
+    base = "{}/{}".format(prefix, meter.id)
+    config = {
+        "name": sensor_name(key),
+        "has_entity_name": True,
+        "unique_id": "hanport_{}_{}".format(meter.id, key),
+        "state_topic": base + "/state",
+        "value_template": "{{{{ value_json.{} | default('') }}}}".format(key),
+        "availability_topic": base + "/status",
+        "state_class": state_class,
+        "device": {
+            "identifiers": ["hanport_{}".format(meter.id)],
+            "manufacturer": meter.manufacturer or "unknown",
+            "model": meter.model or "unknown",
+            "serial_number": meter.id,
+            "name": "{} meter {}".format(meter.manufacturer or "AMS", meter.id),
+        },
+    }
+    if device_class:
+        config["device_class"] = device_class
+    if unit:
+        config["unit_of_measurement"] = unit
+    return json.dumps(config)
+
+
+class Discovery:
+    """Which sensors still need announcing; the publisher sends them a few per pass."""
+
+    def __init__(self, discovery_prefix="homeassistant"):
+        self.prefix = discovery_prefix
+        self.birth_topic = discovery_prefix + "/status"
+        self.known = []  # keys seen, in order; bounded by _MAX_SENSORS
+        self.due = []  # keys to announce next
+        self.announced = 0
+        self.overflows = 0
+
+    def see(self, reading):
+        """Queue any sensor key this reading carries that was not seen before."""
+        for key in reading:
+            if key in self.known or kind_of(key) is None:
+                continue
+            if len(self.known) >= _MAX_SENSORS:
+                self.overflows += 1
+                continue
+            self.known.append(key)
+            self.due.append(key)
+
+    def announce_all(self):
+        """Queue every known sensor again (after a reconnect or Home Assistant's birth)."""
+        self.due = list(self.known)
+
+    def on_message(self, topic, msg):
+        """True when this was Home Assistant coming online, which queues a re-announcement."""
+        if topic == self.birth_topic and msg == "online":
+            self.announce_all()
+            return True
+        return False
+
+    def forget(self):
+        """A different meter: nothing known about it yet."""
+        self.known = []
+        self.due = []

@@ -1,0 +1,270 @@
+"""Publisher: latest-reading slots, hold until the meter id is known, back-off, never raising."""
+
+import json
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "firmware"))
+
+from backoff import Backoff  # noqa: E402
+from discovery import Discovery  # noqa: E402
+from meter import Meter  # noqa: E402
+from publisher import Publisher  # noqa: E402
+
+LIST1 = {"active_power_import": 1500}
+LIST2 = {
+    "meter_manufacturer": "Aidon",
+    "meter_type": "6525",
+    "meter_id": "7359992890941742",
+    "list_ver_id": "AIDON_V0001",
+    "active_power_import": 1510,
+    "current_l1": 2.5,
+    "voltage_l1": 230.1,
+}
+LIST3 = dict(LIST2, active_power_import_total=123456, meter_datetime="2022-10-15T20:00:00")
+
+
+class MQTTException(Exception):
+    """Same name and shape as umqtt.simple's exception."""
+
+
+class FakeSock:
+    def __init__(self):
+        self.closed = False
+
+    def close(self):
+        self.closed = True
+
+
+class FakeClient:
+    """Records what the publisher does; `fail` makes the next calls raise."""
+
+    def __init__(self, broker):
+        self.broker = broker
+        self.sock = None
+        self.cb = None
+        self.will = None
+
+    def set_callback(self, cb):
+        self.cb = cb
+
+    def set_last_will(self, topic, msg, retain=False, qos=0):
+        self.will = (topic, msg, retain)
+
+    def connect(self, clean_session=True):
+        self.broker.connect_attempts += 1
+        if self.broker.refuse is not None:
+            raise MQTTException(self.broker.refuse)
+        if self.broker.down:
+            raise OSError(111, "ECONNREFUSED")
+        self.sock = FakeSock()
+        return 0
+
+    def publish(self, topic, msg, retain=False, qos=0):
+        if self.broker.down:
+            raise OSError(104, "ECONNRESET")
+        self.broker.messages.append((topic, msg, retain))
+
+    def subscribe(self, topic, qos=0):
+        self.broker.subscriptions.append(topic)
+
+    def check_msg(self):
+        if self.broker.down:
+            raise OSError(-1)
+        while self.broker.inbox:
+            self.cb(*self.broker.inbox.pop(0))
+
+    def ping(self):
+        pass
+
+
+class FakeBroker:
+    def __init__(self):
+        self.down = False
+        self.refuse = None
+        self.connect_attempts = 0
+        self.messages = []
+        self.subscriptions = []
+        self.inbox = []
+
+    def topics(self):
+        return [m[0] for m in self.messages]
+
+
+class Clock:
+    def __init__(self):
+        self.ms = 0
+
+    def __call__(self):
+        return self.ms
+
+
+def make(discovery=False, **kwargs):
+    broker = FakeBroker()
+    clock = Clock()
+    meter = Meter()
+    pub = Publisher(
+        lambda: FakeClient(broker),
+        meter,
+        prefix="han",
+        clock=clock,
+        discovery=Discovery() if discovery else None,
+        **kwargs,
+    )
+    return pub, meter, broker, clock
+
+
+def feed(pub, meter, reading):
+    meter.update(reading)
+    pub.offer(reading)
+
+
+def test_holds_list1_until_meter_id_known_then_publishes_in_order():
+    pub, meter, broker, clock = make()
+    feed(pub, meter, LIST1)
+    feed(pub, meter, dict(LIST1, active_power_import=1600))
+    pub.step()
+    assert broker.connect_attempts == 0 and broker.messages == []
+    assert pub.superseded == 1
+    feed(pub, meter, LIST2)
+    pub.step()
+    states = [json.loads(m[1]) for m in broker.messages if m[0] == "han/7359992890941742/state"]
+    assert states == [{"active_power_import": 1600}, LIST2]
+    assert pub.published == 2 and pub.pending() == 0
+
+
+def test_status_online_retained_with_offline_last_will():
+    pub, meter, broker, clock = make()
+    feed(pub, meter, LIST2)
+    pub.step()
+    assert ("han/7359992890941742/status", "online", True) in broker.messages
+    assert pub.client.will == ("han/7359992890941742/status", "offline", True)
+
+
+def test_newer_reading_supersedes_unsent_one_of_same_list_only():
+    pub, meter, broker, clock = make()
+    broker.down = True
+    feed(pub, meter, LIST3)
+    for power in (1, 2, 3):
+        feed(pub, meter, {"active_power_import": power})
+    feed(pub, meter, LIST2)
+    pub.step()
+    assert pub.superseded == 2 and pub.pending() == 3
+    broker.down = False
+    clock.ms += 10_000
+    pub.step()
+    states = [json.loads(m[1]) for m in broker.messages if m[0].endswith("/state")]
+    assert states == [LIST3, {"active_power_import": 3}, LIST2]
+
+
+def test_per_value_topics_when_enabled():
+    pub, meter, broker, clock = make(per_value_topics=True, state=False)
+    feed(pub, meter, LIST2)
+    pub.step()
+    assert ("han/7359992890941742/current_l1", "2.5", False) in broker.messages
+    assert "han/7359992890941742/state" not in broker.topics()
+
+
+def test_reconnect_backs_off_exponentially_and_never_raises():
+    pub, meter, broker, clock = make(backoff=Backoff(1000, 8000))
+    broker.down = True
+    feed(pub, meter, LIST2)
+    attempts_at = []
+    for _ in range(400):
+        before = broker.connect_attempts
+        pub.step()
+        if broker.connect_attempts != before:
+            attempts_at.append(clock.ms)
+        clock.ms += 100
+    gaps = [b - a for a, b in zip(attempts_at, attempts_at[1:])]
+    assert gaps[:5] == [1000, 2000, 4000, 8000, 8000]
+    assert pub.pending() == 1 and not pub.connected
+    broker.down = False
+    clock.ms += 8000
+    pub.step()
+    assert pub.connected and pub.published == 1 and pub.backoff.delay_ms == 0
+
+
+def test_bad_credentials_give_clear_error_and_keep_retrying():
+    pub, meter, broker, clock = make()
+    broker.refuse = 5
+    feed(pub, meter, LIST2)
+    pub.step()
+    assert pub.last_error == "broker refused the connection: not authorised (code 5)"
+    clock.ms += 1000
+    pub.step()
+    assert broker.connect_attempts == 2 and pub.failures == 2
+
+
+def test_connection_lost_mid_publish_keeps_reading_for_next_connection():
+    pub, meter, broker, clock = make()
+    feed(pub, meter, LIST2)
+    pub.step()
+    first = pub.client
+    broker.down = True
+    feed(pub, meter, dict(LIST2, active_power_import=7))
+    pub.step()
+    assert not pub.connected and first.sock.closed and pub.pending() == 1
+    broker.down = False
+    clock.ms += 1000
+    pub.step()
+    assert json.loads(broker.messages[-1][1])["active_power_import"] == 7
+
+
+def test_waits_for_network_before_connecting():
+    pub, meter, broker, clock = make()
+    up = [False]
+    pub.network_up = lambda: up[0]
+    feed(pub, meter, LIST2)
+    pub.step()
+    assert broker.connect_attempts == 0
+    up[0] = True
+    pub.step()
+    assert pub.connected
+
+
+def test_announces_discovery_and_again_on_home_assistant_birth():
+    pub, meter, broker, clock = make(discovery=True)
+    feed(pub, meter, LIST2)
+    for _ in range(3):
+        pub.step()
+    configs = [t for t in broker.topics() if t.endswith("/config")]
+    assert broker.subscriptions == ["homeassistant/status"]
+    assert len(configs) == 3  # active_power_import, current_l1, voltage_l1
+    broker.inbox.append((b"homeassistant/status", b"online"))
+    pub.step()
+    pub.step()
+    assert len([t for t in broker.topics() if t.endswith("/config")]) == 6
+    assert pub.births == 1
+    feed(pub, meter, LIST3)
+    pub.step()
+    pub.step()
+    assert (
+        broker.topics().count(
+            "homeassistant/sensor/hanport_7359992890941742/active_power_import_total/config"
+        )
+        == 1
+    )
+
+
+def test_diagnostics_published_at_interval():
+    pub, meter, broker, clock = make()
+    pub.diagnostics = lambda: {"uptime_s": clock.ms // 1000}
+    pub.diagnostics_ms = 60_000
+    feed(pub, meter, LIST2)
+    for _ in range(130):
+        pub.step()
+        clock.ms += 1000
+    diags = [m for m in broker.messages if m[0] == "han/7359992890941742/diagnostics"]
+    assert [json.loads(m[1])["uptime_s"] for m in diags] == [0, 60, 120]
+
+
+def test_meter_id_change_reconnects_with_new_last_will():
+    pub, meter, broker, clock = make()
+    feed(pub, meter, LIST2)
+    pub.step()
+    feed(pub, meter, dict(LIST2, meter_id="999"))
+    pub.step()
+    assert pub.client.will[0] == "han/999/status"
+    assert broker.messages[-1][0] == "han/999/state"

@@ -1,0 +1,57 @@
+"""Host twin of MicroPython's `network` module: a station WLAN that "connects" at once.
+
+Why: the Wi-Fi keeper in the firmware drives `network.WLAN`, which CPython lacks. The PC is
+already on a network, so this twin only keeps the state machine honest: `connect()` makes
+`isconnected()` true, `disconnect()` makes it false, and tests can drop the link with
+`WLAN.link_up = False` to exercise the reconnect path.
+"""
+
+STA_IF = 0
+AP_IF = 1
+STAT_IDLE = 1000
+STAT_CONNECTING = 1001
+STAT_GOT_IP = 1010
+STAT_WRONG_PASSWORD = 202
+STAT_NO_AP_FOUND = 201
+
+
+class WLAN:
+    link_up = True  # class-wide switch for tests: False makes every connect fail
+    _connected = False
+
+    def __init__(self, interface=STA_IF):
+        self.interface = interface
+        self._active = False
+        self.connects = 0
+        self._config = {"mac": b"\x02\x00\x00\x00\x00\x01", "hostname": "hanport", "ssid": ""}
+
+    def active(self, is_active=None):
+        if is_active is None:
+            return self._active
+        self._active = bool(is_active)
+        return None
+
+    def connect(self, ssid=None, key=None, **kwargs):
+        self.connects += 1
+        self._config["ssid"] = ssid or ""
+        WLAN._connected = bool(self._active and WLAN.link_up)
+
+    def disconnect(self):
+        WLAN._connected = False
+
+    def isconnected(self):
+        return WLAN._connected and WLAN.link_up
+
+    def status(self, param=None):
+        if param == "rssi":
+            return -55
+        return STAT_GOT_IP if self.isconnected() else STAT_IDLE
+
+    def ifconfig(self, *args):
+        return ("127.0.0.1", "255.0.0.0", "127.0.0.1", "127.0.0.1")
+
+    def config(self, *args, **kwargs):
+        if args:
+            return self._config.get(args[0])
+        self._config.update(kwargs)
+        return None
