@@ -12,9 +12,13 @@ $(VENV)/.installed: requirements-dev.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-# Debian packages the tests run for real (the MQTT tests start their own mosquitto).
+# Debian packages the tests run for real, as tool:package, installed only when the tool is
+# missing (the MQTT tests start their own mosquitto; openssl makes the TLS test certificate).
+DEBS := mosquitto:mosquitto mosquitto_passwd:mosquitto mosquitto_sub:mosquitto-clients \
+	openssl:openssl
+
 debs:
-	sh tools/ensure_debs.sh mosquitto:mosquitto mosquitto_passwd:mosquitto mosquitto_sub:mosquitto-clients
+	sh tools/ensure_debs.sh $(DEBS)
 
 test: setup debs
 	$(PY) -m pytest -q host_tests

@@ -43,7 +43,7 @@ def find_tool(name):
 def require_tool(name):
     path = find_tool(name)
     if path is None:
-        pytest.skip("{} is not installed: run `make debs` (Debian package mosquitto)".format(name))
+        pytest.skip(f"{name} is not installed: run `make debs` (Debian package mosquitto)")
     return path
 
 
@@ -69,7 +69,6 @@ class Broker:
         self.log_path = os.path.join(self.workdir, "mosquitto.log")
         self.starts = 0
         self._proc = None
-        self._log = None
         os.makedirs(self.workdir, exist_ok=True)
         if allow_anonymous is None:
             allow_anonymous = not self.users
@@ -77,7 +76,7 @@ class Broker:
 
     def _write_conf(self, allow_anonymous, extra_conf):
         lines = [
-            "listener {} {}".format(self.port, self.host),
+            f"listener {self.port} {self.host}",
             "allow_anonymous {}".format("true" if allow_anonymous else "false"),
             "persistence false",
             # Running as root, mosquitto would switch to user "mosquitto", who cannot read
@@ -95,7 +94,7 @@ class Broker:
             tool = require_tool("mosquitto_passwd")
             for user, password in self.users.items():
                 subprocess.run([tool, "-b", passwd_path, user, password], check=True)
-            lines.append("password_file {}".format(passwd_path))
+            lines.append(f"password_file {passwd_path}")
         if extra_conf:
             lines.append(extra_conf)
         with open(self.conf_path, "w") as conf:
@@ -117,18 +116,17 @@ class Broker:
     def start(self):
         """Start mosquitto and return once it accepts TCP connections."""
         assert not self.running, "broker already running"
-        self._log = open(self.log_path, "a")
-        self._proc = subprocess.Popen(
-            [require_tool("mosquitto"), "-c", self.conf_path],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        with open(self.log_path, "a") as log:  # the child keeps its own copy of the fd
+            self._proc = subprocess.Popen(
+                [require_tool("mosquitto"), "-c", self.conf_path],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         self.starts += 1
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if self._proc.poll() is not None:
-                self._close_log()
                 raise RuntimeError("mosquitto exited at start:\n" + self.log)
             try:
                 socket.create_connection((self.host, self.port), timeout=0.5).close()
@@ -136,7 +134,7 @@ class Broker:
             except OSError:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError("mosquitto did not listen in time:\n" + self.log)
+                    raise RuntimeError("mosquitto did not listen in time:\n" + self.log) from None
                 time.sleep(0.02)
 
     def stop(self, kill=False):
@@ -155,20 +153,14 @@ class Broker:
                 proc.kill()
                 proc.wait(STOP_TIMEOUT_S)
         self._proc = None
-        self._close_log()
 
     def restart(self):
         """Stop and start again on the same port; connected clients see their socket close."""
         self.stop()
         return self.start()
 
-    def _close_log(self):
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
     def __repr__(self):
-        return "Broker({}:{}, running={})".format(self.host, self.port, self.running)
+        return f"Broker({self.host}:{self.port}, running={self.running})"
 
 
 class Subscriber:
@@ -268,9 +260,7 @@ def mqtt_broker_factory(tmp_path):
     made = []
 
     def make_broker(users=None, allow_anonymous=None, extra_conf=""):
-        broker = Broker(
-            tmp_path / "broker{}".format(len(made)), users, allow_anonymous, extra_conf
-        )
+        broker = Broker(tmp_path / f"broker{len(made)}", users, allow_anonymous, extra_conf)
         made.append(broker)
         return broker.start()
 

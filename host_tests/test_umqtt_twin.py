@@ -6,12 +6,13 @@ is never its own witness.
 
 import pathlib
 import select
+import ssl
 import subprocess
 import sys
 import time
 
 import pytest
-from brokers import find_tool
+from brokers import find_tool, free_port
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools" / "hosttwin"))
@@ -32,14 +33,14 @@ def mosquitto_pub(broker, topic, payload, qos=0, retain=False):
 def wait_msg_within(client, timeout=WAIT_S):
     """wait_msg(), but fail instead of hanging when nothing arrives in time."""
     readable, _, _ = select.select([client.sock], [], [], timeout)
-    assert readable, "nothing received within {} s".format(timeout)
+    assert readable, f"nothing received within {timeout} s"
     return client.wait_msg()
 
 
 def wait_for_log(broker, text, timeout=WAIT_S):
     deadline = time.monotonic() + timeout
     while text not in broker.log:
-        assert time.monotonic() < deadline, "broker never logged {!r}:\n{}".format(text, broker.log)
+        assert time.monotonic() < deadline, f"broker never logged {text!r}:\n{broker.log}"
         time.sleep(0.02)
 
 
@@ -278,3 +279,69 @@ def test_reconnect_after_broker_restart_works(mqtt_broker, mqtt_subscriber, clie
     client.publish(b"r", b"after", qos=1)
     assert [m.payload for m in sub.wait_for(1)] == [b"after"]
     assert mqtt_broker.starts == 2
+
+
+@pytest.fixture
+def tls_broker(mqtt_broker_factory, tmp_path):
+    """An anonymous broker with a plain listener (.port) and a TLS one (.tls_port, .cert_pem)."""
+    openssl = find_tool("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed: run `make debs`")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+        + ["-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2"]
+        + ["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    tls_port = free_port()
+    broker = mqtt_broker_factory(
+        extra_conf=f"listener {tls_port} 127.0.0.1\ncertfile {cert}\nkeyfile {key}"
+    )
+    broker.tls_port = tls_port
+    broker.cert_pem = cert.read_text()
+    return broker
+
+
+def verifying_context(cadata):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cadata:
+        ctx.load_verify_locations(cadata=cadata)
+    return ctx
+
+
+@pytest.mark.parametrize(
+    "make_ssl",
+    [
+        lambda pem: {"ssl": True},
+        lambda pem: {"ssl": verifying_context(pem)},
+        lambda pem: {
+            "ssl": True,
+            "ssl_params": {
+                "cert_reqs": ssl.CERT_REQUIRED,
+                "cadata": pem,
+                "server_hostname": "127.0.0.1",
+            },
+        },
+    ],
+    ids=["unverified-like-device", "sslcontext", "ssl-params"],
+)
+def test_tls_connection_publishes(tls_broker, mqtt_subscriber, make_ssl):
+    sub = mqtt_subscriber(tls_broker, "tls")
+    client = MQTTClient("tls", "127.0.0.1", tls_broker.tls_port, **make_ssl(tls_broker.cert_pem))
+    try:
+        client.connect()
+        client.publish(b"tls", b"secret", qos=1)
+        client.disconnect()
+    finally:
+        client.sock.close()
+    assert [m.payload for m in sub.wait_for(1)] == [b"secret"]
+
+
+def test_untrusted_tls_certificate_gives_oserror(tls_broker):
+    client = MQTTClient("tls", "127.0.0.1", tls_broker.tls_port, ssl=verifying_context(None))
+    with pytest.raises(OSError) as fault:
+        client.connect()
+    assert isinstance(fault.value, ssl.SSLCertVerificationError)

@@ -92,7 +92,7 @@ class StreamSocket:
             return self._sock.recv_into(view)
         except (BlockingIOError, _ssl.SSLWantReadError):
             return None
-        except socket.timeout:
+        except TimeoutError:
             raise OSError(errno.ETIMEDOUT, "timed out") from None
 
     def readinto(self, buf, nbytes=None):
@@ -131,7 +131,7 @@ class StreamSocket:
             self._sock.sendall(view)
         except (BlockingIOError, _ssl.SSLWantWriteError):
             return None
-        except socket.timeout:
+        except TimeoutError:
             raise OSError(errno.ETIMEDOUT, "timed out") from None
         return len(view)
 
@@ -147,9 +147,7 @@ def _tls_context(ssl_params):
     cadata = params.pop("cadata", None)
     if params:
         raise ValueError(
-            "ssl_params {} not supported by the host twin; pass an SSLContext".format(
-                sorted(params)
-            )
+            f"ssl_params {sorted(params)} not supported by the host twin; pass an SSLContext"
         )
     ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
@@ -261,7 +259,7 @@ class MQTTClient:
         self.sock.write(bytes((_CONNECT,)) + _remaining_len(len(body)) + body)
         resp = self._read_exact(4)
         if resp[0] != _CONNACK or resp[1] != 2:
-            raise OSError(-1, "expected CONNACK, got {}".format(resp.hex()))
+            raise OSError(-1, f"expected CONNACK, got {resp.hex()}")
         if resp[3] != 0:
             raise MQTTException(resp[3])
         return resp[2] & 1
