@@ -99,17 +99,22 @@ def test_subscribed_messages_go_to_callback(mqtt_broker, clients):
 
 def test_qos1_subscription_gets_qos1_delivery_and_acks_it(mqtt_broker, clients):
     received = []
-    client = clients(mqtt_broker)
+    client = clients(mqtt_broker, client_id="acker")
     client.set_callback(lambda topic, msg: received.append((topic, msg)))
-    client.connect()
+    client.connect(clean_session=False)
     client.subscribe("cmd", qos=1)
     mosquitto_pub(mqtt_broker, "cmd", "q1", qos=1)
     assert wait_msg_within(client) & 0xF6 == 0x32
     assert received == [(b"cmd", b"q1")]
-    # Had the PUBACK been missing or malformed, the broker would redeliver or drop us; a
-    # ping answered in order shows the connection is still in step.
-    client.ping()
+    client.ping()  # PINGRESP comes after our PUBACK has been handled
     assert wait_msg_within(client) is None
+    client.disconnect()
+    # An unacknowledged message would be sent again right after CONNACK, before the PINGRESP.
+    assert client.connect(clean_session=False) == 1
+    client.ping()
+    while wait_msg_within(client) is not None:
+        pass
+    assert received == [(b"cmd", b"q1")]
 
 
 def test_subscribe_without_callback_is_refused(mqtt_broker, clients):
@@ -135,6 +140,7 @@ def test_check_msg_returns_none_when_idle(mqtt_broker, clients):
 def test_ping_response_is_consumed_by_wait_msg(mqtt_broker, clients):
     client = clients(mqtt_broker, keepalive=30)
     client.connect()
+    wait_for_log(mqtt_broker, "as twin (p2, c1, k30)")  # MQTT 3.1.1, clean session, 30 s
     client.ping()
     assert wait_msg_within(client) is None
     client.ping()
