@@ -5,7 +5,14 @@ PY := $(VENV)/bin/python
 
 .PHONY: setup debs test bench clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed node_modules/.installed
+
+# Node tools (MicroPython WebAssembly VM, pyright), pinned in package-lock.json; `npm ci` runs
+# again only when the lock changes (the stamp is newer than the lock otherwise).
+node_modules/.installed: package.json package-lock.json
+	sh tools/ensure_debs.sh node:nodejs npm:npm
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)

@@ -1,0 +1,181 @@
+// Run a Python script inside the MicroPython WebAssembly VM, as if it were a CPython script.
+//
+// Why: firmware code must run unchanged on MicroPython, and host tests need a MicroPython to prove
+// it without an ESP32. The npm package's own CLI always exits 0, so tests could not see a failure;
+// this runner gives the script a real argv, a real exit code and streamed stdout/stderr.
+// It does not emulate hardware (no `machine`), and its heap grows on demand, so memory is measured
+// with `gc.mem_alloc()` deltas inside the script, never with a heap limit.
+//
+// Usage: node tools/mpvm.mjs [--path DIR]... [--data PATH]... SCRIPT [ARGS...]
+//   --path DIR   copy DIR into the VM's filesystem at the same absolute path and put it on
+//                sys.path (repeatable; default: the repository's firmware/ folder).
+//   --data PATH  copy a file or folder into the VM at the same absolute path, not on sys.path,
+//                so the script can open() it by its host path (corpus files, fixtures).
+// SCRIPT is copied in too; sys.path is [dir of SCRIPT, --path dirs..., ".frozen", "/lib"];
+// the VM's working directory is the host's. Exit code: the script's (`sys.exit(n)` gives n,
+// an uncaught exception gives 1 with its traceback on stderr). Output is flushed per line.
+// Do not call micropython.heap_lock() in scripts: this port hangs there.
+
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const USAGE = "usage: node tools/mpvm.mjs [--path DIR]... [--data PATH]... SCRIPT [ARGS...]";
+const FLUSH_BYTES = 4096;
+const SKIP_NAMES = new Set(["__pycache__", ".git", ".mypy_cache", ".pytest_cache"]);
+
+function parseArgs(argv) {
+  const paths = [];
+  const data = [];
+  let i = 0;
+  while (i < argv.length && argv[i].startsWith("--")) {
+    const opt = argv[i];
+    if (opt === "--") {
+      i += 1;
+      break;
+    }
+    if ((opt !== "--path" && opt !== "--data") || i + 1 >= argv.length) {
+      throw new Error(`bad option ${opt}\n${USAGE}`);
+    }
+    (opt === "--path" ? paths : data).push(path.resolve(argv[i + 1]));
+    i += 2;
+  }
+  if (i >= argv.length) {
+    throw new Error(USAGE);
+  }
+  if (paths.length === 0) {
+    paths.push(path.join(REPO_ROOT, "firmware"));
+  }
+  return { paths, data, script: path.resolve(argv[i]), argv0: argv[i], args: argv.slice(i + 1) };
+}
+
+// Output of one stream: bytes collect here and go out synchronously at each newline, so a test
+// reading the pipe sees lines while the (synchronous) VM is still running.
+class Sink {
+  constructor(fd) {
+    this.fd = fd;
+    this.buf = Buffer.alloc(FLUSH_BYTES);
+    this.len = 0;
+  }
+
+  put(bytes) {
+    for (const b of bytes) {
+      this.buf[this.len++] = b;
+      if (b === 10 || this.len === FLUSH_BYTES) {
+        this.flush();
+      }
+    }
+  }
+
+  flush() {
+    let off = 0;
+    while (off < this.len) {
+      try {
+        off += fs.writeSync(this.fd, this.buf, off, this.len - off);
+      } catch (err) {
+        if (err.code !== "EAGAIN") {
+          throw err;
+        }
+      }
+    }
+    this.len = 0;
+  }
+}
+
+function copyIn(FS, hostPath) {
+  const st = fs.statSync(hostPath);
+  if (st.isDirectory()) {
+    FS.mkdirTree(hostPath);
+    for (const name of fs.readdirSync(hostPath)) {
+      if (!SKIP_NAMES.has(name)) {
+        copyIn(FS, path.join(hostPath, name));
+      }
+    }
+  } else if (st.isFile()) {
+    FS.mkdirTree(path.dirname(hostPath));
+    FS.writeFile(hostPath, fs.readFileSync(hostPath));
+  }
+}
+
+// Runs in __main__ of the VM. The script gets its own globals; only SystemExit is caught here,
+// every other exception goes out to JS, which prints the traceback without this driver's frames.
+function driver(opts) {
+  const sysPath = [path.dirname(opts.script), ...opts.paths, ".frozen", "/lib"];
+  return `
+import sys
+sys.argv[:] = ${JSON.stringify([opts.argv0, ...opts.args])}
+sys.path[:] = ${JSON.stringify(sysPath)}
+__mpvm_rc = 0
+def __mpvm_run(p):
+    global __mpvm_rc
+    with open(p) as f:
+        src = f.read()
+    try:
+        exec(compile(src, p, "exec"), {"__name__": "__main__", "__file__": p})
+    except SystemExit as e:
+        code = e.args[0] if e.args else None
+        if code is None:
+            __mpvm_rc = 0
+        elif isinstance(code, int):
+            __mpvm_rc = code
+        else:
+            print(code, file=sys.stderr)
+            __mpvm_rc = 1
+__mpvm_run(${JSON.stringify(opts.script)})
+`;
+}
+
+async function main() {
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+    for (const p of [...opts.paths, ...opts.data, opts.script]) {
+      if (!fs.existsSync(p)) {
+        throw new Error(`mpvm: no such file or folder: ${p}`);
+      }
+    }
+  } catch (err) {
+    process.stderr.write(`${err.message}\n`);
+    return 2;
+  }
+  let loadMicroPython;
+  try {
+    ({ loadMicroPython } = await import("@micropython/micropython-webassembly-pyscript"));
+  } catch (err) {
+    process.stderr.write(`mpvm: MicroPython VM package missing (run \`make setup\`): ${err}\n`);
+    return 2;
+  }
+  const out = new Sink(1);
+  const errOut = new Sink(2);
+  const mp = await loadMicroPython({
+    stdout: (bytes) => out.put(bytes),
+    stderr: (bytes) => errOut.put(bytes),
+    linebuffer: false,
+  });
+  for (const p of [...opts.paths, ...opts.data, opts.script]) {
+    copyIn(mp.FS, p);
+  }
+  mp.FS.mkdirTree(process.cwd());
+  mp.FS.chdir(process.cwd());
+  let rc;
+  try {
+    mp.runPython(driver(opts));
+    rc = mp.globals.get("__mpvm_rc");
+  } catch (err) {
+    out.flush();
+    if (err.name === "PythonError") {
+      // Drop the driver's own frames; keep the script's traceback as CPython would print it.
+      const lines = err.message.split("\n").filter((l) => !l.startsWith('  File "<stdin>"'));
+      errOut.put(Buffer.from(lines.join("\n")));
+    } else {
+      errOut.put(Buffer.from(`mpvm: VM failure: ${err && err.stack ? err.stack : err}\n`));
+    }
+    rc = 1;
+  }
+  out.flush();
+  errOut.flush();
+  return rc & 0xff;
+}
+
+process.exitCode = await main();
