@@ -1,0 +1,120 @@
+"""The thin hardware layer: the only module that imports `machine`, `network` and `umqtt`.
+
+It turns config and board data into hardware objects (UART, LED, button, watchdog, WLAN, MQTT
+client factory) and hands them to the logic. On a PC, `tools/hosttwin/` provides modules with
+the same names, so this file and everything above it run unchanged.
+"""
+
+import machine
+import network
+
+from uartsrc import uart_settings
+
+
+class _NoLED:
+    def on(self):
+        pass
+
+    def off(self):
+        pass
+
+
+class _PixelLED:
+    """A WS2812 status LED driven as on/off (green)."""
+
+    def __init__(self, pin):
+        import neopixel  # only boards with an RGB LED need it
+
+        self._np = neopixel.NeoPixel(machine.Pin(pin, machine.Pin.OUT), 1)
+
+    def on(self):
+        self._np[0] = (0, 16, 0)
+        self._np.write()
+
+    def off(self):
+        self._np[0] = (0, 0, 0)
+        self._np.write()
+
+
+class _PlainLED:
+    def __init__(self, pin, active_low):
+        self._pin = machine.Pin(pin, machine.Pin.OUT, value=1 if active_low else 0)
+        self._on = 0 if active_low else 1
+
+    def on(self):
+        self._pin.value(self._on)
+
+    def off(self):
+        self._pin.value(1 - self._on)
+
+
+def make_uart(uart_cfg, board):
+    return machine.UART(board["uart_id"], **uart_settings(uart_cfg, board, machine.UART.INV_RX))
+
+
+def make_led(board):
+    if board.get("led_pin") is None:
+        return _NoLED()
+    if board.get("led_kind") == "neopixel":
+        return _PixelLED(board["led_pin"])
+    return _PlainLED(board["led_pin"], board.get("led_active_low", False))
+
+
+def button_pressed(board):
+    """True when the setup button is held (read once, at boot)."""
+    if board.get("button_pin") is None:
+        return False
+    pin = machine.Pin(board["button_pin"], machine.Pin.IN, machine.Pin.PULL_UP)
+    return pin.value() == (0 if board.get("button_active_low", True) else 1)
+
+
+def make_wdt(timeout_s):
+    if not timeout_s:
+        return None
+    return machine.WDT(timeout=timeout_s * 1000)
+
+
+def make_wlan():
+    return network.WLAN(network.STA_IF)
+
+
+def device_id():
+    """Hex of the chip's unique id: the default MQTT client id suffix."""
+    return "".join("{:02x}".format(b) for b in machine.unique_id())
+
+
+def mqtt_factory(mqtt_cfg, client_id):
+    """A no-argument callable that makes a fresh, unconnected umqtt.simple.MQTTClient."""
+    from umqtt.simple import MQTTClient  # imported on first use: a config without MQTT skips it
+
+    ssl = None
+    port = mqtt_cfg["port"]
+    if mqtt_cfg["tls"]:
+        ssl = _tls_context()
+        if port == 1883:
+            port = 8883
+
+    def make():
+        return MQTTClient(
+            client_id,
+            mqtt_cfg["host"],
+            port,
+            mqtt_cfg["user"] or None,
+            mqtt_cfg["password"] or None,
+            mqtt_cfg["keepalive_s"],
+            ssl=ssl,
+        )
+
+    return make
+
+
+def _tls_context():
+    import ssl  # only when TLS is on: the module and its context cost RAM
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        ctx.check_hostname = False  # CPython needs this before CERT_NONE; MicroPython has none
+    except AttributeError:
+        pass
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx

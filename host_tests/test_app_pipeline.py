@@ -1,0 +1,335 @@
+"""The application on the host: host-twin UART bytes -> parser -> publisher, and its parts.
+
+Frames come from the project's encoder (tools/hanencode.py). The MQTT side is a recording fake
+here; tests against a real broker are in test_app_e2e.py.
+"""
+
+import asyncio
+import json
+import pathlib
+import random
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+for sub in ("firmware", "tools/hosttwin", "tools"):
+    if str(ROOT / sub) not in sys.path:
+        sys.path.insert(0, str(ROOT / sub))
+
+import app  # noqa: E402
+import config  # noqa: E402
+import hanencode  # noqa: E402
+import hanport  # noqa: E402
+import machine  # noqa: E402
+import network  # noqa: E402
+import status  # noqa: E402
+import uartsrc  # noqa: E402
+from health import Health  # noqa: E402
+from wifi import WiFi  # noqa: E402
+
+BOARD = dict(__import__("board").GENERIC)
+
+LIST1 = {"active_power_import": 1234}
+LIST2 = {
+    "list_ver_id": "AIDON_V0001",
+    "meter_id": "7359992890941742",
+    "meter_type": "6525",
+    "active_power_import": 1510,
+    "active_power_export": 0,
+    "reactive_power_import": 100,
+    "reactive_power_export": 0,
+    "current_l1": 2.5,
+    "current_l2": 1.2,
+    "current_l3": 0.9,
+    "voltage_l1": 230.1,
+    "voltage_l2": 231.0,
+    "voltage_l3": 229.8,
+}
+LIST3 = dict(
+    LIST2,
+    meter_datetime="2022-10-15T20:00:00",
+    active_power_import_total=12345670,
+    active_power_export_total=0,
+    reactive_power_import_total=500,
+    reactive_power_export_total=10,
+)
+
+
+class RecordingClient:
+    """umqtt.simple-shaped client that records publishes (one shared list per test)."""
+
+    def __init__(self, sent):
+        self.sent = sent
+        self.sock = None
+
+    def set_callback(self, cb):
+        self.cb = cb
+
+    def set_last_will(self, *args, **kwargs):
+        pass
+
+    def connect(self, clean_session=True):
+        return 0
+
+    def publish(self, topic, msg, retain=False, qos=0):
+        self.sent.append((topic, msg))
+
+    def subscribe(self, topic, qos=0):
+        pass
+
+    def check_msg(self):
+        return None
+
+    def ping(self):
+        pass
+
+
+def frame(reading, meter="Aidon"):
+    return hanencode.build_frame(meter, reading)
+
+
+def make_app(**publish):
+    cfg = config.defaults()
+    cfg["wifi"]["ssid"] = "home"
+    cfg["publish"].update(publish)
+    sent = []
+    uart = machine.UART(2, source="none", rxbuf=uartsrc.RXBUF)
+    the_app = app.App(cfg, BOARD, uart, network.WLAN(), make_client=lambda: RecordingClient(sent))
+    the_app.wifi.step()  # join
+    the_app.wifi.step()  # notice the link is up
+    return the_app, uart, sent
+
+
+def states(sent):
+    return [json.loads(m) for t, m in sent if t.endswith("/state")]
+
+
+def run_passes(the_app, uart, data, chunk=7):
+    """Inject data in small chunks, polling the reader and the publisher in between."""
+    for i in range(0, len(data), chunk):
+        uart.inject(data[i : i + chunk])
+        the_app.read_meter()
+        the_app.publisher.step()
+
+
+def test_frames_on_the_uart_become_state_messages():
+    the_app, uart, sent = make_app(discovery=False)
+    frames = [frame(LIST1), frame(LIST2), frame(LIST1), frame(LIST3)]
+    run_passes(the_app, uart, b"".join(frames))
+    expected = [hanport.decode_frame(f) for f in frames]
+    assert states(sent) == expected
+    assert expected[1]["meter_id"] == "7359992890941742"
+    assert expected[1]["current_l1"] == 2.5
+
+
+def test_garbage_and_partial_frames_do_not_crash_and_good_frames_still_arrive():
+    the_app, uart, sent = make_app(discovery=False)
+    rng = random.Random(4)
+    good = frame(LIST2)
+    bad_fcs = bytearray(good)
+    bad_fcs[-3] ^= 0xFF
+    stream = (
+        bytes(rng.randrange(256) for _ in range(500))
+        + good[: len(good) // 2]  # cut off mid-frame
+        + bytes(bad_fcs)
+        + b"\x7e\x7e\x7e\xa0"
+        + bytes(rng.randrange(256) for _ in range(300))
+        + good
+        + frame(LIST1)
+    )
+    run_passes(the_app, uart, stream, chunk=13)
+    got = states(sent)
+    assert got[-2:] == [hanport.decode_frame(good), hanport.decode_frame(frame(LIST1))]
+    stats = the_app.reader.stats
+    assert stats.fcs_errors + stats.hcs_errors + stats.truncated + stats.bad_format >= 1
+    assert the_app.health.task_errors == {}
+    assert the_app.source.bytes_in == len(stream)
+
+
+def test_random_bytes_never_raise_from_a_pass():
+    the_app, uart, sent = make_app()
+    rng = random.Random(7)
+    for _ in range(50):
+        uart.inject(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 400))))
+        the_app.read_meter()
+        the_app.publisher.step()
+    assert the_app.reader.stats.frames_ok == 0 and sent == []
+
+
+def test_one_poll_is_bounded_so_the_loop_gets_control_back():
+    the_app, uart, sent = make_app()
+    uart.inject(bytes(uartsrc.RXBUF))
+    fed = the_app.source.poll()
+    assert 0 < fed < uartsrc.RXBUF and uart.any() == uartsrc.RXBUF - fed
+
+
+def test_uart_twin_drops_newest_bytes_when_its_buffer_is_full():
+    uart = machine.UART(2, source="none", rxbuf=100)
+    uart.inject(bytes(150))
+    assert uart.any() == 100 and uart.overruns == 50
+
+
+def test_uart_settings_default_to_2400_8e1_with_room_for_two_frames():
+    settings = uartsrc.uart_settings(config.defaults()["uart"], BOARD, machine.UART.INV_RX)
+    assert settings["baudrate"] == 2400 and settings["bits"] == 8
+    assert settings["parity"] == 0 and settings["stop"] == 1  # machine.UART: 0 = even
+    assert settings["rxbuf"] >= 2 * uartsrc.FRAME_MAX
+    assert settings["rx"] == 16 and settings["tx"] == 17 and settings["invert"] == 0
+
+
+def test_rx_inversion_from_board_unless_config_says_otherwise():
+    uart_cfg = config.defaults()["uart"]
+    inverted_board = dict(BOARD, invert_rx=True, tx_pin=None)
+    settings = uartsrc.uart_settings(uart_cfg, inverted_board, machine.UART.INV_RX)
+    assert settings["invert"] == machine.UART.INV_RX and "tx" not in settings
+    uart_cfg["invert_rx"] = False
+    assert uartsrc.uart_settings(uart_cfg, inverted_board, 2)["invert"] == 0
+    uart_cfg.update(invert_rx=True, parity="N")
+    settings = uartsrc.uart_settings(uart_cfg, BOARD, 2)
+    assert settings["invert"] == 2 and settings["parity"] is None
+
+
+def test_a_failing_pass_is_counted_and_the_task_keeps_running():
+    health = Health()
+    calls = []
+
+    def step():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+
+    async def main():
+        task = asyncio.create_task(app.guarded("x", step, 1, health))
+        await asyncio.sleep(1.2)  # the failed pass pauses 1 s, then it runs again
+        task.cancel()
+
+    asyncio.run(main())
+    assert health.task_errors == {"x": 1} and len(calls) > 2
+
+
+def test_whole_app_runs_in_asyncio_from_a_tcp_uart(tmp_path):
+    import socket
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    frames = [frame(LIST2), frame(LIST1), frame(LIST3)]
+    cfg = config.defaults()
+    cfg["wifi"]["ssid"] = "home"
+    cfg["publish"]["discovery"] = False
+    sent = []
+    uart = machine.UART(2, source="tcp://127.0.0.1:{}".format(port), rxbuf=uartsrc.RXBUF)
+    conn, _ = server.accept()
+    conn.sendall(b"".join(frames))
+    the_app = app.App(cfg, BOARD, uart, network.WLAN(), make_client=lambda: RecordingClient(sent))
+
+    async def main():
+        task = asyncio.create_task(the_app.run())
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if len(states(sent)) == 3:
+                break
+        task.cancel()
+
+    try:
+        asyncio.run(main())
+    finally:
+        uart.deinit()
+        conn.close()
+        server.close()
+    assert states(sent) == [hanport.decode_frame(f) for f in frames]
+
+
+def test_build_survives_corrupt_config_and_missing_board(tmp_path, capsys):
+    path = tmp_path / "config.json"
+    path.write_text("{{{ not json")
+    the_app = app.build(str(path), str(tmp_path), make_client=lambda: RecordingClient([]))
+    out = capsys.readouterr().out
+    assert "not valid JSON; using defaults" in out
+    assert "no board file" in out
+    assert the_app is not None and the_app.cfg == config.DEFAULTS
+
+
+def test_setup_button_held_at_boot_gives_safe_mode(tmp_path, capsys):
+    # The twin's pulled-up input reads 1; a board whose button is active-high sees it pressed.
+    (tmp_path / "held.json").write_text(
+        json.dumps(dict(BOARD, name="held", button_active_low=False))
+    )
+    config.update({"board": "held"}, str(tmp_path / "config.json"))
+    assert app.build(str(tmp_path / "config.json"), str(tmp_path)) is None
+    assert "safe mode" in capsys.readouterr().out
+
+
+def test_wifi_keeper_rejoins_with_backoff_after_link_loss():
+    clock = [0]
+    wlan = network.WLAN()
+    keeper = WiFi(wlan, "home", "pw", clock=lambda: clock[0])
+    keeper.step()
+    assert keeper.up
+    network.WLAN.link_up = False
+    try:
+        joins = []
+        for _ in range(1200):  # two minutes in 100 ms passes
+            before = keeper.joins
+            keeper.step()
+            if keeper.joins != before:
+                joins.append(clock[0])
+            clock[0] += 100
+        assert not keeper.up and keeper.drops == 1
+        gaps = [b - a for a, b in zip(joins, joins[1:])]
+        assert gaps[:3] == [22000, 24000, 28000]  # 20 s join timeout + 2, 4, 8 s back-off
+    finally:
+        network.WLAN.link_up = True
+    for _ in range(1200):  # back within the longest back-off plus a join
+        keeper.step()
+        clock[0] += 100
+    assert keeper.up and keeper.backoff.delay_ms == 0
+
+
+def test_wifi_without_ssid_never_tries_and_says_so(capsys):
+    keeper = WiFi(network.WLAN(), "")
+    network.WLAN._connected = False
+    keeper.step()
+    keeper.step()
+    assert keeper.joins == 0
+    assert capsys.readouterr().out.count("wifi.ssid is not set") == 1
+
+
+def test_watchdog_fed_only_while_the_reader_beats():
+    clock = [0]
+    wdt = machine.WDT(timeout=60000)
+    health = Health(wdt, lambda: clock[0], stall_ms=5000)
+    for _ in range(10):
+        health.beat()
+        health.step()
+        clock[0] += 1000
+    assert wdt.feeds == 10
+    clock[0] += 6000
+    health.step()
+    assert wdt.feeds == 10 and health.starved == 1
+
+
+def test_status_led_patterns():
+    assert status.pattern(False, False, None) == (100, 100)
+    assert status.pattern(True, False, None) == (0, 1000)
+    assert status.pattern(True, False, 1000) == (500, 500)
+    assert status.pattern(True, True, 1000) == (1000, 0)
+    assert status.pattern(True, True, 120000) == (0, 1000)
+
+
+def test_diagnostics_carry_health_counters_and_signal():
+    the_app, uart, sent = make_app()
+    uart.inject(frame(LIST2))
+    the_app.read_meter()
+    diag = the_app.diagnostics()
+    assert diag["frames_ok"] == 1 and diag["wifi_rssi"] == -55
+    for key in ("uptime_s", "mem_free", "bytes_in", "fcs_errors", "published", "superseded"):
+        assert key in diag
+    json.dumps(diag)
+
+
+def test_firmware_does_not_import_hardware_outside_hw():
+    for path in (ROOT / "firmware").glob("*.py"):
+        if path.name == "hw.py":
+            continue
+        text = path.read_text()
+        for name in ("import machine", "import network", "from umqtt", "import umqtt"):
+            assert name not in text, "{} imports {}".format(path.name, name)
