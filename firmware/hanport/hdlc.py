@@ -88,6 +88,9 @@ class Framer:
         self._mark = 0  # next position to act at in _BODY: header check, then end
         self._need = 0  # position just past the closing flag
 
+    def pending(self):
+        return self._n
+
     def reset(self):
         self._state = _HUNT
         self._base = 0

@@ -66,6 +66,11 @@ class Reader:
     def feed(self, data):
         self._framer.feed(data)
 
+    @property
+    def pending_bytes(self):
+        """Bytes held for a frame not yet complete (0 or 1 between frames)."""
+        return self._framer.pending()
+
     def _on_info(self, buf, start, end):
         try:
             reading = dlms.decode_info(buf, start, end, self._cursor)

@@ -1,0 +1,73 @@
+"""tools/decode.py, run as a user runs it: hex lines in, one JSON line out per line; raw
+captures in, one JSON line per good frame with errors and stats on stderr."""
+
+import json
+import subprocess
+import sys
+
+import corpus
+import hanport
+
+CLI = str(corpus.ROOT / "tools" / "decode.py")
+
+
+def run(args, stdin):
+    return subprocess.run(
+        [sys.executable, CLI] + args, input=stdin, capture_output=True, timeout=60
+    )
+
+
+def test_hex_mode_gives_one_json_line_per_input_line_in_order():
+    records = corpus.records(*corpus.NORWEGIAN_VENDORS)
+    lines = []
+    for record in records:
+        text = record["hex"]
+        lines.append(" ".join(text[i : i + 2] for i in range(0, len(text), 2)))
+    lines += ["not hex at all", "", "7ea0"]
+    result = run(["--hex", "-"], ("\n".join(lines) + "\n").encode())
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert len(out) == len(lines)
+    for record, answer in zip(records, out):
+        if record["format"] == "hdlc" and corpus.is_good_hdlc(record):
+            assert answer["readings"] == [hanport.decode_frame(bytes.fromhex(record["hex"]))]
+            assert answer["errors"] == []
+        elif corpus.is_bad_hdlc(record):
+            assert answer["readings"] == []
+            assert answer["errors"], record["id"]
+    assert out[-3]["errors"][0].startswith("not hex")
+    assert out[-2]["errors"] == ["empty line"]
+    assert out[-1]["errors"] == ["incomplete frame at end of input"]
+
+
+def test_hex_mode_reads_a_file(tmp_path):
+    record = corpus.good_frames("kamstrup")[0]
+    path = tmp_path / "captures.txt"
+    path.write_text(record["hex"] + "\n" + record["hex"] + record["hex"][2:] + "\n")
+    result = run(["--hex", str(path)], b"")
+    out = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert [len(o["readings"]) for o in out] == [1, 2]
+
+
+def test_raw_mode_streams_readings_and_reports_errors_and_stats(tmp_path):
+    records = corpus.records("aidon")
+    data = b"".join(bytes.fromhex(r["hex"]) for r in records)
+    path = tmp_path / "capture.bin"
+    path.write_bytes(data)
+    result = run([str(path)], b"")
+    assert result.returncode == 0
+    readings = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    expected = []
+    hanport.Reader(expected.append).feed(data)
+    assert readings == expected and len(readings) >= 20
+    err = result.stderr.decode().splitlines()
+    assert any(line.startswith("error: ") and "rejected" in line for line in err)
+    stats = json.loads(err[-1][len("stats: ") :])
+    assert stats["frames_ok"] == len(readings)
+    assert stats["hcs_errors"] + stats["fcs_errors"] >= 4
+
+
+def test_missing_file_is_a_clear_error():
+    result = run(["/nonexistent/capture.bin"], b"")
+    assert result.returncode == 2
+    assert b"No such file" in result.stderr
