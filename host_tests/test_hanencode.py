@@ -15,7 +15,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-import hanencode as he
+import hanencode as he  # noqa: E402
 
 hdlc = pytest.importorskip("han.hdlc")
 autodecoder = pytest.importorskip("han.autodecoder")
@@ -341,11 +341,14 @@ TOTALS = {
 }
 
 
+LIST_VERSIONS = {"Aidon": "AIDON_V0001", "Kaifa": "KFM_001", "Kamstrup": "Kamstrup_V0001"}
+
+
 def synthetic(meter, list_no, phases):
     if list_no == 1:
         reading = {"active_power_import": 987.6}
     else:
-        reading = dict(LIST2_3PH, list_ver_id=meter.upper() + "_V0001")
+        reading = dict(LIST2_3PH, list_ver_id=LIST_VERSIONS[meter])
         if phases == 1:
             for key in ("current_l2", "current_l3", "voltage_l2", "voltage_l3"):
                 del reading[key]

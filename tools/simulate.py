@@ -1,0 +1,529 @@
+"""Meter simulator: an Aidon, Kaifa or Kamstrup HAN port on stdout, a pty, TCP or a serial port.
+
+Why: the dongle, its tests and `make demo` need a meter that never sleeps, runs any number of
+hours in seconds and says exactly what it sent. Frames come from `hanencode` (the project's
+own encoder, checked byte for byte against real captures); this module adds the meter's
+timetable, a household load with noise, energy counters that integrate that load, and outputs.
+
+Timetables (Norway): Aidon list 1 every 2.5 s, list 2 every 10 s, list 3 hourly at xx:00:10
+(clock xx:00:00); Kaifa 2 s / 10 s / xx:00:10; Kamstrup 10 s list and hourly list at xx:00:05.
+When two lists fall due at the same instant the longer one goes out instead of the shorter,
+as the captures show (Kaifa sends list 3 at xx:00:10, not list 2 as well).
+
+Library use:
+
+    sim = Simulator("Kaifa", phases=3, seed=1)
+    for t, reading, frame in sim.frames(datetime.datetime(2024, 3, 1, 12, 0)):
+        ...   # t: meter time of sending; reading: canonical values as encoded
+
+Command line: `python tools/simulate.py --help`. Every frame can go to a JSON-lines log
+(`--log`) so tests compare what arrives with what was sent.
+"""
+
+import argparse
+import datetime
+import fcntl
+import json
+import math
+import os
+import random
+import socket
+import sys
+import termios
+import threading
+import time
+import tty
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import hanencode  # noqa: E402
+
+HOUR_MS = 3_600_000
+
+# Per-meter timetable and identity. lists: (list number, period ms); hourly: (ms after the
+# hour the list-3 frame is sent, ms after the hour its clock and counters are taken).
+PROFILES = {
+    "Aidon": {
+        "lists": ((1, 2500), (2, 10_000)),
+        "hourly": (10_000, 0),
+        "list_ver_id": "AIDON_V0001",
+        "meter_type": {1: "6515", 3: "6534"},
+        "id_prefix": "735999",
+    },
+    "Kaifa": {
+        "lists": ((1, 2000), (2, 10_000)),
+        "hourly": (10_000, 10_000),
+        "list_ver_id": "KFM_001",
+        "meter_type": {1: "MA105H2E", 3: "MA304H3E"},
+        "id_prefix": "697063",
+    },
+    "Kamstrup": {
+        "lists": ((2, 10_000),),
+        "hourly": (5_000, 5_000),
+        "list_ver_id": "Kamstrup_V0001",
+        "meter_type": {1: "6821131BN243101040", 3: "6841131BN243101040"},
+        "id_prefix": "570656",
+    },
+}
+
+
+def meter_name(text):
+    """'aidon' -> 'Aidon'; ValueError for a meter we do not simulate."""
+    for name in PROFILES:
+        if name.lower() == str(text).lower():
+            return name
+    raise ValueError(f"unknown meter {text!r} (choose from {', '.join(PROFILES)})")
+
+
+def schedule(meter, start_ms):
+    """Endless (send time ms, list number) events from `start_ms` on (ms since the epoch)."""
+    profile = PROFILES[meter_name(meter)]
+    send_offset = profile["hourly"][0]
+    nexts = {}
+    for list_no, period in profile["lists"]:
+        nexts[list_no] = -(-start_ms // period) * period
+    hour = start_ms - start_ms % HOUR_MS
+    nexts[3] = (
+        hour + send_offset if hour + send_offset >= start_ms else hour + HOUR_MS + send_offset
+    )
+    periods = dict(profile["lists"])
+    periods[3] = HOUR_MS
+    while True:
+        due = min(nexts.values())
+        lists = [n for n, t in nexts.items() if t == due]
+        for n in lists:
+            nexts[n] += periods[n]
+        yield due, max(lists)
+
+
+class HouseholdLoad:
+    """A Norwegian household: base load with a daily rhythm, a water heater, cooking, noise.
+
+    Power is held constant between calls to `advance`, and the energy counters integrate
+    exactly that, so counters and reported power agree.
+    """
+
+    def __init__(self, rng, phases, start_ms):
+        self.rng = rng
+        self.phases = phases
+        self.t_ms = start_ms
+        self.heater_on = rng.random() < 0.3
+        self.heater_until_ms = start_ms + int(rng.uniform(5, 40) * 60_000)
+        self.cooking_until_ms = 0
+        self.voltage_base = [rng.uniform(228.0, 234.0) for _ in range(phases)]
+        self.split = [rng.uniform(0.8, 1.2) for _ in range(phases)]
+        self.energy_wh = [
+            rng.uniform(5e6, 6e7),
+            rng.uniform(0, 1e3),
+            rng.uniform(1e5, 5e6),
+            rng.uniform(1e4, 2e6),
+        ]  # A+ A- R+ R-
+        self.snapshots = {}
+        self.state = self._sample(start_ms)
+
+    def advance(self, t_ms):
+        """Integrate the held power up to `t_ms`, then draw the power from `t_ms` on."""
+        if t_ms < self.t_ms:
+            raise ValueError("time runs forward only")
+        boundary = self.t_ms - self.t_ms % HOUR_MS + HOUR_MS
+        while boundary <= t_ms:
+            self._integrate(boundary)
+            self.snapshots[boundary] = list(self.energy_wh)
+            boundary += HOUR_MS
+        self._integrate(t_ms)
+        for old in [k for k in self.snapshots if k < t_ms - 2 * HOUR_MS]:
+            del self.snapshots[old]
+        self.state = self._sample(t_ms)
+        return self.state
+
+    def totals_at(self, t_ms):
+        """Counters at `t_ms` (an hour boundary already passed, or now)."""
+        return self.snapshots.get(t_ms, self.energy_wh) if t_ms != self.t_ms else self.energy_wh
+
+    def _integrate(self, t_ms):
+        hours = (t_ms - self.t_ms) / HOUR_MS
+        p_import, p_export, q_import, q_export = (
+            self.state[k]
+            for k in (
+                "active_power_import",
+                "active_power_export",
+                "reactive_power_import",
+                "reactive_power_export",
+            )
+        )
+        for i, power in enumerate((p_import, p_export, q_import, q_export)):
+            self.energy_wh[i] += power * hours
+        self.t_ms = t_ms
+
+    def _sample(self, t_ms):
+        rng = self.rng
+        hour_of_day = (t_ms % 86_400_000) / HOUR_MS
+        # Morning and evening peaks over a night-time floor.
+        rhythm = (
+            0.6
+            + 0.5 * math.exp(-((hour_of_day - 7.5) ** 2) / 2)
+            + 0.9 * math.exp(-((hour_of_day - 19.0) ** 2) / 4)
+        )
+        if t_ms >= self.heater_until_ms:
+            self.heater_on = not self.heater_on
+            minutes = rng.uniform(10, 45) if self.heater_on else rng.uniform(30, 150)
+            self.heater_until_ms = t_ms + int(minutes * 60_000)
+        if t_ms >= self.cooking_until_ms and rng.random() < 0.002 * rhythm:
+            self.cooking_until_ms = t_ms + int(rng.uniform(5, 30) * 60_000)
+        base = 350.0 * rhythm + rng.gauss(0, 25)
+        heater = 2000.0 if self.heater_on else 0.0
+        cooking = 1800.0 + rng.gauss(0, 150) if t_ms < self.cooking_until_ms else 0.0
+        if self.phases == 1:
+            per_phase = [base + heater + cooking]
+        else:
+            # Heater across L1/L3, cooking on L2, base load spread unevenly.
+            weights = [w * (1 + rng.gauss(0, 0.05)) for w in self.split]
+            total = sum(weights)
+            per_phase = [base * w / total for w in weights]
+            per_phase[0] += heater / 2
+            per_phase[2] += heater / 2
+            per_phase[1] += cooking
+        per_phase = [max(p, 5.0) for p in per_phase]
+        power = sum(per_phase)
+        reactive = 0.12 * power - 60 + rng.gauss(0, 10)
+        state = {
+            "active_power_import": power,
+            "active_power_export": 0.0,
+            "reactive_power_import": max(reactive, 0.0),
+            "reactive_power_export": max(-reactive, 0.0),
+        }
+        cos_phi = power / math.hypot(power, reactive)
+        for i, p_phase in enumerate(per_phase):
+            volts = self.voltage_base[i] - p_phase / 1000.0 + rng.gauss(0, 0.4)
+            state[f"voltage_l{i + 1}"] = volts
+            state[f"current_l{i + 1}"] = p_phase / (volts * cos_phi)
+        return state
+
+
+class Simulator:
+    """One simulated meter: `frames(start_time)` yields (time, reading, frame_bytes) forever.
+
+    time is the meter's clock when the frame goes out (naive local datetime), reading the
+    canonical values exactly as encoded (what a correct decoder returns), frame the bytes.
+    The same meter, phases, seed and start time give the same frames.
+    """
+
+    def __init__(self, meter, phases=3, seed=0, meter_id=None):
+        self.meter = meter_name(meter)
+        if phases not in (1, 3):
+            raise ValueError("phases must be 1 or 3")
+        self.phases = phases
+        self.seed = seed
+        profile = PROFILES[self.meter]
+        rng = random.Random(f"{self.meter}/{phases}/{seed}/id")
+        self.identity = {
+            "list_ver_id": profile["list_ver_id"],
+            "meter_id": meter_id
+            or profile["id_prefix"] + "".join(str(rng.randrange(10)) for _ in range(10)),
+            "meter_type": profile["meter_type"][phases],
+        }
+
+    def frames(self, start_time):
+        """Frames from `start_time` (naive datetime, meter's local clock) on, endlessly."""
+        start_ms = _to_ms(start_time)
+        rng = random.Random(f"{self.meter}/{self.phases}/{self.seed}/load")
+        load = HouseholdLoad(rng, self.phases, start_ms)
+        clock_offset = PROFILES[self.meter]["hourly"][1]
+        for t_ms, list_no in schedule(self.meter, start_ms):
+            state = load.advance(t_ms)
+            raw = self._reading(list_no, t_ms, state, load, clock_offset)
+            frame = hanencode.build_frame(self.meter, raw)
+            yield _from_ms(t_ms), hanencode.quantise(self.meter, raw), frame
+
+    def _reading(self, list_no, t_ms, state, load, clock_offset):
+        reading = {"active_power_import": state["active_power_import"]}
+        if list_no >= 2:
+            reading.update(self.identity)
+            reading.update(state)
+        if list_no == 3:
+            clock_ms = t_ms - t_ms % HOUR_MS + clock_offset
+            totals = load.totals_at(clock_ms)
+            reading["meter_datetime"] = _iso(clock_ms)
+            for key, value in zip(
+                (
+                    "active_power_import_total",
+                    "active_power_export_total",
+                    "reactive_power_import_total",
+                    "reactive_power_export_total",
+                ),
+                totals,
+            ):
+                reading[key] = value
+        elif self.meter != "Aidon":
+            # Kaifa and Kamstrup stamp every frame with the clock in the APDU header.
+            reading["meter_datetime"] = _iso(t_ms - t_ms % 1000)
+        return reading
+
+
+_EPOCH = datetime.datetime(1970, 1, 1)
+
+
+def _to_ms(when):
+    if when.tzinfo is not None:
+        raise ValueError("start time is the meter's local clock: give a naive datetime")
+    delta = when - _EPOCH
+    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
+
+
+def _from_ms(t_ms):
+    return _EPOCH + datetime.timedelta(milliseconds=t_ms)
+
+
+def _iso(t_ms):
+    return _from_ms(t_ms).isoformat(timespec="seconds")
+
+
+# --- Outputs --------------------------------------------------------------------------------
+
+
+class StdoutSink:
+    """Raw frame bytes on stdout."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout.buffer
+
+    def write(self, frame):
+        self.stream.write(frame)
+        self.stream.flush()
+
+    def close(self):
+        self.stream.flush()
+
+
+class PtySink:
+    """A pseudo-terminal in raw mode: programs open `.path` as if it were the meter's UART.
+
+    Writes never block the meter: with nobody reading, bytes that do not fit are dropped and
+    counted in `.dropped_bytes`.
+    """
+
+    def __init__(self):
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        self.path = os.ttyname(self.slave)
+        flags = fcntl.fcntl(self.master, fcntl.F_GETFL)
+        fcntl.fcntl(self.master, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+        self.dropped_bytes = 0
+
+    def write(self, frame):
+        view = memoryview(frame)
+        while view:
+            try:
+                sent = os.write(self.master, view)
+            except BlockingIOError:
+                self.dropped_bytes += len(view)
+                return
+            view = view[sent:]
+
+    def pending(self):
+        """Bytes written but not yet read from the terminal side."""
+        buf = bytearray(4)
+        fcntl.ioctl(self.slave, termios.FIONREAD, buf)
+        return int.from_bytes(buf, sys.byteorder)
+
+    def close(self, drain_s=5.0):
+        deadline = time.monotonic() + drain_s
+        while self.pending() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.close(self.master)
+        os.close(self.slave)
+
+
+class TCPSink:
+    """Serves the byte stream to every client connected to 127.0.0.1:`port` (0 = any free)."""
+
+    def __init__(self, port=0, host="127.0.0.1"):
+        self.server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.server.bind((host, port))
+        self.server.listen(5)
+        self.port = self.server.getsockname()[1]
+        self.clients = []
+        self.lock = threading.Lock()
+        self.connected = threading.Event()
+        self.dropped_clients = 0
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.clients.append(client)
+            self.connected.set()
+
+    def write(self, frame):
+        with self.lock:
+            for client in list(self.clients):
+                try:
+                    client.sendall(frame)
+                except OSError:
+                    self.clients.remove(client)
+                    self.dropped_clients += 1
+                    client.close()
+
+    def close(self):
+        self.server.close()
+        with self.lock:
+            for client in self.clients:
+                try:
+                    client.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                client.close()
+            self.clients = []
+
+
+class SerialSink:
+    """A real (or virtual) serial port through pyserial, e.g. a USB UART wired to the dongle."""
+
+    def __init__(self, device, baud=2400, parity="E"):
+        import serial  # only this output needs pyserial
+
+        self.port = serial.Serial(device, baudrate=baud, bytesize=8, parity=parity, stopbits=1)
+
+    def write(self, frame):
+        self.port.write(frame)
+
+    def close(self):
+        self.port.flush()
+        self.port.close()
+
+
+class LogSink:
+    """One JSON line per frame: t (meter time), list, meter, hex, values (reading as encoded)."""
+
+    def __init__(self, path):
+        self.file = open(path, "w")  # noqa: SIM115 - lives as long as the simulator runs
+
+    def record(self, when, reading, frame, meter):
+        entry = {
+            "t": when.isoformat(timespec="milliseconds"),
+            "wall": time.time(),
+            "meter": meter,
+            "list": hanencode.list_number(meter, reading),
+            "hex": frame.hex(),
+            "values": reading,
+        }
+        self.file.write(json.dumps(entry) + "\n")
+        self.file.flush()
+
+    def close(self):
+        self.file.close()
+
+
+def run(
+    simulator,
+    start_time,
+    sinks,
+    log=None,
+    count=None,
+    duration_s=None,
+    speed=1.0,
+    sleep=time.sleep,
+    clock=time.monotonic,
+):
+    """Send frames to `sinks` until `count` frames or `duration_s` meter seconds; return count.
+
+    speed N runs the meter clock N times faster than the wall clock; 0 sends without waiting.
+    """
+    sent = 0
+    wall_start = clock()
+    first_ms = None
+    for when, reading, frame in simulator.frames(start_time):
+        if count is not None and sent >= count:
+            break
+        t_ms = _to_ms(when)
+        if first_ms is None:
+            first_ms = t_ms
+        offset_s = (t_ms - first_ms) / 1000.0
+        if duration_s is not None and offset_s > duration_s:
+            break
+        if speed > 0:
+            delay = wall_start + offset_s / speed - clock()
+            if delay > 0:
+                sleep(delay)
+        for sink in sinks:
+            sink.write(frame)
+        if log is not None:
+            log.record(when, reading, frame, simulator.meter)
+        sent += 1
+    return sent
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Simulate an AMS meter's HAN port.")
+    parser.add_argument("--meter", default="aidon", help="aidon, kaifa or kamstrup")
+    parser.add_argument("--phases", type=int, default=3, choices=(1, 3))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--start", help="meter clock at start, ISO (default: now, local)")
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="time acceleration; 0 = no waiting at all"
+    )
+    parser.add_argument("--count", type=int, help="stop after this many frames")
+    parser.add_argument("--duration", type=float, help="stop after this many meter seconds")
+    parser.add_argument("--pty", action="store_true", help="create a pty and print its path")
+    parser.add_argument(
+        "--tcp",
+        type=int,
+        metavar="PORT",
+        help="serve on 127.0.0.1:PORT (0 = a free port, printed)",
+    )
+    parser.add_argument(
+        "--wait-client",
+        action="store_true",
+        help="with --tcp: start the meter once the first client connects",
+    )
+    parser.add_argument("--serial", metavar="DEV", help="write to a serial port (pyserial)")
+    parser.add_argument("--baud", type=int, default=2400)
+    parser.add_argument("--parity", default="E", choices=("N", "E", "O"))
+    parser.add_argument("--log", metavar="FILE", help="JSON line per frame sent")
+    args = parser.parse_args(argv)
+
+    try:
+        simulator = Simulator(args.meter, args.phases, args.seed)
+        start = (
+            datetime.datetime.fromisoformat(args.start)
+            if args.start
+            else datetime.datetime.now().replace(microsecond=0)
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    sinks = []
+    if args.pty:
+        pty_sink = PtySink()
+        sinks.append(pty_sink)
+        print(pty_sink.path, flush=True)
+    if args.tcp is not None:
+        tcp_sink = TCPSink(args.tcp)
+        sinks.append(tcp_sink)
+        print(f"tcp 127.0.0.1:{tcp_sink.port}", flush=True)
+    if args.serial:
+        sinks.append(SerialSink(args.serial, args.baud, args.parity))
+    if not sinks:
+        sinks.append(StdoutSink())
+    log = LogSink(args.log) if args.log else None
+    try:
+        if args.tcp is not None and args.wait_client:
+            tcp_sink.connected.wait()
+        run(simulator, start, sinks, log, args.count, args.duration, args.speed)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sink in sinks:
+            sink.close()
+        if log is not None:
+            log.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
