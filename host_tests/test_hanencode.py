@@ -6,7 +6,6 @@ bytes. The corpus stays outside the repo; those tests skip when it is absent.
 """
 
 import datetime
-import json
 import os
 import sys
 
@@ -15,25 +14,19 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
+import corpus  # noqa: E402
 import hanencode as he  # noqa: E402
 
 hdlc = pytest.importorskip("han.hdlc")
 autodecoder = pytest.importorskip("han.autodecoder")
 
-CORPUS = os.environ.get("HAN_CORPUS") or os.path.join(ROOT, "..", "shared", "han-corpus")
-
 
 def corpus_frame(vendor, record_id):
-    """Bytes of one corpus record, or skip when the corpus is not there."""
-    path = os.path.join(CORPUS, vendor + ".jsonl")
-    if not os.path.exists(path):
-        pytest.skip(f"HAN corpus not found at {CORPUS} (set HAN_CORPUS)")
-    with open(path) as f:
-        for line in f:
-            record = json.loads(line)
-            if record["id"] == record_id:
-                return bytes.fromhex(record["hex"])
-    raise AssertionError(f"{record_id} not in {path}")
+    """Bytes of one corpus record (the test skips when the corpus is not there)."""
+    for record in corpus.records(vendor):
+        if record["id"] == record_id:
+            return bytes.fromhex(record["hex"])
+    raise AssertionError(f"{record_id} not in the {vendor} corpus")
 
 
 def amshan_reading(frame):
