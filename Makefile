@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup debs test bench clean
+.PHONY: setup debs test bench clean demo deploy config flash
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -29,6 +29,40 @@ debs:
 
 test: setup debs
 	$(PY) -m pytest -q host_tests
+
+# --- the dongle application (helper "app"): demo on this PC, deploy to an ESP32 -----------
+# make demo [METER=aidon|kaifa|kamstrup] [SPEED=10] [MQTT=127.0.0.1:1883]
+METER ?= aidon
+SPEED ?= 1
+BOARD ?= esp32-devkitc
+DRY = $(if $(DRY_RUN),--dry-run)
+
+demo: setup
+	$(PY) tools/demo.py --meter $(METER) --speed $(SPEED) $(if $(MQTT),--mqtt $(MQTT))
+
+# make deploy PORT=/dev/ttyUSB0 BOARD=esp32-devkitc   (DRY_RUN=1 prints the commands)
+deploy: setup
+	$(if $(PORT),,$(error PORT=/dev/ttyUSB0 (the ESP32's serial port) is required))
+	$(PY) tools/deploy.py deploy --port $(PORT) --board $(BOARD) $(DRY)
+
+# make config PORT=... [WIFI_SSID=...] [WIFI_PASSWORD=...] [MQTT_HOST=...] [MQTT_PORT=...]
+#   [MQTT_USER=...] [MQTT_PASSWORD=...] [SET="publish.per_value_topics=true ..."]
+config: setup
+	$(if $(PORT),,$(error PORT=/dev/ttyUSB0 (the ESP32's serial port) is required))
+	$(PY) tools/deploy.py config --port $(PORT) $(DRY) \
+		$(if $(WIFI_SSID),--set 'wifi.ssid=$(WIFI_SSID)') \
+		$(if $(WIFI_PASSWORD),--set 'wifi.password=$(WIFI_PASSWORD)') \
+		$(if $(MQTT_HOST),--set 'mqtt.host=$(MQTT_HOST)') \
+		$(if $(MQTT_PORT),--set 'mqtt.port=$(MQTT_PORT)') \
+		$(if $(MQTT_USER),--set 'mqtt.user=$(MQTT_USER)') \
+		$(if $(MQTT_PASSWORD),--set 'mqtt.password=$(MQTT_PASSWORD)') \
+		$(foreach s,$(SET),--set '$(s)')
+
+# make flash PORT=... BOARD=... FIRMWARE=ESP32_GENERIC-v1.24.1.bin (from micropython.org)
+flash: setup
+	$(if $(PORT),,$(error PORT=/dev/ttyUSB0 (the ESP32's serial port) is required))
+	$(PY) tools/deploy.py flash --port $(PORT) --board $(BOARD) \
+		$(if $(FIRMWARE),--firmware $(FIRMWARE)) $(DRY)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis build

@@ -1,0 +1,169 @@
+"""Put the firmware on an ESP32: flash MicroPython, deploy the app, change settings.
+
+Why: a new user needs three commands, not a page of mpremote/esptool incantations. Each command
+is built as a list and either printed (`--dry-run`, what `make ... DRY_RUN=1` does, and what the
+tests check) or run in order, stopping at the first failure.
+
+    deploy --port P --board B   compile firmware/ to .mpy (mpy-cross, the board's -march) into
+                                build/, copy it and boards/B.json with mpremote, select the board
+    config --port P --set wifi.ssid=home --set mqtt.host=10.0.0.2
+                                validate on the host, then merge into the device's config.json
+    flash  --port P --board B --firmware FILE.bin
+                                erase and write stock MicroPython with esptool
+"""
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIRMWARE = os.path.join(ROOT, "firmware")
+BUILD = os.path.join(ROOT, "build", "firmware")
+sys.path.insert(0, FIRMWARE)
+
+import board as boards  # noqa: E402
+import config  # noqa: E402
+
+_KEEP_SOURCE = ("boot.py", "main.py")  # MicroPython runs these by name, as .py
+_BIN = os.path.dirname(sys.executable)
+
+
+def tool(name):
+    """The venv's copy of a tool when there is one, else the one on PATH."""
+    path = os.path.join(_BIN, name)
+    return path if os.path.exists(path) else name
+
+
+def load_board(name):
+    board, problems = boards.load(name, os.path.join(ROOT, "boards"))
+    if problems:
+        raise SystemExit("board {}: {}".format(name, "; ".join(problems)))
+    return board
+
+
+def sources():
+    """(source path, device path) for every firmware file, packages included."""
+    found = []
+    for folder, dirs, files in os.walk(FIRMWARE):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                found.append((path, os.path.relpath(path, FIRMWARE).replace(os.sep, "/")))
+    return found
+
+
+def deploy_commands(port, board_name):
+    board = load_board(board_name)
+    cmds = []
+    copies = []
+    made = set()
+    for src, rel in sources():
+        if os.path.basename(rel) in _KEEP_SOURCE:
+            copies.append((src, rel))
+            continue
+        out = os.path.join(BUILD, rel[:-3] + ".mpy")
+        if os.path.dirname(out) not in made:
+            made.add(os.path.dirname(out))
+            cmds.append(["mkdir", "-p", os.path.dirname(out)])
+        cmds.append([tool("mpy-cross"), "-march=" + board["march"], "-o", out, src])
+        copies.append((out, rel[:-3] + ".mpy"))
+    dirs = sorted({os.path.dirname(rel) for _, rel in copies if "/" in rel} | {"boards"})
+    mk = "import os\nfor d in {!r}:\n try: os.mkdir(d)\n except OSError: pass".format(dirs)
+    mp = [tool("mpremote"), "connect", port]
+    cmds.append(mp + ["exec", mk])
+    for src, rel in copies:
+        cmds.append(mp + ["fs", "cp", src, ":" + rel])
+    cmds.append(
+        mp
+        + [
+            "fs",
+            "cp",
+            os.path.join(ROOT, "boards", board_name + ".json"),
+            ":boards/{}.json".format(board_name),
+        ]
+    )
+    cmds.append(config_command(port, {"board": board_name}))
+    return cmds
+
+
+def parse_settings(pairs):
+    """['wifi.ssid=home', 'mqtt.port=1883'] -> nested dict, typed by the defaults."""
+    changes = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep:
+            raise SystemExit("--set wants NAME=VALUE, got {!r}".format(pair))
+        default = config._default_of(name)
+        if default is config._MISSING:
+            raise SystemExit("unknown setting {} (typo?)".format(name))
+        if isinstance(default, bool) or default is None:
+            value = {"true": True, "1": True, "false": False, "0": False, "null": None}.get(
+                text.lower(), text
+            )
+        elif isinstance(default, int):
+            value = int(text) if text.lstrip("-").isdigit() else text
+        else:
+            value = text
+        problem = config.check_value(name, value)
+        if problem:
+            raise SystemExit(problem)
+        section, _, key = name.partition(".")
+        if key:
+            changes.setdefault(section, {})[key] = value
+        else:
+            changes[section] = value
+    return changes
+
+
+def config_command(port, changes):
+    code = "import config\nconfig.update({!r})\nprint('config updated')".format(
+        json.loads(json.dumps(changes))
+    )
+    return [tool("mpremote"), "connect", port, "exec", code]
+
+
+def flash_commands(port, board_name, firmware):
+    board = load_board(board_name)
+    esptool = [sys.executable, "-m", "esptool", "--chip", board["chip"], "--port", port]
+    return [
+        esptool + ["erase_flash"],
+        esptool + ["--baud", "460800", "write_flash", "-z", board["flash_offset"], firmware],
+    ]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("deploy", "config", "flash"))
+    parser.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
+    parser.add_argument("--board", default="esp32-devkitc")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--firmware", help="MicroPython .bin for `flash`")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands only")
+    args = parser.parse_args(argv)
+    if args.command == "deploy":
+        cmds = deploy_commands(args.port, args.board)
+    elif args.command == "config":
+        changes = parse_settings(args.set)
+        if not changes:
+            raise SystemExit("nothing to set: give NAME=VALUE settings")
+        cmds = [config_command(args.port, changes)]
+    else:
+        if not args.firmware:
+            raise SystemExit(
+                "flash needs FIRMWARE=path/to/micropython.bin: download the ESP32 build for "
+                "chip {} from micropython.org/download".format(load_board(args.board)["chip"])
+            )
+        cmds = flash_commands(args.port, args.board, args.firmware)
+    for cmd in cmds:
+        print(" ".join(shlex.quote(part) for part in cmd), flush=True)
+        if not args.dry_run:
+            subprocess.run(cmd, check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

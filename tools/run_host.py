@@ -1,0 +1,144 @@
+"""Run the dongle application on a PC: the unchanged firmware with the host twins.
+
+Why: everything the dongle does is exercised here against a simulated meter and a real broker.
+This puts `firmware/` and `tools/hosttwin/` first on sys.path, writes a host config (unless one
+is given), points the UART twin at a byte source and runs `app` like main.py does on the device.
+
+    python tools/run_host.py --uart tcp://127.0.0.1:4000 --mqtt 127.0.0.1:1883
+    python tools/run_host.py --uart file:capture.bin          # no --mqtt: print what would go out
+
+UART sources: tcp://HOST:PORT, pty:/dev/pts/N, pipe:PATH, file:PATH, serial:/dev/ttyUSB0, -.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "tools", "hosttwin")]
+
+import app  # noqa: E402
+import config  # noqa: E402
+import machine  # noqa: E402
+
+_SHORT = 160  # discovery configs are long; the printing client shortens them
+
+
+class PrintClient:
+    """umqtt.simple-shaped client that prints each publish instead of sending it."""
+
+    def __init__(self, out=None):
+        self.out = out or sys.stdout
+        self.sock = None
+
+    def set_callback(self, cb):
+        self.cb = cb
+
+    def set_last_will(self, topic, msg, retain=False, qos=0):
+        self._print("will", topic, msg, retain)
+
+    def connect(self, clean_session=True):
+        return 0
+
+    def publish(self, topic, msg, retain=False, qos=0):
+        self._print("publish", topic, msg, retain)
+
+    def subscribe(self, topic, qos=0):
+        self._print("subscribe", topic, "", False)
+
+    def check_msg(self):
+        return None
+
+    def ping(self):
+        pass
+
+    def _print(self, what, topic, msg, retain):
+        if isinstance(msg, bytes):
+            msg = msg.decode()
+        if len(msg) > _SHORT and topic.endswith("/config"):
+            msg = msg[:_SHORT] + "..."
+        flag = " (retained)" if retain else ""
+        print("{} {}{} {}".format(what, topic, flag, msg), file=self.out, flush=True)
+
+
+def host_config(args):
+    """Settings for a PC run: a named Wi-Fi (the twin joins any), the broker from --mqtt."""
+    cfg = config.defaults()
+    cfg["wifi"]["ssid"] = "host-twin"
+    cfg["log"]["level"] = args.log_level
+    cfg["health"]["watchdog_s"] = 0
+    cfg["publish"]["diagnostics_s"] = args.diagnostics
+    if args.mqtt:
+        host, _, port = args.mqtt.rpartition(":")
+        cfg["mqtt"]["host"] = host or "127.0.0.1"
+        cfg["mqtt"]["port"] = int(port)
+    if args.user:
+        cfg["mqtt"]["user"] = args.user
+        cfg["mqtt"]["password"] = args.password or ""
+    if args.prefix:
+        cfg["mqtt"]["prefix"] = args.prefix
+    if args.client_id:
+        cfg["mqtt"]["client_id"] = args.client_id
+    cfg["publish"]["per_value_topics"] = args.per_value_topics
+    return cfg
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--uart",
+        default=os.environ.get("HANPORT_UART", "none"),
+        help="where meter bytes come from (see module docstring)",
+    )
+    parser.add_argument("--mqtt", metavar="HOST:PORT", help="broker; without it, print")
+    parser.add_argument("--user")
+    parser.add_argument("--password")
+    parser.add_argument("--prefix", help="topic prefix (default hanport)")
+    parser.add_argument("--client-id")
+    parser.add_argument("--per-value-topics", action="store_true")
+    parser.add_argument(
+        "--diagnostics",
+        type=int,
+        default=60,
+        metavar="S",
+        help="diagnostics message period in seconds (0 = off)",
+    )
+    parser.add_argument("--config", help="use this config file instead of a generated one")
+    parser.add_argument("--boards", default=os.path.join(ROOT, "boards"))
+    parser.add_argument(
+        "--log-level", default="info", choices=("debug", "info", "warning", "error")
+    )
+    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    machine.UART_SOURCE = args.uart
+    path = args.config
+    if path is None:
+        handle, path = tempfile.mkstemp(prefix="hanport-config-", suffix=".json")
+        with os.fdopen(handle, "w") as f:
+            json.dump(host_config(args), f)
+    make_client = None if args.mqtt else PrintClient
+    try:
+        the_app = app.build(path, args.boards, make_client)
+        if the_app is None:
+            return 1
+        try:
+            asyncio.run(asyncio.wait_for(the_app.run(), args.duration))
+        except asyncio.TimeoutError:
+            pass
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if args.config is None:
+            os.remove(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
