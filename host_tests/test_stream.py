@@ -7,6 +7,7 @@ import random
 from hypothesis import given, settings, strategies as st
 
 import corpus
+import hanencode as enc
 import hanport
 
 corpus.require()
@@ -101,3 +102,31 @@ def test_corrupting_one_byte_of_a_good_frame_never_gives_a_wrong_reading(data):
     reader = hanport.Reader(got.append)
     reader.feed(bytes(raw) + b"\x7e")
     assert got == []  # CRC-16 catches every single-byte error
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from((b"", b"\xe6\xe7\x00", b"\xe6\xe7\x00\x0f")))
+def test_random_payload_in_a_valid_frame_is_decoded_or_counted(payload, prefix):
+    info = prefix + payload
+    got = []
+    reader = hanport.Reader(got.append)
+    reader.feed(enc.hdlc_frame(info) if info else enc.hdlc_frame(b"\x00"))
+    stats = reader.stats
+    assert stats.frames_ok + stats.undecodable == 1
+    assert len(got) == stats.frames_ok
+    for reading in got:
+        assert isinstance(reading, dict) and reading
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_mutated_real_payloads_never_raise(data):
+    record = data.draw(st.sampled_from([r for r in GOOD if r["file"] in corpus.NORWEGIAN_VENDORS]))
+    raw = bytes.fromhex(record["hex"])
+    info = bytearray(raw[raw.index(b"\xe6\xe7\x00") : -3])
+    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
+        pos = data.draw(st.integers(min_value=3, max_value=len(info) - 1))
+        info[pos] = data.draw(st.integers(min_value=0, max_value=255))
+    reader = hanport.Reader(lambda reading: None)
+    reader.feed(enc.hdlc_frame(bytes(info)))
+    assert reader.stats.frames_ok + reader.stats.undecodable == 1

@@ -74,7 +74,7 @@ class Reader:
     def _on_info(self, buf, start, end):
         try:
             reading = dlms.decode_info(buf, start, end, self._cursor)
-        except (ValueError, IndexError, TypeError) as err:
+        except Exception as err:  # any payload, however malformed, is only counted
             self.stats.undecodable += 1
             self.last_error = err
             return
