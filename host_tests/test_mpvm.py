@@ -215,3 +215,58 @@ def test_long_output_is_complete(tmp_path):
     result = mpvm.run(script)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [str(i) for i in range(20000)]
+
+
+def test_steps_run_at_top_level_see_a_collected_heap(tmp_path):
+    # gc.collect() inside a call is only a request in this port; a yield from a step returns
+    # to the top level, where the request is carried out.
+    script = write_script(
+        tmp_path,
+        """
+        import gc
+        import mpvm
+
+        def churn():
+            for i in range(2000):
+                garbage = [i] * 10
+
+        def steps():
+            gc.collect()
+            yield
+            base = gc.mem_alloc()
+            churn()
+            gc.collect()
+            inside = gc.mem_alloc()
+            yield
+            print(inside - base > 20000, gc.mem_alloc() - base)
+
+        mpvm.run_at_top_level(steps())
+        print("body")
+        """,
+    )
+    result = mpvm.run(script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "body\nTrue 0\n"
+
+
+def test_exit_and_exceptions_in_steps_count_like_the_body(tmp_path):
+    script = write_script(
+        tmp_path,
+        """
+        import sys
+        import mpvm
+
+        def steps(code):
+            yield
+            if code == "raise":
+                raise RuntimeError("late")
+            sys.exit(int(code))
+
+        mpvm.run_at_top_level(steps(sys.argv[1]))
+        """,
+    )
+    assert mpvm.run(script, 5).returncode == 5
+    result = mpvm.run(script, "raise")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == "RuntimeError: late"
+    assert 'File "%s", line 8, in steps' % script in result.stderr

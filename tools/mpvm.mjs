@@ -15,6 +15,13 @@
 // the VM's working directory is the host's. Exit code: the script's (`sys.exit(n)` gives n,
 // an uncaught exception gives 1 with its traceback on stderr). Output is flushed per line.
 // Do not call micropython.heap_lock() in scripts: this port hangs there.
+//
+// Heap: this port's gc.collect() frees nothing while Python code is running; it only marks a
+// collection that happens when control is back at the VM's top level. gc.mem_alloc() deltas
+// (allocations) are exact anyway. To see the heap in use after a real collection, a script
+// passes a generator to `mpvm.run_at_top_level(gen)` (module `mpvm` exists only in this VM):
+// after the script body, the runner resumes it once per call in from JS, so each `yield` that
+// follows a gc.collect() comes back to a collected heap.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -98,30 +105,60 @@ function copyIn(FS, hostPath) {
   }
 }
 
+// A module only the VM has: scripts that must see the heap really collected hand a generator
+// to run_at_top_level(); the runner drives it after the script body, one `next()` per call in
+// from JS. Between calls the VM is at its top level, where this port performs a gc.collect()
+// that was requested (inside a call it only marks one as pending, since it cannot scan the
+// WebAssembly stack for roots).
+const HOOK_MODULE = `"""Hooks of tools/mpvm.mjs (exists only in its VM)."""
+
+steps = []
+
+
+def run_at_top_level(gen):
+    """Run generator GEN after the script; each yield returns to the VM's top level, where a
+    gc.collect() requested before it really frees the heap."""
+    steps.append(gen)
+`;
+const HOOK_DIR = "/mpvm_hooks";
+
 // Runs in __main__ of the VM. The script gets its own globals; only SystemExit is caught here,
 // every other exception goes out to JS, which prints the traceback without this driver's frames.
 function driver(opts) {
-  const sysPath = [path.dirname(opts.script), ...opts.paths, ".frozen", "/lib"];
+  const sysPath = [path.dirname(opts.script), ...opts.paths, ".frozen", "/lib", HOOK_DIR];
   return `
 import sys
 sys.argv[:] = ${JSON.stringify([opts.argv0, ...opts.args])}
 sys.path[:] = ${JSON.stringify(sysPath)}
-__mpvm_rc = 0
-def __mpvm_run(p):
+import mpvm
+__mpvm_rc = None
+def __mpvm_exit(e):
     global __mpvm_rc
+    code = e.args[0] if e.args else None
+    if code is None:
+        __mpvm_rc = 0
+    elif isinstance(code, int):
+        __mpvm_rc = code
+    else:
+        print(code, file=sys.stderr)
+        __mpvm_rc = 1
+def __mpvm_run(p):
     with open(p) as f:
         src = f.read()
     try:
         exec(compile(src, p, "exec"), {"__name__": "__main__", "__file__": p})
     except SystemExit as e:
-        code = e.args[0] if e.args else None
-        if code is None:
-            __mpvm_rc = 0
-        elif isinstance(code, int):
-            __mpvm_rc = code
-        else:
-            print(code, file=sys.stderr)
-            __mpvm_rc = 1
+        __mpvm_exit(e)
+__mpvm_more = True
+def __mpvm_step():
+    global __mpvm_more
+    try:
+        next(mpvm.steps[0])
+    except StopIteration:
+        mpvm.steps.pop(0)
+    except SystemExit as e:
+        __mpvm_exit(e)
+    __mpvm_more = __mpvm_rc is None and len(mpvm.steps) > 0
 __mpvm_run(${JSON.stringify(opts.script)})
 `;
 }
@@ -156,12 +193,19 @@ async function main() {
   for (const p of [...opts.paths, ...opts.data, opts.script]) {
     copyIn(mp.FS, p);
   }
+  mp.FS.mkdirTree(HOOK_DIR);
+  mp.FS.writeFile(`${HOOK_DIR}/mpvm.py`, HOOK_MODULE);
   mp.FS.mkdirTree(process.cwd());
   mp.FS.chdir(process.cwd());
   let rc;
   try {
     mp.runPython(driver(opts));
-    rc = mp.globals.get("__mpvm_rc");
+    // Each step is its own call in from JS, so the VM passes its top level in between.
+    mp.runPython("__mpvm_more = __mpvm_rc is None and len(mpvm.steps) > 0");
+    while (mp.globals.get("__mpvm_more")) {
+      mp.runPython("__mpvm_step()");
+    }
+    rc = mp.globals.get("__mpvm_rc") ?? 0;
   } catch (err) {
     out.flush();
     if (err.name === "PythonError") {
