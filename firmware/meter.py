@@ -44,8 +44,8 @@ class Meter:
 
 
 def topic_safe(text):
-    """The id as one MQTT topic level: anything but letters, digits, - and _ becomes _."""
-    text = str(text)
-    if text.isalpha() or text.isdigit():
-        return text
-    return "".join(c if c.isalpha() or c.isdigit() or c in "-_" else "_" for c in text)
+    """The id as one MQTT topic level: anything but ASCII letters, digits, - and _ becomes _."""
+    return "".join(c if c in _TOPIC_CHARS else "_" for c in str(text))
+
+
+_TOPIC_CHARS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_"

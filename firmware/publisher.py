@@ -175,7 +175,7 @@ class Publisher:
             key = disc.due[0]
             self.client.publish(
                 config_topic(disc.prefix, self.meter.id, key),
-                config_payload(key, self.meter, self.prefix),
+                config_payload(key, self.meter, self.prefix).encode(),
                 retain=True,
             )
             disc.due.pop(0)
@@ -192,10 +192,11 @@ class Publisher:
             if self.discovery is not None:
                 self.discovery.see(reading)
             if self.state:
-                self.client.publish(base + "/state", json.dumps(reading))
+                # bytes: umqtt.simple takes len() of what it sends, and a str may hold non-ASCII
+                self.client.publish(base + "/state", json.dumps(reading).encode())
             if self.per_value_topics:
                 for key in reading:
-                    self.client.publish("{}/{}".format(base, key), str(reading[key]))
+                    self.client.publish("{}/{}".format(base, key), str(reading[key]).encode())
             self._slots[index] = None  # only now: a failed publish keeps it for the next try
             self.published += 1
             self._last_tx = self._clock()
@@ -216,7 +217,7 @@ class Publisher:
             return
         self._last_diag = now
         topic = "{}/{}/diagnostics".format(self.prefix, self.meter.id)
-        self.client.publish(topic, json.dumps(self.diagnostics()))
+        self.client.publish(topic, json.dumps(self.diagnostics()).encode())
 
     def _drop(self, exc):
         self.failures += 1

@@ -133,7 +133,7 @@ def test_values_that_arrive_equal_what_the_simulator_encoded(
         )
         lists_seen.add(sent[position]["list"])
     assert lists_seen == ({2, 3} if meter == "kamstrup" else {1, 2, 3})
-    # No list 2/3 reading is lost (list 1 may be superseded); the last half second may be in flight.
+    # No list 2/3 reading is lost (list 1 may be superseded); the last 0.5 s may be in flight.
     settled = [s for s in sent if s["list"] >= 2 and s["wall"] < r.ended - 0.5]
     assert len([s for s in states if "meter_id" in s]) >= len(settled) > 0
     status = [m for m in sub.messages if m.topic == "hanport/{}/status".format(meter_id)]

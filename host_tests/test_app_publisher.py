@@ -162,7 +162,7 @@ def test_per_value_topics_when_enabled():
     pub, meter, broker, clock = make(per_value_topics=True, state=False)
     feed(pub, meter, LIST2)
     pub.step()
-    assert ("han/7359992890941742/current_l1", "2.5", False) in broker.messages
+    assert ("han/7359992890941742/current_l1", b"2.5", False) in broker.messages
     assert "han/7359992890941742/state" not in broker.topics()
 
 

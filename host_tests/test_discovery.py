@@ -109,3 +109,4 @@ def test_only_home_assistant_online_birth_triggers_reannounce():
 def test_meter_id_made_topic_safe():
     assert topic_safe("7359992890941742") == "7359992890941742"
     assert topic_safe("A1/#+ x") == "A1____x"
+    assert topic_safe("mé-ter_1") == "m_-ter_1"
