@@ -27,8 +27,6 @@ KNOWN_FINDINGS = {
     # is the CPython branch of the ticks shim (owner: app)
     ("firmware/compat.py", "reportAssignmentType"): 4,
     ("firmware/compat.py", "reportAttributeAccessIssue"): 1,
-    # const fallback, as above (owner: lead)
-    ("firmware/hanport/compat.py", "reportAssignmentType"): 1,
     # SSLContext.check_hostname does not exist on MicroPython; the code guards it (owner: app)
     ("firmware/hw.py", "reportAttributeAccessIssue"): 1,
     # callables assigned over attributes initialised with another type (owner: app)
