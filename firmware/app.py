@@ -2,6 +2,7 @@
 
     UART --readinto--> hanport.Reader --reading--> Meter (identity) + Publisher (latest slots)
     Publisher task --umqtt--> broker: state, per-value topics, status, discovery, diagnostics
+    reading --> State (latest value of every key) <--HTTP-- web.py routes on httpd.Server
 
 One task per job (meter reader, publisher, Wi-Fi keeper, health/watchdog, status LED). Each is a
 plain loop around a synchronous `step()`, and `guarded()` catches, counts and logs a failed pass
@@ -21,9 +22,12 @@ from compat import const, sleep_ms, ticks_ms
 from discovery import Discovery
 from health import Health
 from meter import Meter
+from portal import Portal
 from publisher import Publisher
+from state import State
 from status import StatusLED
 from uartsrc import FRAME_MAX, MeterSource
+from web import Web
 from wifi import WiFi
 
 _READ_MS = const(10)  # meter poll period: 2400 baud fills 10 ms with about 2 bytes
@@ -94,6 +98,8 @@ class App:
         # 3. The parser with its frame buffer, and the UART poller feeding it.
         self.reader = hanport.Reader(self._on_reading, FRAME_MAX)
         self.source = MeterSource(uart, self.reader)
+        self.state = State(clock)  # what the HTTP API shows; build() adds self.web
+        self.web = None  # type: Web | None
         # 4. The status LED only reads the others' state.
         self.status = None
         if led is not None:
@@ -110,6 +116,7 @@ class App:
         try:
             self.last_frame_ms = self._clock()
             self.meter.update(reading)
+            self.state.update(reading)
             if self.publisher is not None:
                 self.publisher.offer(reading)
             else:
@@ -151,7 +158,14 @@ class App:
         return jobs
 
     async def run(self):
-        for name, step, period_ms in self.tasks():
+        jobs = self.tasks()
+        if self.web is not None:
+            try:
+                await self.web.start()
+                jobs += self.web.tasks()
+            except OSError as exc:  # port taken: the meter and MQTT still work
+                log.error("http", "cannot listen on port {}: {!r}", self.web.port, exc)
+        for name, step, period_ms in jobs:
             asyncio.create_task(guarded(name, step, period_ms, self.health))
         while True:
             await sleep_ms(60000)
@@ -192,6 +206,10 @@ def build(config_path=config.PATH, boards_dir=boards.DIR, make_client=None):
         make_client,
         client_id,
     )
+    # 5. HTTP API, pages and setup mode (web.py, portal.py).
+    if cfg["http"]["enabled"]:
+        portal = Portal(hw.make_ap(), app.wifi, hw.device_id(), hw.make_button(board))
+        app.web = Web(app, config_path, portal, hw.restart)
     log.info(
         "app",
         "board {}, UART{} rx={} {} baud, client id {}",

@@ -34,6 +34,7 @@ DEFAULTS = {
         "diagnostics_s": 60,
     },
     "health": {"watchdog_s": 60},
+    "http": {"enabled": True, "port": 80, "user": "admin", "password": "hanport"},
     "log": {"level": "info"},
 }
 
@@ -47,6 +48,7 @@ _INT_RANGES = {
     "uart.stop": (1, 2),
     "publish.diagnostics_s": (0, 86400),
     "health.watchdog_s": (0, 3600),
+    "http.port": (1, 65535),
 }
 _CHOICES = {
     "uart.parity": ("E", "N", "O"),

@@ -1,7 +1,7 @@
 """The thin hardware layer: the only module that imports `machine`, `network` and `umqtt`.
 
-It turns config and board data into hardware objects (UART, LED, button, watchdog, WLAN, MQTT
-client factory) and hands them to the logic. On a PC, `tools/hosttwin/` provides modules with
+It turns config and board data into hardware objects (UART, LED, button, watchdog, WLAN, access
+point, MQTT client factory) and hands them to the logic. On a PC, `tools/hosttwin/` provides modules with
 the same names, so this file and everything above it run unchanged.
 """
 
@@ -68,6 +68,23 @@ def button_pressed(board):
     return pin.value() == (0 if board.get("button_active_low", True) else 1)
 
 
+class _Button:
+    def __init__(self, pin, level):
+        self._pin = pin
+        self._level = level
+
+    def pressed(self):
+        return self._pin.value() == self._level
+
+
+def make_button(board):
+    """The setup button for polling while running (portal.py), or None when the board has none."""
+    if board.get("button_pin") is None:
+        return None
+    pin = machine.Pin(board["button_pin"], machine.Pin.IN, machine.Pin.PULL_UP)
+    return _Button(pin, 0 if board.get("button_active_low", True) else 1)
+
+
 def make_wdt(timeout_s):
     if not timeout_s:
         return None
@@ -76,6 +93,15 @@ def make_wdt(timeout_s):
 
 def make_wlan():
     return network.WLAN(network.STA_IF)
+
+
+def make_ap():
+    """The access-point interface setup mode opens (portal.py)."""
+    return network.WLAN(network.AP_IF)
+
+
+def restart():
+    machine.reset()
 
 
 def device_id():

@@ -23,6 +23,8 @@ sys.path[:0] = [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "tools", "hos
 import app  # noqa: E402
 import config  # noqa: E402
 import machine  # noqa: E402
+import portal  # noqa: E402
+import web  # noqa: E402
 
 _SHORT = 160  # discovery configs are long; the printing client shortens them
 
@@ -83,6 +85,9 @@ def host_config(args):
     if args.client_id:
         cfg["mqtt"]["client_id"] = args.client_id
     cfg["publish"]["per_value_topics"] = args.per_value_topics
+    cfg["http"]["port"] = args.http_port or int(os.environ.get("HTTP_PORT", "8080"))
+    if args.setup:
+        cfg["wifi"]["ssid"] = ""  # no network configured: the dongle opens setup mode
     return cfg
 
 
@@ -106,6 +111,13 @@ def parse_args(argv):
         metavar="S",
         help="diagnostics message period in seconds (0 = off)",
     )
+    parser.add_argument(
+        "--http-port", type=int, help="HTTP port (default $HTTP_PORT or 8080; 0 = any free)"
+    )
+    parser.add_argument(
+        "--dns-port", type=int, default=0, help="setup-mode DNS port on 127.0.0.1 (0 = any)"
+    )
+    parser.add_argument("--setup", action="store_true", help="start without Wi-Fi: setup mode")
     parser.add_argument("--config", help="use this config file instead of a generated one")
     parser.add_argument("--boards", default=os.path.join(ROOT, "boards"))
     parser.add_argument(
@@ -118,6 +130,9 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     machine.UART_SOURCE = args.uart
+    web.WWW_DIR = os.path.join(ROOT, "firmware", "www")
+    portal.DNS_HOST = "127.0.0.1"
+    portal.DNS_PORT = args.dns_port
     path = args.config
     if path is None:
         handle, path = tempfile.mkstemp(prefix="hanport-config-", suffix=".json")
@@ -128,6 +143,8 @@ def main(argv=None):
         the_app = app.build(path, args.boards, make_client)
         if the_app is None:
             return 1
+        if args.http_port is not None and the_app.web is not None:
+            the_app.web.port = args.http_port
         try:
             asyncio.run(asyncio.wait_for(the_app.run(), args.duration))
         except asyncio.TimeoutError:
