@@ -4,8 +4,11 @@ Tests that prove firmware code on MicroPython go through here, so they all find 
 runner the same way and fail with one clear message when `make setup` has not installed the VM.
 """
 
+import json
+import math
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,3 +42,55 @@ def run(script, *args, paths=(), data=(), stdin_text=None, timeout=300):
         timeout=timeout,
         cwd=ROOT,
     )
+
+
+PROBE = ROOT / "tools" / "parser_probe.py"
+
+
+def write_frames(path, records):
+    """A frames file for tools/parser_probe.py: one {"id", "hex"} JSON line per record."""
+    with open(path, "w", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps({"id": record["id"], "hex": record["hex"]}) + "\n")
+    return path
+
+
+def json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def probe(*args, data=(), vm=True):
+    """Run tools/parser_probe.py in the VM (vm=True) or under this CPython; its JSON lines."""
+    if vm:
+        result = run(PROBE, *args, data=data)
+    else:
+        result = subprocess.run(
+            [sys.executable, str(PROBE)] + [str(a) for a in args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=ROOT,
+        )
+    where = "MicroPython VM" if vm else "CPython"
+    assert result.returncode == 0, "parser_probe %s failed in %s:\n%s" % (
+        args[0],
+        where,
+        result.stderr,
+    )
+    return json_lines(result.stdout)
+
+
+def same_values(a, b, rel=1e-9):
+    """Equal JSON values, floats within REL (MicroPython may format them differently)."""
+    if isinstance(a, float) or isinstance(b, float):
+        return (
+            isinstance(a, (int, float))
+            and isinstance(b, (int, float))
+            and type(a) is type(b)
+            and math.isclose(a, b, rel_tol=rel, abs_tol=rel)
+        )
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_values(a[k], b[k], rel) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_values(x, y, rel) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b

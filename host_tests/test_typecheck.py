@@ -68,7 +68,12 @@ def errors_of(report):
 
 def describe(diag):
     line = diag.get("range", {}).get("start", {}).get("line", -1) + 1
-    return "%s:%d: %s [%s]" % (diag["file"], line, diag["message"].splitlines()[0], diag.get("rule"))
+    return "%s:%d: %s [%s]" % (
+        diag["file"],
+        line,
+        diag["message"].splitlines()[0],
+        diag.get("rule"),
+    )
 
 
 def test_firmware_type_checks_against_micropython_stubs():

@@ -64,6 +64,7 @@ class Sink {
     this.fd = fd;
     this.buf = Buffer.alloc(FLUSH_BYTES);
     this.len = 0;
+    this.closed = false;
   }
 
   put(bytes) {
@@ -77,11 +78,13 @@ class Sink {
 
   flush() {
     let off = 0;
-    while (off < this.len) {
+    while (off < this.len && !this.closed) {
       try {
         off += fs.writeSync(this.fd, this.buf, off, this.len - off);
       } catch (err) {
-        if (err.code !== "EAGAIN") {
+        if (err.code === "EPIPE") {
+          this.closed = true; // the reader went away (`| head`): drop output, as CPython would
+        } else if (err.code !== "EAGAIN") {
           throw err;
         }
       }
