@@ -11,9 +11,10 @@ the host's job). Modes:
     parser_probe.py decode FRAMES              decode_frame() and a fresh Reader, per frame
     parser_probe.py stream STREAM CHUNKS       feed the binary STREAM in the JSON list of
                                                chunk sizes CHUNKS; readings, then the stats
-    parser_probe.py memory FRAMES              gc.mem_alloc() deltas per frame (MicroPython)
-    parser_probe.py leak FRAMES N [leaky]      heap in use after 10 and after N frames
-                                               (MicroPython)
+    parser_probe.py memory FRAMES N            gc.mem_alloc() deltas per frame, then the heap
+                                               in use after 10 and after N frames, then the
+                                               same with a leaking callback as a self-check
+                                               (MicroPython only)
     parser_probe.py speed FRAMES SECONDS       feed the frames round-robin for about SECONDS
 """
 
@@ -40,7 +41,8 @@ except ImportError:  # CPython
 
 
 COLLECT_EVERY = 100
-_USAGE = "usage: parser_probe.py decode F | stream S C | memory F | leak F N [leaky] | speed F SEC"
+LEAKY_FRAMES = 200
+_USAGE = "usage: parser_probe.py decode F | stream S C | memory F N | speed F SEC"
 
 
 def load_frames(path):
@@ -87,7 +89,7 @@ def stream(stream_path, chunks_path):
     emit({"fed": at, "stats": reader.stats.as_dict()})
 
 
-def memory(path):
+def memory(path, leak_frames):
     frames = load_frames(path)
     held = [None]
 
@@ -149,6 +151,8 @@ def memory(path):
             }
         )
         reading = None
+    run_collected(leak_steps(frames, leak_frames))
+    run_collected(leak_steps(frames, LEAKY_FRAMES, leaky=True))
 
 
 def leak_steps(frames, leak_frames, leaky=False):
@@ -187,6 +191,7 @@ def leak_steps(frames, leak_frames, leaky=False):
     emit(
         {
             "leak_frames": leak_frames,
+            "leaky": leaky,
             "frames_ok": reader.stats.frames_ok,
             "heap_after_10": after[0],
             "heap_after_n": after[1],
@@ -239,11 +244,8 @@ def main(argv):
         decode(argv[2])
     elif mode == "stream" and len(argv) == 4:
         stream(argv[2], argv[3])
-    elif mode == "memory" and len(argv) == 3:
-        memory(argv[2])
-    elif mode == "leak" and len(argv) in (4, 5):
-        leaky = argv[4:] == ["leaky"]
-        run_collected(leak_steps(load_frames(argv[2]), int(argv[3]), leaky))
+    elif mode == "memory" and len(argv) == 4:
+        memory(argv[2], int(argv[3]))
     elif mode == "speed" and len(argv) == 4:
         speed(argv[2], float(argv[3]))
     else:
