@@ -16,8 +16,6 @@ two last until the restart that applies the new settings. The AP object and the 
 as arguments (hw.py, or the host twin of `network`).
 """
 
-import socket
-
 import log
 from compat import const, ticks_diff, ticks_ms
 from dnsd import DNSResponder
@@ -53,6 +51,8 @@ def ap_ssid(device_id):
 
 
 def _dns_socket():
+    import socket  # here, not at the top: only setup mode needs it (and the test VM lacks it)
+
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((DNS_HOST, DNS_PORT))
