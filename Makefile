@@ -64,5 +64,10 @@ flash: setup
 	$(PY) tools/deploy.py flash --port $(PORT) --board $(BOARD) \
 		$(if $(FIRMWARE),--firmware $(FIRMWARE)) $(DRY)
 
+# Parser speed (CPython, amshan, MicroPython VM) and VM memory figures; printed, never
+# asserted. For machines: .venv/bin/python tools/bench.py --json
+bench: setup
+	$(PY) tools/bench.py
+
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis build
