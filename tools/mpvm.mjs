@@ -93,6 +93,34 @@ class Sink {
   }
 }
 
+// Standard input for the VM, one byte per call (null at end of input). Reads fd 0 directly:
+// a pipe may be in non-blocking mode, so EAGAIN means "wait a little", not an error.
+function stdinReader() {
+  const buf = Buffer.alloc(FLUSH_BYTES);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  let len = 0;
+  let pos = 0;
+  let ended = false;
+  return () => {
+    while (pos === len && !ended) {
+      try {
+        len = fs.readSync(0, buf, 0, buf.length, null);
+        pos = 0;
+        ended = len === 0;
+      } catch (err) {
+        if (err.code === "EAGAIN") {
+          Atomics.wait(pause, 0, 0, 5);
+        } else if (err.code === "EOF") {
+          ended = true;
+        } else {
+          throw err;
+        }
+      }
+    }
+    return pos < len ? buf[pos++] : null;
+  };
+}
+
 function copyIn(FS, hostPath) {
   const st = fs.statSync(hostPath);
   if (st.isDirectory()) {
@@ -189,6 +217,7 @@ async function main() {
   const out = new Sink(1);
   const errOut = new Sink(2);
   const mp = await loadMicroPython({
+    stdin: stdinReader(),
     stdout: (bytes) => out.put(bytes),
     stderr: (bytes) => errOut.put(bytes),
     linebuffer: false,
