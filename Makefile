@@ -20,9 +20,10 @@ $(VENV)/.installed: requirements-dev.txt
 	touch $@
 
 # Debian packages the tests run for real, as tool:package, installed only when the tool is
-# missing (the MQTT tests start their own mosquitto; openssl makes the TLS test certificate).
+# missing (the MQTT tests start their own mosquitto; openssl makes the TLS test certificate;
+# chromium loads the dongle's live page headless).
 DEBS := mosquitto:mosquitto mosquitto_passwd:mosquitto mosquitto_sub:mosquitto-clients \
-	openssl:openssl
+	openssl:openssl chromium:chromium
 
 debs:
 	sh tools/ensure_debs.sh $(DEBS)
@@ -31,14 +32,16 @@ test: setup debs
 	$(PY) -m pytest -q host_tests
 
 # --- the dongle application (helper "app"): demo on this PC, deploy to an ESP32 -----------
-# make demo [METER=aidon|kaifa|kamstrup] [SPEED=10] [MQTT=127.0.0.1:1883]
+# make demo [METER=aidon|kaifa|kamstrup] [SPEED=10] [MQTT=127.0.0.1:1883] [HTTP_PORT=8080]
 METER ?= aidon
+HTTP_PORT ?= 8080
 SPEED ?= 1
 BOARD ?= esp32-devkitc
 DRY = $(if $(DRY_RUN),--dry-run)
 
 demo: setup
-	$(PY) tools/demo.py --meter $(METER) --speed $(SPEED) $(if $(MQTT),--mqtt $(MQTT))
+	$(PY) tools/demo.py --meter $(METER) --speed $(SPEED) $(if $(MQTT),--mqtt $(MQTT)) \
+		--http-port $(HTTP_PORT)
 
 # make deploy PORT=/dev/ttyUSB0 BOARD=esp32-devkitc   (DRY_RUN=1 prints the commands)
 deploy: setup

@@ -34,7 +34,7 @@ def dongle(tmp_path_factory):
     config.save(cfg, str(path))
     d = Dongle(tmp, config=path)
     d.config_path = path
-    # Lists 1, 2 and 3 (the simulator starts 8 s before the hour) have arrived.
+    # Lists 1, 2 and 3 have arrived (Aidon sends list 3 at 10 s past the hour).
     d.wait_for(lambda: len(d.json("/api/v1/reading")["lists"]) == 3, what="lists 1-3")
     yield d
     d.stop()

@@ -29,7 +29,7 @@ class Dongle:
     """A simulated meter and the application with HTTP; `stop()` ends both."""
 
     def __init__(
-        self, tmp_path, meter="aidon", speed=5, extra=(), config=None, start="2024-03-01T12:59:52"
+        self, tmp_path, meter="aidon", speed=5, extra=(), config=None, start="2024-03-01T12:59:59"
     ):
         self.log_path = tmp_path / "sim.jsonl"
         self.port = free_port()
