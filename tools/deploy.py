@@ -71,6 +71,11 @@ def deploy_commands(port, board_name):
             cmds.append(["mkdir", "-p", os.path.dirname(out)])
         cmds.append([tool("mpy-cross"), "-march=" + board["march"], "-o", out, src])
         copies.append((out, rel[:-3] + ".mpy"))
+    # The web pages go as the gzip files the dongle serves (made by tools/gzwww.py).
+    www = os.path.join(FIRMWARE, "www")
+    for name in sorted(os.listdir(www)) if os.path.isdir(www) else ():
+        if name.endswith(".gz"):
+            copies.append((os.path.join(www, name), "www/" + name))
     dirs = sorted({os.path.dirname(rel) for _, rel in copies if "/" in rel} | {"boards"})
     mk = "import os\nfor d in {!r}:\n try: os.mkdir(d)\n except OSError: pass".format(dirs)
     mp = [tool("mpremote"), "connect", port]
