@@ -42,7 +42,7 @@ _METER = (
         "Reactive energy exported (meter register)",
     ),
 )
-_PHASES = ("l1", "l2", "l3")
+_SAMPLES = (("", ""), ("_l1", '{phase="l1"}'), ("_l2", '{phase="l2"}'), ("_l3", '{phase="l3"}'))
 
 
 def _number(value):
@@ -69,10 +69,8 @@ def lines(values, lists, counters, gauges):
     """
     for key, name, kind, text in _METER:
         header = False
-        samples = [(key, "")]
-        samples += [("{}_{}".format(key, p), '{{phase="{}"}}'.format(p)) for p in _PHASES]
-        for sample_key, labels in samples:
-            value = values.get(sample_key)
+        for suffix, labels in _SAMPLES:
+            value = values.get(key + suffix if suffix else key)
             if not isinstance(value, (int, float)):
                 continue
             if not header:
