@@ -1,4 +1,4 @@
-"""The current-state store: latest value of every key across lists, arrival times, the key bound."""
+"""The current-state store: the latest value of every key across lists, arrival times, bound."""
 
 import pathlib
 import sys

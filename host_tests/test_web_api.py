@@ -288,7 +288,8 @@ def test_malformed_and_oversized_requests_get_a_clean_error(dongle, request_byte
 
 
 def test_a_client_that_hangs_up_midway_does_not_disturb_the_server(dongle):
-    for partial in (b"GET /api/v1/rea", b"POST /api/v1/config HTTP/1.1\r\nContent-Length: 50\r\n\r\n{"):
+    partials = (b"GET /api/v1/rea", b"POST /api/v1/config HTTP/1.1\r\nContent-Length: 50\r\n\r\n{")
+    for partial in partials:
         with socket.create_connection(("127.0.0.1", dongle.port)) as s:
             s.sendall(partial)
     assert dongle.get("/api/v1/reading")[0] == 200
@@ -348,3 +349,19 @@ def test_many_clients_at_once_are_answered_or_refused_cleanly(dongle):
     assert after["http"]["http_errors"] == before["http"]["http_errors"]
     frames = before["frames"]["frames_ok"]
     dongle.wait_for(lambda: dongle.frames_ok() > frames, timeout=5, what="frames after the storm")
+
+
+def test_restart_answers_first_then_resets_the_device(tmp_path):
+    # On a PC the host twin's machine.reset() ends the program, as a reset ends the firmware.
+    d = Dongle(tmp_path)
+    try:
+        assert d.get("/api/v1/restart", method="POST", body=b"{}")[0] == 401
+        status, _, body = d.get(
+            "/api/v1/restart", method="POST", body=b"{}", headers={"Authorization": AUTH}
+        )
+        assert status == 200 and json.loads(body)["restarting"]
+        assert d.app.poll() is None  # the answer went out before the reset
+        d.app.wait(10)
+        assert "machine.reset()" in d.out_path.read_text()
+    finally:
+        d.stop()
