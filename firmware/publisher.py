@@ -18,7 +18,7 @@ slots. umqtt.simple's connect and write block; the UART's receive buffer (two la
 about 18 s at 2400 baud) holds the meter's bytes meanwhile, so no frame is lost.
 """
 
-import json
+import jsonout
 
 import log
 from backoff import Backoff
@@ -193,10 +193,12 @@ class Publisher:
                 self.discovery.see(reading)
             if self.state:
                 # bytes: umqtt.simple takes len() of what it sends, and a str may hold non-ASCII
-                self.client.publish(base + "/state", json.dumps(reading).encode())
+                self.client.publish(base + "/state", jsonout.dumps(reading).encode())
             if self.per_value_topics:
                 for key in reading:
-                    self.client.publish("{}/{}".format(base, key), str(reading[key]).encode())
+                    value = reading[key]
+                    text = value if isinstance(value, str) else jsonout.number(value)
+                    self.client.publish("{}/{}".format(base, key), text.encode())
             self._slots[index] = None  # only now: a failed publish keeps it for the next try
             self.published += 1
             self._last_tx = self._clock()
@@ -217,7 +219,7 @@ class Publisher:
             return
         self._last_diag = now
         topic = "{}/{}/diagnostics".format(self.prefix, self.meter.id)
-        self.client.publish(topic, json.dumps(self.diagnostics()).encode())
+        self.client.publish(topic, jsonout.dumps(self.diagnostics()).encode())
 
     def _drop(self, exc):
         self.failures += 1

@@ -1,0 +1,30 @@
+"""JSON text of what the dongle sends, with numbers written as people read them.
+
+json.dumps writes a float with repr, and MicroPython's repr prints up to 17 significant digits
+(9.3 comes out as 9.300000000000001 on double-precision builds). Meter values have at most three
+decimals (the finest scaler in the lists is 0.001), so floats are written with three decimals,
+trailing zeros trimmed. Everything else is what json.dumps gives.
+"""
+
+import json
+
+
+def number(value):
+    """A float as short JSON text ("9.3", "232.0"); anything else as json.dumps writes it."""
+    if not isinstance(value, float):
+        return json.dumps(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        return "null"
+    text = "{:.3f}".format(value).rstrip("0")
+    if text.endswith("."):
+        text += "0"
+    return "0.0" if text == "-0.0" else text
+
+
+def dumps(obj):
+    """JSON text of dicts, lists and plain values, floats through number()."""
+    if isinstance(obj, dict):
+        return "{" + ", ".join(json.dumps(str(k)) + ": " + dumps(v) for k, v in obj.items()) + "}"
+    if isinstance(obj, (list, tuple)):
+        return "[" + ", ".join(dumps(v) for v in obj) + "]"
+    return number(obj)
