@@ -20,6 +20,7 @@ import os
 
 import config
 import httpd
+import jsonout
 import log
 import metrics
 from compat import sleep_ms
@@ -156,7 +157,7 @@ class Web:
         }
 
     async def _json(self, resp, status, obj):
-        await resp.send(status, json.dumps(obj), _JSON)
+        await resp.send(status, jsonout.dumps(obj), _JSON)
 
     async def _file(self, resp, name, content_type):
         path = "{}/{}".format(self.www_dir, name)

@@ -74,14 +74,15 @@ def test_live_page_shows_what_the_simulator_sent_and_updates(dongle, browser, tm
     browser.wait_for("document.getElementById('voltage_l1').textContent !== '–'")
     sent = dongle.sent()
     full = [s["values"] for s in sent if s["list"] >= 2]
-    last3 = [s["values"] for s in sent if s["list"] == 3][-1]
+    # The page and the log are read at slightly different moments: accept the last two list 3s.
+    last3 = [s["values"] for s in sent if s["list"] == 3][-2:]
     ids = ("meter", "voltage_l1", "current_l2", "import_kwh", "clock", "power")
     meter, volts, amps, kwh, clock, power = __import__("json").loads(shown(browser, *ids))
     assert full[-1]["meter_id"] in meter and "Aidon" in meter
     assert volts in {"{:.1f}".format(s["voltage_l1"]) for s in full[-3:]}
     assert amps in {"{:.1f}".format(s["current_l2"]) for s in full[-3:]}
-    assert kwh == "{:.1f}".format(last3["active_power_import_total"] / 1000)
-    assert clock == last3["meter_datetime"].replace("T", " ")[:19]
+    assert kwh in ["{:.1f}".format(v["active_power_import_total"] / 1000) for v in last3]
+    assert clock in [v["meter_datetime"].replace("T", " ")[:19] for v in last3]
     assert int(power) in [s["values"]["active_power_import"] for s in sent]
     # It updates by itself: new polls, new chart points, and the power the meter sends now.
     first_updates = int(browser.evaluate("document.body.dataset.updates"))
