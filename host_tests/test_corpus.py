@@ -61,6 +61,9 @@ SOURCE_ERRORS = {
     ("hassams-aidon-mini", "active_power_import"): "frame carries 06 000002DD = 733 W; test says 734",
     ("ams-kaifa-gh242-1", "voltage_l1"): "amsreader prints the raw 0.1 V count 2322 as volts",
     ("ams-kaifa-gh242-1", "current_l1"): "amsreader prints the raw mA count 32 as amperes",
+    ("ams-landis-gyr-gh934-1", "voltage_l1"): "amsreader's 24 V bug (#949): 234 V read as 23.4 V",
+    ("ams-landis-gyr-gh934-1", "voltage_l2"): "amsreader's 24 V bug (#949): 235 V read as 23.5 V",
+    ("ams-landis-gyr-gh934-1", "voltage_l3"): "amsreader's 24 V bug (#949): 233 V read as 23.3 V",
 }
 # yusijs/elwiz asserts values in its decoder's own units, per vendor (see expected_origin).
 _ELWIZ = {
@@ -213,3 +216,39 @@ def test_frames_without_a_known_layout_are_undecodable_not_errors():
         reader.feed(bytes.fromhex(record["hex"]))
         stats = reader.stats
         assert stats.hcs_errors == stats.fcs_errors == 0, record["id"]
+
+
+def _check_expected(record, reading):
+    for key, expected, tolerance in _expectations(record):
+        if (record["id"], key) in SOURCE_ERRORS or (expected == 0 and key not in reading):
+            continue
+        if tolerance is None:
+            assert reading[key] == expected, key
+        else:
+            assert abs(reading[key] - expected) <= tolerance, (key, reading[key], expected)
+
+
+def test_landis_gyr_push_over_block_transfer_decodes():
+    """Three HDLC frames, each one GBT block; joined they are a push of capture objects and
+    values without scalers (Landis+Gyr E450, CH)."""
+    record = [r for r in ALL_HDLC if r["id"] == "ams-landis-gyr-gh740"][0]
+    out = []
+    reader = hanport.Reader(out.append)
+    reader.feed(bytes.fromhex(record["hex"]))
+    assert len(out) == 1 and reader.stats.frames_ok == 1
+    reading = out[0]
+    assert reading["meter_manufacturer"] == "Landis+Gyr"
+    _check_expected(record, reading)
+    assert reading["current_l1"] == 0.51 and reading["meter_id"] == "63326413"
+
+
+def test_landis_gyr_joined_push_with_per_phase_power_and_integer_volts():
+    from hanport import dlms
+
+    record = [r for r in corpus.records("landis_gyr") if r["id"] == "ams-landis-gyr-gh934-1"][0]
+    apdu = bytes.fromhex(record["hex"])
+    reading = dlms.decode_info(apdu, 0, len(apdu))
+    _check_expected(record, reading)
+    assert reading["voltage_l1"] == 234
+    phases = ("active_power_import_l1", "active_power_import_l2", "active_power_import_l3")
+    assert sum(reading[k] for k in phases) == reading["active_power_import"]

@@ -148,3 +148,45 @@ def test_malformed_bodies_raise_value_error():
     ):
         with pytest.raises((ValueError, IndexError)):
             decode_apdu(notification(body))
+
+
+def capture_object(class_id, code, attribute):
+    return enc.structure([enc.uint16(class_id), enc.obis(code), enc.int8(attribute), enc.uint16(0)])
+
+
+def test_captured_layout_names_values_by_their_capture_objects():
+    objects = enc.array(
+        [
+            capture_object(40, "0.0.25.9.0.255", 2),  # the push's own object list
+            capture_object(40, "0.0.25.9.0.255", 1),  # its logical name: not a value
+            capture_object(1, "0.0.96.1.0.255", 2),
+            capture_object(3, "1.0.1.7.0.255", 2),
+            capture_object(3, "1.0.31.7.0.255", 2),
+            capture_object(3, "1.0.5.8.0.255", 2),  # reactive energy QI: no canonical key
+        ]
+    )
+    body = enc.structure(
+        [
+            objects,
+            enc.octet_string(bytes.fromhex("0000190900ff")),
+            enc.octet_string(b"63326413"),
+            enc.uint32(362),
+            enc.uint16(51),
+            enc.uint32(34671),
+        ]
+    )
+    reading = decode_apdu(notification(body, enc.DT_LENGTH))
+    assert reading == {
+        "meter_datetime": "2022-10-15T20:00:00+00:00",
+        "meter_id": "63326413",
+        "active_power_import": 362,
+        "current_l1": 0.51,
+        "meter_manufacturer": "Landis+Gyr",
+    }
+
+
+def test_captured_layout_with_a_value_count_mismatch_is_refused():
+    objects = enc.array([capture_object(40, "0.0.25.9.0.255", 2), capture_object(3, "1.0.1.7.0.255", 2)])
+    body = enc.structure([objects, enc.uint32(1), enc.uint32(2)])
+    with pytest.raises(ValueError, match="capture objects"):
+        decode_apdu(notification(body))

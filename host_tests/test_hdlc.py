@@ -184,3 +184,48 @@ def test_decode_frame_gives_clear_errors():
         hanport.decode_frame(bytes(bad))
     with pytest.raises(ValueError, match="segmented"):
         hanport.decode_frame(enc.hdlc_segments(enc.apdu("Aidon", READING), 8)[0])
+
+
+def gbt_frames(power=77, block_size=9):
+    """An Aidon-layout APDU pushed as General Block Transfer, LLC only in the first frame."""
+    apdu = enc.apdu("Aidon", {"active_power_import": power, "current_l1": 1.5})[3:]
+    blocks = enc.gbt_blocks(apdu, block_size)
+    return [enc.hdlc_frame(enc.llc_pdu(blocks[0]))] + [enc.hdlc_frame(b) for b in blocks[1:]]
+
+
+def test_general_block_transfer_blocks_are_joined():
+    frames = gbt_frames()
+    assert len(frames) > 3
+    for chunk in (1, 7, 1000):
+        out, stats = feed_all(b"".join(frames), chunk=chunk)
+        assert [r["active_power_import"] for r in out] == [77]
+        assert stats.truncated == 0
+
+
+def test_noise_and_bad_frames_between_blocks_do_not_break_the_join():
+    frames = gbt_frames()
+    bad = bytearray(frame(5))
+    bad[-4] ^= 1
+    data = frames[0] + b"noise" + frames[1] + bytes(bad) + b"".join(frames[2:])
+    out, stats = feed_all(data, chunk=5)
+    assert [r["active_power_import"] for r in out] == [77]
+    assert stats.fcs_errors == 1
+
+
+def test_a_lost_block_drops_the_push_and_counts_it():
+    frames = gbt_frames()
+    out, stats = feed_all(b"".join(frames[:1] + frames[2:]) + frame(6))
+    assert [r["active_power_import"] for r in out] == [6]
+    assert stats.truncated >= 1
+
+
+def test_a_new_apdu_in_the_middle_of_a_push_is_delivered():
+    frames = gbt_frames()
+    out, stats = feed_all(frames[0] + frames[1] + frame(8) + b"".join(gbt_frames(power=9)))
+    assert [r["active_power_import"] for r in out] == [8, 9]
+    assert stats.truncated == 1
+
+
+def test_a_single_block_is_refused_by_decode_frame():
+    with pytest.raises(ValueError, match="block transfer"):
+        hanport.decode_frame(gbt_frames()[0])

@@ -16,9 +16,10 @@ GOOD = [r for r in RECORDS if r["format"] == "hdlc" and corpus.is_good_hdlc(r)]
 
 
 def expected_readings():
+    """The good captures back to back, nothing between: blocks split over records join."""
     out = []
+    reader = hanport.Reader(out.append)
     for record in GOOD:
-        reader = hanport.Reader(out.append)
         reader.feed(bytes.fromhex(record["hex"]))
     return out
 
@@ -112,7 +113,8 @@ def test_random_payload_in_a_valid_frame_is_decoded_or_counted(payload, prefix):
     reader = hanport.Reader(got.append)
     reader.feed(enc.hdlc_frame(info) if info else enc.hdlc_frame(b"\x00"))
     stats = reader.stats
-    assert stats.frames_ok + stats.undecodable == 1
+    # Decoded, or counted undecodable, or a first GBT block waiting for the rest of its push.
+    assert stats.frames_ok + stats.undecodable == 1 or reader.pending_bytes > 1
     assert len(got) == stats.frames_ok
     for reading in got:
         assert isinstance(reading, dict) and reading
@@ -129,4 +131,5 @@ def test_mutated_real_payloads_never_raise(data):
         info[pos] = data.draw(st.integers(min_value=0, max_value=255))
     reader = hanport.Reader(lambda reading: None)
     reader.feed(enc.hdlc_frame(bytes(info)))
-    assert reader.stats.frames_ok + reader.stats.undecodable == 1
+    stats = reader.stats
+    assert stats.frames_ok + stats.undecodable == 1 or reader.pending_bytes > 1

@@ -379,6 +379,25 @@ def data_notification(body, invoke_id=0x40000000, datetime_field=b"\x00"):
     return bytes((DATA_NOTIFICATION,)) + struct.pack(">I", invoke_id) + datetime_field + body
 
 
+def gbt_blocks(apdu, block_size):
+    """Split an APDU into General Block Transfer APDUs (E0), as Landis+Gyr E450 pushes do.
+
+    E0 | control (0x80 on the last block) | block number (from 1) | acknowledged block (0)
+    | data length (A-XDR) | data. Each goes in an HDLC frame of its own; only the first
+    carries the LLC header.
+    """
+    if block_size < 1:
+        raise ValueError("block_size must be positive")
+    chunks = [apdu[i : i + block_size] for i in range(0, len(apdu), block_size)]
+    out = []
+    for number, chunk in enumerate(chunks, 1):
+        control = 0x80 if number == len(chunks) else 0x40
+        out.append(
+            bytes((0xE0, control)) + struct.pack(">HH", number, 0) + axdr_length(len(chunk)) + chunk
+        )
+    return out
+
+
 def llc_pdu(apdu):
     """LLC header E6 E7 00 (destination/source LSAP, quality) in front of an APDU."""
     return LLC_HEADER + apdu

@@ -8,7 +8,7 @@ only they know. Encrypted (DB) and block-transfer (E0) APDUs are refused with a 
 """
 
 from .compat import const
-from . import aidon, axdr, cosem, kaifa, kamstrup, lists, obis
+from . import aidon, axdr, cosem, kaifa, kamstrup, landisgyr, lists, obis
 
 _LLC_DST = const(0xE6)
 _DATA_NOTIFICATION = const(0x0F)
@@ -16,7 +16,7 @@ _GENERAL_GLO_CIPHERING = const(0xDB)
 _GENERAL_DED_CIPHERING = const(0xDF)
 _GENERAL_BLOCK_TRANSFER = const(0xE0)
 
-VENDORS = (aidon, kaifa, kamstrup)
+VENDORS = (aidon, kaifa, kamstrup, landisgyr)
 
 
 def decode_info(buf, start, end, cur=None):
@@ -38,7 +38,7 @@ def decode_apdu(buf, start, end, cur):
         if tag == _GENERAL_GLO_CIPHERING or tag == _GENERAL_DED_CIPHERING:
             raise ValueError("encrypted APDU (0x%02x): no decryption key" % tag)
         if tag == _GENERAL_BLOCK_TRANSFER:
-            raise ValueError("general block transfer APDU (0xE0) not supported")
+            raise ValueError("general block transfer APDU (0xE0): feed all blocks to a Reader")
         raise ValueError("APDU 0x%02x is not a data notification" % tag)
     cur.reset(buf, start + 5, end)  # past the tag and the long-invoke-id-and-priority
     reading = {}
@@ -68,6 +68,8 @@ def decode_body(cur, reading):
         lists.walk_structures(cur, count, reading)
     elif layout == lists.PAIRS:
         lists.walk_pairs(cur, count, reading)
+    elif layout == lists.CAPTURED:
+        lists.walk_captured(cur, count, reading)
     else:
         keys = kaifa.value_keys(cur.buf, cur.pos, count)
         if keys is None:

@@ -16,6 +16,7 @@ from .compat import const
 from .crc16 import crc16
 
 FLAG = const(0x7E)
+_GBT = const(0xE0)  # General Block Transfer APDU tag
 _MIN_FRAME = const(7)  # format(2) + dest + src + control + FCS(2)
 _HEADER_MAX = const(14)  # flag + format(2) + dest(4) + src(4) + control + HCS(2)
 
@@ -87,6 +88,7 @@ class Framer:
         self._n = 0  # bytes held, base included
         self._mark = 0  # next position to act at in _BODY: header check, then end
         self._need = 0  # position just past the closing flag
+        self._next_block = 0  # General Block Transfer: the block number expected next
 
     def pending(self):
         return self._n
@@ -150,9 +152,9 @@ class Framer:
                 if b == FLAG:
                     continue  # flags between frames
                 if b & 0xF0 != 0xA0:
+                    # Noise between frames; a half-joined APDU waits for its next part.
                     self.skipped += 1
-                    self._drop_segments()
-                    n = 0
+                    n = self._base
                     state = _HUNT
                     continue
                 buf[n] = b
@@ -180,18 +182,19 @@ class Framer:
             # A rejected frame: count it, then scan again from the byte after its flag.
             self.errors[reason] += 1
             kept = self._resync(n)
+            origin = self._base
             state = _HUNT
-            n = 0
+            n = origin
             if src is buf:
                 # Rescanning in place already: put the unread tail behind the kept bytes.
                 for j in range(i, end):
                     buf[kept + j - i] = buf[j]
                 end = kept + end - i
-                i = 0
-            elif kept:
+                i = origin
+            elif kept > origin:
                 self._state = _HUNT
-                self._n = 0
-                self._run(buf, 0, kept)
+                self._n = origin
+                self._run(buf, origin, kept)
                 state = self._state
                 n = self._n
                 mark = self._mark
@@ -201,22 +204,29 @@ class Framer:
 
     def _resync(self, n):
         """Drop the rejected frame; move what follows its opening flag, from the next flag
-        on, to the front of the buffer. Returns how many bytes were kept there."""
+        on, to where the frame began. Returns the end of the bytes kept there.
+
+        HDLC segments joined so far are dropped too (a lost segment cannot be told); GBT
+        blocks are kept, since their numbers show whether the next one follows on."""
         base = self._base
-        self._drop_segments()
+        if not self._next_block:
+            self._drop_segments()
+        origin = self._base
         buf = self._buf
         k = base + 1
         while k < n and buf[k] != FLAG:
             k += 1
         self.skipped += k - base
         for j in range(k, n):
-            buf[j - k] = buf[j]
-        return n - k
+            buf[origin + j - k] = buf[j]
+        return origin + n - k
 
     def _drop_segments(self):
+        """Forget a half-joined APDU (HDLC segments or GBT blocks), counting it truncated."""
         if self._base:
             self.errors[TRUNCATED] += 1
             self._base = 0
+        self._next_block = 0
 
     def _frame_done(self, base, n):
         """A good frame in buf[base:n] (both flags): deliver or join segments; returns new n."""
@@ -225,8 +235,12 @@ class Framer:
         start = info_start(buf, base + 1, n - 1)
         end = n - 3
         segmented = buf[base + 1] & 0x08
-        if base or segmented:
-            # Move this segment's information field behind the earlier ones.
+        if base and _opens_apdu(buf, start, end):
+            # Only a first segment or block carries the LLC header: the one before is lost.
+            self._drop_segments()
+            base = 0  # this frame, still behind the dropped part, moves to the front
+        if segmented or (base and not self._next_block):
+            # HDLC segmentation: move this information field behind the earlier ones.
             for j in range(start, end):
                 buf[base + j - start] = buf[j]
             base += end - start
@@ -234,9 +248,78 @@ class Framer:
                 self._base = base
                 buf[base] = FLAG
                 return base + 1
-            self._base = 0
-            self._on_info(buf, 0, base)
-        else:
-            self._on_info(buf, start, end)
+            start = 0
+            end = base
+            base = 0
+        return self._apdu(buf, start, end, base)
+
+    def _apdu(self, buf, start, end, base):
+        """Deliver a whole APDU, or join a General Block Transfer block (IEC 62056-5-3 9.4.6.12)
+        behind the blocks before it, which sit in buf[0:base]. Returns the new n."""
+        pos = start + 3 if _opens_apdu(buf, start, end) else start
+        if pos < end and buf[pos] == _GBT:
+            return self._block(buf, pos, end, base)
+        if base:
+            self._drop_segments()
+        self._base = 0
+        self._on_info(buf, start, end)
         buf[0] = FLAG
         return 1
+
+    def _block(self, buf, pos, end, base):
+        """    E0 | control (0x80 = last block) | block number(2) | acknowledged(2) | data length
+        | data: the data of all blocks, joined, is the APDU."""
+        if end - pos < 7:
+            return self._apdu_error(buf, pos, end, base)
+        last = buf[pos + 1] & 0x80
+        number = (buf[pos + 2] << 8) | buf[pos + 3]
+        data = pos + 7
+        size = buf[pos + 6]
+        if size == 0x81:
+            size = buf[data]
+            data += 1
+        elif size == 0x82:
+            size = (buf[data] << 8) | buf[data + 1]
+            data += 2
+        elif size > 0x82:
+            return self._apdu_error(buf, pos, end, base)
+        if data + size > end:
+            return self._apdu_error(buf, pos, end, base)
+        if number == 1:
+            if base:
+                self._drop_segments()
+            base = 0
+        elif number != self._next_block:
+            if not base:
+                self.errors[TRUNCATED] += 1  # a block without the ones before it
+            self._drop_segments()
+            buf[0] = FLAG
+            return 1
+        for j in range(data, data + size):
+            buf[base + j - data] = buf[j]
+        base += size
+        if last:
+            self._next_block = 0
+            self._base = 0
+            self._on_info(buf, 0, base)
+            buf[0] = FLAG
+            return 1
+        self._next_block = number + 1
+        self._base = base
+        buf[base] = FLAG
+        return base + 1
+
+    def _apdu_error(self, buf, pos, end, base):
+        """A malformed block: drop what was joined and let the decoder say what is wrong."""
+        if base:
+            self._drop_segments()
+        self._next_block = 0
+        self._base = 0
+        self._on_info(buf, pos, end)
+        buf[0] = FLAG
+        return 1
+
+
+def _opens_apdu(buf, start, end):
+    """True when the information field starts with the LLC header E6 E7 00."""
+    return end - start >= 3 and buf[start] == 0xE6 and buf[start + 1] == 0xE7 and not buf[start + 2]

@@ -7,8 +7,11 @@ Meters lay out the same readings in three ways; the first element tells which:
     PAIRS       structure of OBIS, value, OBIS, value, ...            Kamstrup, SE Kaifa
                 [0A nn <list version>] | 09 06 <obis> | <value> | ...
     VALUES      structure of bare values, known by position          Kaifa (NO)
+    CAPTURED    structure of {capture objects}, value, value, ...     Landis+Gyr E450 (CH)
+                01 n (02 04 12 <class> 09 06 <obis> 0F <attribute> 12 <index>)... | <value>...
+                element i is the value of capture object i (object 0: the list itself)
 
-Only STRUCTURES carries scalers; vendor modules scale the other two.
+Only STRUCTURES carries scalers; vendor modules scale the others.
 """
 
 from .compat import const
@@ -17,6 +20,8 @@ from . import axdr, cosem, obis
 STRUCTURES = const(1)
 PAIRS = const(2)
 VALUES = const(3)
+CAPTURED = const(4)
+_VALUE_ATTRIBUTE = const(2)  # attribute 2 of a data or register object is its value
 
 
 def _obis_id(cur):
@@ -64,6 +69,8 @@ def layout_of(cur):
     tag = cur.peek()
     if tag == axdr.STRUCTURE:
         return STRUCTURES
+    if tag == axdr.ARRAY and buf[pos + 2] == axdr.STRUCTURE and buf[pos + 4] == axdr.UINT16:
+        return CAPTURED
     if tag == axdr.OCTET_STRING and buf[pos + 1] == 6:
         return PAIRS
     if tag == axdr.VISIBLE_STRING:
@@ -121,3 +128,27 @@ def walk_values(cur, count, keys, reading):
     """Bare values, named by position from `keys` (None: skip)."""
     for i in range(count):
         store(cur, keys[i], reading)
+
+
+def walk_captured(cur, count, reading):
+    """Values named by the capture-object list that opens the structure (a push setup's)."""
+    objects = axdr.Cursor()
+    objects.reset(cur.buf, cur.pos, cur.end)
+    cur.skip()  # element 0 is the capture-object list itself
+    if objects.byte() != axdr.ARRAY or objects.length() != count:
+        raise ValueError("capture objects do not match the %d values" % count)
+    objects.skip()
+    keys = obis.KEYS
+    for _ in range(1, count):
+        if objects.byte() != axdr.STRUCTURE or objects.length() != 4:
+            raise ValueError("bad capture object")
+        objects.skip()  # class id
+        key = keys.get(_obis_id(objects))
+        if objects.byte() != axdr.INT8:
+            raise ValueError("bad capture object attribute")
+        attribute = objects.int(1)
+        objects.skip()  # data index
+        if attribute == _VALUE_ATTRIBUTE:
+            store(cur, key, reading)
+        else:
+            cur.skip()
