@@ -8,6 +8,7 @@ the same names, so this file and everything above it run unchanged.
 import machine
 import network
 
+import timedsock
 from uartsrc import uart_settings
 
 
@@ -109,10 +110,15 @@ def device_id():
     return "".join("{:02x}".format(b) for b in machine.unique_id())
 
 
-def mqtt_factory(mqtt_cfg, client_id):
-    """A no-argument callable that makes a fresh, unconnected umqtt.simple.MQTTClient."""
-    from umqtt.simple import MQTTClient  # imported on first use: a config without MQTT skips it
+def mqtt_factory(mqtt_cfg, client_id, timeout_s=timedsock.TIMEOUT_S):
+    """A no-argument callable that makes a fresh, unconnected umqtt.simple.MQTTClient whose
+    socket never blocks the loop for more than timeout_s (see timedsock.py)."""
+    import socket
 
+    from umqtt import simple  # imported on first use: a config without MQTT skips it
+
+    timedsock.limit(simple, socket, timeout_s, bool(mqtt_cfg["tls"]))
+    MQTTClient = simple.MQTTClient
     ssl = None
     port = mqtt_cfg["port"]
     if mqtt_cfg["tls"]:
