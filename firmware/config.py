@@ -40,6 +40,8 @@ DEFAULTS = {
 
 # Keys whose default is None take a bool or None ("use the board's value").
 _NULLABLE_BOOL = ("uart.invert_rx",)
+_WATCHDOG_MIN_S = 30  # a shorter watchdog would reset a dongle that is working
+
 _INT_RANGES = {
     "mqtt.port": (1, 65535),
     "mqtt.keepalive_s": (0, 65535),
@@ -47,7 +49,7 @@ _INT_RANGES = {
     "uart.bits": (7, 8),
     "uart.stop": (1, 2),
     "publish.diagnostics_s": (0, 86400),
-    "health.watchdog_s": (0, 3600),
+    "health.watchdog_s": (0, 3600),  # and not 1.._WATCHDOG_MIN_S - 1
     "http.port": (1, 65535),
 }
 _CHOICES = {
@@ -79,6 +81,11 @@ def check_value(name, value):
         if isinstance(value, bool) or not isinstance(value, int):
             return "{} must be a whole number, not {!r}".format(name, value)
         low, high = _INT_RANGES.get(name, (0, 1 << 30))
+        if name == "health.watchdog_s" and 0 < value < _WATCHDOG_MIN_S:
+            # The health task feeds it once a second, and TLS or MQTT connects block for seconds.
+            return "health.watchdog_s must be 0 (off) or at least {} s, not {}".format(
+                _WATCHDOG_MIN_S, value
+            )
         if not low <= value <= high:
             return "{} must be between {} and {}, not {}".format(name, low, high, value)
         return None

@@ -150,3 +150,10 @@ def test_half_finished_replace_recovers_from_temporary_file(tmp_path):
     loaded, problems = config.load(str(path))
     assert loaded["wifi"]["ssid"] == "home"
     assert "recovered" in problems[0]
+
+
+def test_watchdog_is_off_or_long_enough_to_survive_a_connect():
+    assert config.check_value("health.watchdog_s", 0) is None
+    assert config.check_value("health.watchdog_s", 30) is None
+    for short in (1, 2, 29):
+        assert "at least 30" in config.check_value("health.watchdog_s", short)
