@@ -74,8 +74,19 @@ class WiFi:
                 self.wlan.config(hostname=self.hostname)
             except (ValueError, OSError):  # older firmware has no hostname setting
                 pass
-        self.wlan.connect(self.ssid, self.password)
+        # After a drop the ESP32 driver is already reconnecting by itself, and a second
+        # connect() then raises "Wifi Internal Error": stop it first, and count a refusal as a
+        # failed join with back-off rather than an error every pass.
+        self.wlan.disconnect()
         self.joins += 1
+        try:
+            self.wlan.connect(self.ssid, self.password)
+        except OSError as exc:
+            self.failures += 1
+            delay = self.backoff.fail()
+            self._next_try = ticks_add(now, delay)
+            log.warning("wifi", "join {} refused ({!r}); retry in {} s", self.ssid, exc, delay // 1000)
+            return
         self._joining_since = now
 
     def rssi(self):

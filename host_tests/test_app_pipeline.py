@@ -261,8 +261,10 @@ def test_setup_button_held_at_boot_gives_safe_mode(tmp_path, capsys):
 def test_wifi_keeper_rejoins_with_backoff_after_link_loss():
     clock = [0]
     wlan = network.WLAN()
+    network.WLAN._connected = False  # whatever an earlier test left
     keeper = WiFi(wlan, "home", "pw", clock=lambda: clock[0])
-    keeper.step()
+    keeper.step()  # joins
+    keeper.step()  # sees the link
     assert keeper.up
     network.WLAN.link_up = False
     try:
@@ -282,6 +284,51 @@ def test_wifi_keeper_rejoins_with_backoff_after_link_loss():
         keeper.step()
         clock[0] += 100
     assert keeper.up and keeper.backoff.delay_ms == 0
+
+
+class BusyWLAN(network.WLAN):
+    """The ESP32 driver after a drop: connect() raises while its own reconnect runs, unless
+    disconnect() stopped it first."""
+
+    reconnecting = True
+
+    def disconnect(self):
+        BusyWLAN.reconnecting = False
+        super().disconnect()
+
+    def connect(self, ssid=None, key=None, **kwargs):
+        if BusyWLAN.reconnecting:
+            raise OSError("Wifi Internal Error")
+        super().connect(ssid, key, **kwargs)
+
+
+def test_wifi_keeper_stops_the_drivers_own_reconnect_before_joining():
+    clock = [0]
+    keeper = WiFi(BusyWLAN(), "home", "pw", clock=lambda: clock[0])
+    network.WLAN._connected = False
+    keeper.step()  # must not raise "Wifi Internal Error"
+    assert keeper.up or keeper.joins == 1
+    keeper.step()
+    assert keeper.up and keeper.failures == 0
+
+
+class RefusingWLAN(network.WLAN):
+    def connect(self, ssid=None, key=None, **kwargs):
+        raise OSError("Wifi Internal Error")
+
+
+def test_wifi_join_refused_by_the_driver_is_a_failure_with_back_off(capsys):
+    clock = [0]
+    keeper = WiFi(RefusingWLAN(), "home", "pw", clock=lambda: clock[0])
+    network.WLAN._connected = False
+    tries = 0
+    for _ in range(300):  # 30 s in 100 ms passes, none raising
+        before = keeper.joins
+        keeper.step()
+        tries += keeper.joins - before
+        clock[0] += 100
+    assert keeper.failures == tries and 2 <= tries <= 4  # 2, 4, 8 s back-off, not every pass
+    assert "refused" in capsys.readouterr().out
 
 
 def test_wifi_without_ssid_never_tries_and_says_so(capsys):
