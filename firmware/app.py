@@ -98,7 +98,8 @@ class App:
         # 3. The parser with its frame buffer, and the UART poller feeding it.
         self.reader = hanport.Reader(self._on_reading, FRAME_MAX)
         self.source = MeterSource(uart, self.reader)
-        self.state = State(clock)  # what the HTTP API shows; build() adds self.web
+        # What the HTTP API shows (build() adds self.web); its times use the health uptime.
+        self.state = State(clock, self.health.uptime_ms)
         self.web = None  # type: Web | None
         # 4. The status LED only reads the others' state.
         self.status = None

@@ -10,13 +10,34 @@ from compat import const, mem_free, ticks_diff, ticks_ms
 _STALL_MS = const(30000)  # the reader may miss beats this long before the watchdog is starved
 
 
+class Uptime:
+    """Milliseconds since start that keep counting past the ticks wrap.
+
+    ticks_diff() is only right within 2**29 ms (6.2 days), so uptime measured as one
+    ticks_diff from boot turns negative after a week. This adds up the differences between
+    reads instead; something must read it more often than every 6.2 days (the health task
+    does, every second).
+    """
+
+    def __init__(self, clock=ticks_ms):
+        self._clock = clock
+        self._last = clock()
+        self._ms = 0
+
+    def ms(self):
+        now = self._clock()
+        self._ms += ticks_diff(now, self._last)
+        self._last = now
+        return self._ms
+
+
 class Health:
     def __init__(self, wdt=None, clock=ticks_ms, stall_ms=_STALL_MS):
         self.wdt = wdt
         self._clock = clock
         self.stall_ms = stall_ms
-        self.started = clock()
-        self.heartbeat = self.started
+        self.uptime = Uptime(clock)
+        self.heartbeat = clock()
         self.feeds = 0
         self.starved = 0
         self.task_errors = {}
@@ -27,6 +48,7 @@ class Health:
 
     def step(self):
         """Feed the watchdog if the reader is alive."""
+        self.uptime.ms()  # keeps the uptime count across the ticks wrap
         if ticks_diff(self._clock(), self.heartbeat) < self.stall_ms:
             if self.wdt is not None:
                 self.wdt.feed()
@@ -37,8 +59,11 @@ class Health:
     def count_error(self, task):
         self.task_errors[task] = self.task_errors.get(task, 0) + 1
 
+    def uptime_ms(self):
+        return self.uptime.ms()
+
     def uptime_s(self):
-        return ticks_diff(self._clock(), self.started) // 1000
+        return self.uptime.ms() // 1000
 
     def snapshot(self):
         return {

@@ -10,7 +10,8 @@ Bound: the parser's vocabulary has about 40 keys; at most `MAX_KEYS` are kept, a
 new keys beyond that are dropped and counted in `dropped_keys`.
 """
 
-from compat import const, ticks_diff, ticks_ms
+from compat import const, ticks_ms
+from health import Uptime
 from meter import LIST_FULL, LIST_POWER, LIST_TOTALS, list_of
 
 MAX_KEYS = const(64)
@@ -18,9 +19,9 @@ LISTS = (LIST_POWER, LIST_FULL, LIST_TOTALS)
 
 
 class State:
-    def __init__(self, clock=ticks_ms):
-        self._clock = clock
-        self.started = clock()
+    def __init__(self, clock=ticks_ms, uptime_ms=None):
+        # Uptime from the health task's counter, which survives the ticks wrap (health.py).
+        self._uptime_ms = uptime_ms or Uptime(clock).ms
         self.values = {}
         self.readings = 0
         self.dropped_keys = 0
@@ -38,14 +39,14 @@ class State:
             values[key] = value
         which = list_of(reading)
         index = which - 1
-        self.list_ms[index] = ticks_diff(self._clock(), self.started)
+        self.list_ms[index] = self._uptime_ms()
         self.list_meter_time[index] = reading.get("meter_datetime")
         self.list_counts[index] += 1
         self.readings += 1
         return which
 
     def uptime_ms(self):
-        return ticks_diff(self._clock(), self.started)
+        return self._uptime_ms()
 
     def lists(self):
         """{"1": {...}, ...} for each list seen: count, uptime_ms, age_ms, meter_datetime."""
