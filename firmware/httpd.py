@@ -21,7 +21,7 @@ import asyncio
 import binascii
 
 import log
-from compat import const
+from compat import const, ticks_add, ticks_diff, ticks_ms
 
 MAX_CLIENTS = const(4)  # connections served at once; more are refused with 503
 HEAD_MAX = const(1024)  # request line + headers, bytes
@@ -281,7 +281,9 @@ class Server:
     async def _read_request(self, reader, slot, request):
         buf = slot.head
         view = memoryview(buf)
-        timeout_s = self.timeout_ms / 1000
+        # One deadline for the whole head, then one for the body: a client dribbling a byte
+        # at a time cannot hold a slot longer than that.
+        deadline = ticks_add(ticks_ms(), self.timeout_ms)
         used = 0
         scanned = 0
         line_start = 0
@@ -290,7 +292,7 @@ class Server:
         while head_end < 0:
             if used >= HEAD_MAX:
                 raise HTTPError(431, "request head longer than {} bytes".format(HEAD_MAX))
-            n = await asyncio.wait_for(_read_into(reader, view[used:]), timeout_s)
+            n = await asyncio.wait_for(_read_into(reader, view[used:]), _left_s(deadline))
             if not n:
                 raise HTTPError(400, "connection closed before the request was complete")
             used += n
@@ -350,12 +352,21 @@ class Server:
         got = min(used - head_end, length)
         body[:got] = view[head_end : head_end + got]
         body_view = memoryview(body)
+        deadline = ticks_add(ticks_ms(), self.timeout_ms)
         while got < length:
-            n = await asyncio.wait_for(_read_into(reader, body_view[got:]), timeout_s)
+            n = await asyncio.wait_for(_read_into(reader, body_view[got:]), _left_s(deadline))
             if not n:
                 raise HTTPError(400, "connection closed before the body was complete")
             got += n
         request.body = body
+
+
+def _left_s(deadline):
+    """Seconds left until deadline (ticks_ms); TimeoutError, as wait_for gives, when none."""
+    left = ticks_diff(deadline, ticks_ms())
+    if left <= 0:
+        raise asyncio.TimeoutError
+    return left / 1000
 
 
 async def _read_into(reader, view):
