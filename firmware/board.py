@@ -28,6 +28,8 @@ GENERIC = {
 }
 
 _PINS = ("rx_pin", "tx_pin", "led_pin", "button_pin")
+# Highest GPIO number per chip (machine.Pin raises ValueError above it at boot).
+_MAX_GPIO = {"esp32": 39, "esp32c3": 21, "esp32c6": 30, "esp32s2": 46, "esp32s3": 48}
 _BOOLS = ("invert_rx", "led_active_low", "button_active_low")
 _LED_KINDS = ("plain", "neopixel")
 
@@ -43,14 +45,16 @@ def check(board):
     uart_id = board.get("uart_id")
     if not isinstance(uart_id, int) or isinstance(uart_id, bool) or not 0 <= uart_id <= 2:
         problems.append("uart_id must be 0, 1 or 2")
+    chip = board.get("chip", "esp32")
+    top = _MAX_GPIO.get(chip, 48)
     for key in _PINS:
         pin = board.get(key)
         if pin is None and key != "rx_pin":
             continue
-        if not isinstance(pin, int) or isinstance(pin, bool) or not 0 <= pin <= 48:
+        if not isinstance(pin, int) or isinstance(pin, bool) or not 0 <= pin <= top:
             problems.append(
-                "{} must be a GPIO number 0..48{}".format(
-                    key, "" if key == "rx_pin" else " or null"
+                "{} must be a GPIO number 0..{} on an {}{}".format(
+                    key, top, chip, "" if key == "rx_pin" else " or null"
                 )
             )
     for key in _BOOLS:

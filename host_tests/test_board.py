@@ -65,3 +65,12 @@ def test_led_and_button_may_be_absent(tmp_path):
     (tmp_path / "bare.json").write_text(json.dumps(data))
     loaded, problems = board.load("bare", str(tmp_path))
     assert problems == [] and loaded["led_pin"] is None
+
+
+def test_pins_are_checked_against_the_chip():
+    esp32 = dict(board.GENERIC, rx_pin=45)
+    assert any("0..39 on an esp32" in p for p in board.check(esp32))
+    s3 = dict(board.GENERIC, chip="esp32s3", rx_pin=45)
+    assert board.check(s3) == []
+    c3 = dict(board.GENERIC, chip="esp32c3", uart_id=1, rx_pin=4, led_pin=30)
+    assert any(p.startswith("led_pin must be a GPIO number 0..21") for p in board.check(c3))
