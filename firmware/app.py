@@ -12,6 +12,7 @@ main.py calls on the device; tools/run_host.py calls it on a PC with the host tw
 
 import asyncio
 import gc
+import time
 
 import board as boards
 import config
@@ -221,6 +222,24 @@ def build(config_path=config.PATH, boards_dir=boards.DIR, make_client=None):
         client_id,
     )
     return app
+
+
+_RESTART_AFTER_MS = const(30000)  # time to press Ctrl-C on the USB console before a restart
+
+
+def fail_safe(exc, restart=hw.restart, pause_ms=_RESTART_AFTER_MS):
+    """The app stopped with an exception nothing else caught: say so, then restart.
+
+    Without this a bad setting found at boot (a pin the chip lacks, say) would leave the dongle
+    at the REPL with no watchdog and no way back but a USB cable. The pause leaves time to
+    interrupt from the console; the restart retries with whatever settings are on flash.
+    """
+    log.error("app", "stopped: {!r}; restarting in {} s", exc, pause_ms // 1000)
+    if hasattr(time, "sleep_ms"):
+        time.sleep_ms(pause_ms)
+    else:  # CPython
+        time.sleep(pause_ms / 1000)
+    restart()
 
 
 def start(config_path=config.PATH, boards_dir=boards.DIR, make_client=None):

@@ -2,4 +2,9 @@
 
 import app
 
-app.start()
+try:
+    app.start()
+except KeyboardInterrupt:  # Ctrl-C on the USB console: leave the REPL to the user
+    raise
+except Exception as exc:  # anything else restarts the dongle after a pause
+    app.fail_safe(exc)

@@ -380,3 +380,10 @@ def test_firmware_does_not_import_hardware_outside_hw():
         text = path.read_text()
         for name in ("import machine", "import network", "from umqtt", "import umqtt"):
             assert name not in text, "{} imports {}".format(path.name, name)
+
+
+def test_an_app_that_stops_with_an_error_restarts_the_dongle(capsys):
+    restarts = []
+    app.fail_safe(ValueError("invalid pin"), restart=lambda: restarts.append(1), pause_ms=10)
+    assert restarts == [1]
+    assert "invalid pin" in capsys.readouterr().out
