@@ -144,6 +144,14 @@ class App:
             info["superseded"] = pub.superseded
             info["mqtt_connects"] = pub.connects
             info["mqtt_failures"] = pub.failures
+            if pub.discovery is not None:
+                info["discovery_overflows"] = pub.discovery.overflows
+        # Bounds and faults counted elsewhere: each is a sign worth seeing before it bites.
+        info["watchdog_starved"] = self.health.starved
+        info["wifi_drops"] = self.wifi.drops
+        info["wifi_failures"] = self.wifi.failures
+        info["state_dropped_keys"] = self.state.dropped_keys
+        info["meter_changes"] = self.meter.changes
         return info
 
     def tasks(self):

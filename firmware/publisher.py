@@ -87,7 +87,6 @@ class Publisher:
         self.superseded = 0
         self.connects = 0
         self.failures = 0
-        self.errors = 0
         self.births = 0
 
     @property
@@ -119,6 +118,8 @@ class Publisher:
         if self.client is not None and self.topic_id != meter_id:
             log.warning("mqtt", "meter id changed to {}; reconnecting", meter_id)
             self.close()
+            if self.discovery is not None:
+                self.discovery.forget()  # the new meter's sensors are announced as they come
         if self.client is None:
             if not self._connect_due():
                 return

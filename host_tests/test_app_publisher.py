@@ -268,3 +268,17 @@ def test_meter_id_change_reconnects_with_new_last_will():
     pub.step()
     assert pub.client.will[0] == "han/999/status"
     assert broker.messages[-1][0] == "han/999/state"
+
+
+def test_a_new_meter_gets_only_its_own_sensors_announced():
+    pub, meter, broker, clock = make(discovery=True)
+    feed(pub, meter, dict(LIST2, current_l3=1.0))
+    for _ in range(20):
+        pub.step()
+    other = {k: v for k, v in LIST2.items() if k != "current_l3"}
+    feed(pub, meter, dict(other, meter_id="999"))
+    for _ in range(20):
+        pub.step()
+    announced = [t for t, *_ in broker.messages if "/hanport_999/" in t and t.endswith("/config")]
+    assert announced and not any("/current_l3/" in t for t in announced)
+    assert "current_l3" not in pub.discovery.known
