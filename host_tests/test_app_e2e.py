@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from simproc import start_simulator
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TOOLS = ROOT / "tools"
 
@@ -21,26 +23,7 @@ class Run:
 
     def __init__(self, tmp_path, broker, meter, start, speed, duration_s, extra=()):
         self.log_path = tmp_path / "sim.jsonl"
-        self.sim = subprocess.Popen(
-            [
-                sys.executable,
-                str(TOOLS / "simulate.py"),
-                "--meter",
-                meter,
-                "--tcp",
-                "0",
-                "--wait-client",
-                "--start",
-                start,
-                "--speed",
-                str(speed),
-                "--log",
-                str(self.log_path),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        port = self.sim.stdout.readline().split()[1]
+        self.sim, port = start_simulator(meter, self.log_path, start, speed)
         self.app = subprocess.Popen(
             [
                 sys.executable,

@@ -18,6 +18,7 @@ for sub in ("firmware", "tools/hosttwin", "tools"):
 import app  # noqa: E402
 import config  # noqa: E402
 import hanencode  # noqa: E402
+from samples import AIDON_LIST2  # noqa: E402
 import hanport  # noqa: E402
 import machine  # noqa: E402
 import network  # noqa: E402
@@ -29,21 +30,7 @@ from wifi import WiFi  # noqa: E402
 BOARD = dict(__import__("board").GENERIC)
 
 LIST1 = {"active_power_import": 1234}
-LIST2 = {
-    "list_ver_id": "AIDON_V0001",
-    "meter_id": "7359992890941742",
-    "meter_type": "6525",
-    "active_power_import": 1510,
-    "active_power_export": 0,
-    "reactive_power_import": 100,
-    "reactive_power_export": 0,
-    "current_l1": 2.5,
-    "current_l2": 1.2,
-    "current_l3": 0.9,
-    "voltage_l1": 230.1,
-    "voltage_l2": 231.0,
-    "voltage_l3": 229.8,
-}
+LIST2 = AIDON_LIST2
 LIST3 = dict(
     LIST2,
     meter_datetime="2022-10-15T20:00:00",

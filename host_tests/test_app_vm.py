@@ -14,22 +14,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
 import hanencode  # noqa: E402
+from samples import AIDON_LIST2  # noqa: E402
 
-LIST2 = {
-    "list_ver_id": "AIDON_V0001",
-    "meter_id": "7359992890941742",
-    "meter_type": "6525",
-    "active_power_import": 1510,
-    "active_power_export": 0,
-    "reactive_power_import": 100,
-    "reactive_power_export": 0,
-    "current_l1": 2.5,
-    "current_l2": 1.2,
-    "current_l3": 0.9,
-    "voltage_l1": 230.1,
-    "voltage_l2": 231.0,
-    "voltage_l3": 229.8,
-}
+LIST2 = AIDON_LIST2
 
 SCRIPT = r"""
 import json

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 
+from simproc import start_simulator
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TOOLS = ROOT / "tools"
 AUTH = "Basic " + base64.b64encode(b"admin:hanport").decode()
@@ -33,28 +35,7 @@ class Dongle:
     ):
         self.log_path = tmp_path / "sim.jsonl"
         self.port = free_port()
-        self.sim = subprocess.Popen(
-            [
-                sys.executable,
-                str(TOOLS / "simulate.py"),
-                "--meter",
-                meter,
-                "--tcp",
-                "0",
-                "--wait-client",
-                "--speed",
-                str(speed),
-                "--seed",
-                "7",
-                "--start",
-                start,
-                "--log",
-                str(self.log_path),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        where = self.sim.stdout.readline().split()[1]
+        self.sim, where = start_simulator(meter, self.log_path, start, speed, "--seed", "7")
         args = [
             sys.executable,
             str(TOOLS / "run_host.py"),
