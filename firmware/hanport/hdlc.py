@@ -82,7 +82,6 @@ class Framer:
         self._on_info = on_info
         self.errors = [0, 0, 0, 0, 0]
         self.skipped = 0
-        self.frames = 0
         self._state = _HUNT
         self._base = 0  # where the current frame's flag is; segments before it
         self._n = 0  # bytes held, base included
@@ -92,11 +91,6 @@ class Framer:
 
     def pending(self):
         return self._n
-
-    def reset(self):
-        self._state = _HUNT
-        self._base = 0
-        self._n = 0
 
     def feed(self, data):
         """Consume a chunk (bytes, bytearray or memoryview, any size)."""
@@ -231,7 +225,6 @@ class Framer:
     def _frame_done(self, base, n):
         """A good frame in buf[base:n] (both flags): deliver or join segments; returns new n."""
         buf = self._buf
-        self.frames += 1
         start = info_start(buf, base + 1, n - 1)
         end = n - 3
         segmented = buf[base + 1] & 0x08
