@@ -69,6 +69,7 @@ class UART:
         self._poll = None
         self._next_try = None
         self._done = False
+        self._told = False
         self.init(baudrate, bits, parity, stop, **kwargs)
 
     def init(self, baudrate=9600, bits=8, parity=None, stop=1, **kwargs):
@@ -228,9 +229,12 @@ class UART:
                 self._done = True
                 return False
         except OSError as exc:
-            _say("UART source {}: {!r}; retrying".format(self.source, exc))
+            if not self._told:  # once per outage, not every second
+                self._told = True
+                _say("UART source {}: {!r}; retrying every second".format(self.source, exc))
             self._close()
             return False
+        self._told = False
         return True
 
     def _close(self):
