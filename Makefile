@@ -28,7 +28,10 @@ DEBS := mosquitto:mosquitto mosquitto_passwd:mosquitto mosquitto_sub:mosquitto-c
 debs:
 	sh tools/ensure_debs.sh $(DEBS)
 
+# The real MicroPython (32-bit, built once from ../shared/micropython into build/micropython32/,
+# rebuilt only when that changes); without it the MicroPython tests say why they are skipped.
 test: setup debs
+	-$(PY) tools/run_mp.py --build
 	$(PY) -m pytest -q host_tests
 
 # --- the dongle application (helper "app"): demo on this PC, deploy to an ESP32 -----------
