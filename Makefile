@@ -36,15 +36,17 @@ test: setup debs
 
 # --- the dongle application (helper "app"): demo on this PC, deploy to an ESP32 -----------
 # make demo [METER=aidon|kaifa|kamstrup] [SPEED=10] [MQTT=127.0.0.1:1883] [HTTP_PORT=8080]
+#   [RUNTIME=cpython]  (default: the real MicroPython when at hand, else CPython)
 METER ?= aidon
 HTTP_PORT ?= 8080
 SPEED ?= 1
+RUNTIME ?= auto
 BOARD ?= esp32-devkitc
 DRY = $(if $(DRY_RUN),--dry-run)
 
 demo: setup
 	$(PY) tools/demo.py --meter $(METER) --speed $(SPEED) $(if $(MQTT),--mqtt $(MQTT)) \
-		--http-port $(HTTP_PORT)
+		--http-port $(HTTP_PORT) --runtime $(RUNTIME)
 
 # make deploy PORT=/dev/ttyUSB0 BOARD=esp32-devkitc   (DRY_RUN=1 prints the commands)
 deploy: setup
