@@ -8,20 +8,23 @@ list 3 is in. It fails on any MemoryError or traceback, any HTTP request not ans
 any frame the simulator sent that was neither published (seen at mosquitto) nor counted as
 superseded in the diagnostics.
 
-The heaps are the smallest that run clean today; the aim is 96k with HTTP (then 80k).
-For measuring, HANPORT_SOAK_HEAP / HANPORT_SOAK_HEAP_NO_HTTP override them.
+The heaps are the smallest that run clean today with an 8 KB margin (measured: 152k with HTTP,
+144k passed once and failed once at build(); 136k without HTTP, 128k fails at build()); the aim
+is 96k with HTTP (then 80k). The UART twin's 4 KB receive buffer is in the heap here, outside it
+on the board. For measuring, HANPORT_SOAK_HEAP / HANPORT_SOAK_HEAP_NO_HTTP override them.
 """
 
 import http.client
 import json
 import os
 import time
+from datetime import datetime
 
 import pytest
 from mphost import MpDongle, device_config, need_umqtt
 
-HEAP_HTTP = os.environ.get("HANPORT_SOAK_HEAP", "144k")
-HEAP_NO_HTTP = os.environ.get("HANPORT_SOAK_HEAP_NO_HTTP", "128k")
+HEAP_HTTP = os.environ.get("HANPORT_SOAK_HEAP", "160k")
+HEAP_NO_HTTP = os.environ.get("HANPORT_SOAK_HEAP_NO_HTTP", "144k")
 UMQTT = "1.8.0"
 MINUTES = 10
 SPEED = 10  # 10 meter minutes in about a minute
@@ -69,7 +72,8 @@ def test_ten_minutes_in_a_fixed_heap(http, tmp_path, mqtt_broker, mqtt_subscribe
                 poll_http(d, failures)
             time.sleep(1)
         sent = d.sent()
-        assert sent[-1]["t"] - sent[0]["t"] >= (MINUTES * 60 - 15) * 1000
+        span = datetime.fromisoformat(sent[-1]["t"]) - datetime.fromisoformat(sent[0]["t"])
+        assert span.total_seconds() >= MINUTES * 60 - 15
         assert 3 in {s["list"] for s in sent}
 
         def settled():
