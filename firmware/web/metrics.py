@@ -43,6 +43,12 @@ _METER = (
     ),
 )
 _SAMPLES = (("", ""), ("_l1", '{phase="l1"}'), ("_l2", '{phase="l2"}'), ("_l3", '{phase="l3"}'))
+# Gauges from telemetry.py whose metric name states the unit the Prometheus way.
+_GAUGE_NAMES = {
+    "uptime_s": "uptime_seconds",
+    "mem_free": "mem_free_bytes",
+    "wifi_rssi": "wifi_rssi_dbm",
+}
 
 
 def _number(value):
@@ -62,9 +68,8 @@ def _label(text):
 def lines(values, lists, counters, gauges):
     """Yield the exposition text in pieces.
 
-    values: the meter state (State.values); lists: State.lists(); counters: {name: int} of the
-    dongle's counters (frames_ok, fcs_errors, http_requests, ...); gauges: {name: number or None}
-    (uptime_s, mem_free, wifi_rssi, mqtt_connected); None and negative "unknown" values are left
+    values: the meter state (State.values); lists: State.lists(); counters and gauges: the
+    dicts of telemetry.py ({name: number}); None and a negative "unknown" mem_free are left
     out.
     """
     for key, name, kind, text in _METER:
@@ -96,8 +101,8 @@ def lines(values, lists, counters, gauges):
         yield "{} {}\n".format(name, _number(counters[key]))
     for key in sorted(gauges):
         value = gauges[key]
-        if value is None or (key == "mem_free_bytes" and value < 0):
+        if value is None or (key == "mem_free" and value < 0):
             continue
-        name = "hanport_{}".format(key)
+        name = "hanport_{}".format(_GAUGE_NAMES.get(key, key))
         yield _family(name, "gauge", "Dongle {}".format(key.replace("_", " ")))
         yield "{} {}\n".format(name, _number(value))
