@@ -132,7 +132,8 @@ def mqtt_factory(mqtt_cfg, client_id, timeout_s=timedsock.TIMEOUT_S):
             mqtt_cfg["host"],
             port,
             mqtt_cfg["user"] or None,
-            mqtt_cfg["password"] or None,
+            # umqtt.simple takes len() of the password whenever a user is set: never None
+            mqtt_cfg["password"] or b"",
             mqtt_cfg["keepalive_s"],
             ssl=ssl,
         )
