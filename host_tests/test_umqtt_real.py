@@ -8,6 +8,7 @@ mosquitto, so the defects the board would show show here too.
 
 import json
 import socket
+import subprocess
 import threading
 
 import pytest
@@ -36,3 +37,35 @@ def test_a_user_with_an_empty_password_connects(umqtt, mqtt_broker, mqtt_subscri
     got = sub.wait_for(1, timeout=10)
     assert [(m.topic, m.payload) for m in got] == [("hanport/t/status", b"online")]
     assert "u'hanport'" in mqtt_broker.log
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP server that accepts every connection and never sends a byte."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    held = []
+
+    def serve():
+        while True:
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield listener.getsockname()[1]
+    listener.close()
+    for conn in held:
+        conn.close()
+
+
+def test_a_broker_that_never_answers_costs_one_bounded_pause(umqtt, silent_server):
+    # umqtt.simple 1.5+ calls sock.settimeout(None) in connect(): that must not mean "forever".
+    try:
+        outcome, took_ms, error = probe(umqtt, silent_server, timeout=45, timeout_s=5)
+    except subprocess.TimeoutExpired:
+        pytest.fail("connect() blocked for more than 45 s against a silent broker")
+    assert outcome == "error" and error.startswith("OSError"), error
+    assert 4000 <= took_ms < 20000  # TIMEOUT_S is 5 s; a busy machine may stretch it
