@@ -110,30 +110,48 @@ def device_id():
     return "".join("{:02x}".format(b) for b in machine.unique_id())
 
 
+def _utf8(text):
+    return text.encode() if isinstance(text, str) else text
+
+
 def mqtt_factory(mqtt_cfg, client_id, timeout_s=timedsock.TIMEOUT_S):
     """A no-argument callable that makes a fresh, unconnected umqtt.simple.MQTTClient whose
-    socket never blocks the loop for more than timeout_s (see timedsock.py)."""
+    socket never blocks the loop for more than timeout_s (see timedsock.py), and which sends
+    every str as UTF-8 bytes: umqtt.simple measures a str in characters, so a topic, client id,
+    user or password with "å" in it gave the broker a malformed packet."""
     import socket
 
     from umqtt import simple  # imported on first use: a config without MQTT skips it
 
     timedsock.limit(simple, socket, timeout_s, bool(mqtt_cfg["tls"]))
-    MQTTClient = simple.MQTTClient
+
+    class MQTTClient(simple.MQTTClient):
+        def set_last_will(self, topic, msg, retain=False, qos=0):
+            super().set_last_will(_utf8(topic), _utf8(msg), retain, qos)
+
+        def publish(self, topic, msg, retain=False, qos=0):
+            super().publish(_utf8(topic), _utf8(msg), retain, qos)
+
+        def subscribe(self, topic, qos=0):
+            super().subscribe(_utf8(topic), qos)
+
     ssl = None
     port = mqtt_cfg["port"]
     if mqtt_cfg["tls"]:
         ssl = _tls_context()
         if port == 1883:
             port = 8883
+    # umqtt.simple takes len() of the password whenever a user is set: never None.
+    user = mqtt_cfg["user"].encode() or None
+    password = mqtt_cfg["password"].encode()
 
     def make():
         return MQTTClient(
-            client_id,
+            client_id.encode(),
             mqtt_cfg["host"],
             port,
-            mqtt_cfg["user"] or None,
-            # umqtt.simple takes len() of the password whenever a user is set: never None
-            mqtt_cfg["password"] or b"",
+            user,
+            password,
             mqtt_cfg["keepalive_s"],
             ssl=ssl,
         )

@@ -69,3 +69,18 @@ def test_a_broker_that_never_answers_costs_one_bounded_pause(umqtt, silent_serve
         pytest.fail("connect() blocked for more than 45 s against a silent broker")
     assert outcome == "error" and error.startswith("OSError"), error
     assert 4000 <= took_ms < 20000  # TIMEOUT_S is 5 s; a busy machine may stretch it
+
+
+def test_non_ascii_prefix_client_id_and_password_connect(
+    umqtt, mqtt_broker_factory, mqtt_subscriber
+):
+    # umqtt.simple measures str in characters; the broker counts UTF-8 bytes.
+    broker = mqtt_broker_factory(users={"målar": "pässord", "reader": "r"})
+    sub = mqtt_subscriber(broker, "hjem/måler/#", user="reader", password="r")
+    outcome, _, error = probe(
+        umqtt, broker.port, user="målar", password="pässord", client_id="hanport-ø",
+        topic="hjem/måler/t/status",
+    )
+    assert outcome == "ok", error
+    got = sub.wait_for(1, timeout=10)
+    assert [(m.topic, m.payload) for m in got] == [("hjem/måler/t/status", b"online")]
