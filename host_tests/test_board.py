@@ -40,6 +40,12 @@ def test_broken_board_file_falls_back_to_generic(tmp_path):
     assert loaded == board.GENERIC and "not valid JSON" in problems[0]
 
 
+def test_board_file_that_is_not_utf8_falls_back_to_generic(tmp_path):
+    (tmp_path / "b.json").write_bytes('{"name": "bø"}'.encode("latin-1"))
+    loaded, problems = board.load("b", str(tmp_path))
+    assert loaded == board.GENERIC and "not valid JSON" in problems[0]
+
+
 @pytest.mark.parametrize(
     "change, fragment",
     [
