@@ -191,8 +191,8 @@ def build(config_path=config.PATH, boards_dir=boards.DIR, make_client=None):
     log.set_level(cfg["log"]["level"])
     for problem in problems:
         log.warning("config", "{}", problem)
-    # 2. The board's pins.
-    board, problems = boards.load(cfg["board"], boards_dir)
+    # 2. The board's pins, checked against the chip it really runs on.
+    board, problems = boards.load(cfg["board"], boards_dir, boards.chip_of(hw.machine_name()))
     for problem in problems:
         log.warning("board", "{}", problem)
     # 3. Setup button held at power-on: stay out of the way, leave the REPL free.
