@@ -39,7 +39,13 @@ _ERROR_PAUSE_MS = const(1000)
 
 
 async def guarded(name, step, period_ms, health):
-    """Run step() forever; a pass that raises is counted and logged, and the task goes on."""
+    """Run step() forever; a pass that raises is counted and logged, and the task goes on.
+
+    Nothing here may raise: reporting a failure can itself fail (a MemoryError while formatting
+    on a full heap), and an exception escaping this loop would end the task without a trace.
+    Every pass, failed or not, is recorded, so the watchdog starves if the task stops passing.
+    """
+    health.watch(name, period_ms)
     while True:
         delay = period_ms
         try:
@@ -47,9 +53,13 @@ async def guarded(name, step, period_ms, health):
             if result is not None:
                 delay = result
         except Exception as exc:
-            health.count_error(name)
-            log.error(name, "pass failed: {!r}", exc)
-            delay = max(period_ms, _ERROR_PAUSE_MS)
+            delay = _ERROR_PAUSE_MS if period_ms < _ERROR_PAUSE_MS else period_ms
+            try:
+                health.count_error(name)
+                log.error(name, "pass failed: {!r}", exc)
+            except Exception:  # no memory even for the report: count it without allocating
+                health.unreported += 1
+        health.passed(name)
         await sleep_ms(delay)
 
 
