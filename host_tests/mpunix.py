@@ -20,7 +20,7 @@ _FALLBACK = pathlib.Path("/tmp/mp/micropython32/micropython")
 
 
 def interpreter():
-    """The 32-bit MicroPython: $MICROPYTHON32, else build.sh's output under build/, else /tmp/mp."""
+    """The 32-bit MicroPython: $MICROPYTHON32, else build.sh's output in build/, else /tmp/mp."""
     candidates = [
         os.environ.get("MICROPYTHON32", ""),
         str(ROOT / "build" / "micropython32" / "micropython"),
