@@ -27,7 +27,7 @@ from portal import Portal
 from publisher import Publisher
 from state import State
 from status import StatusLED
-from uartsrc import FRAME_MAX, MeterSource
+from uartsrc import FRAME_MAX, MeterSource, line_hint
 from web import Web
 from wifi import WiFi
 
@@ -83,6 +83,7 @@ class App:
         self.client_id = client_id
         self.last_frame_ms = None
         self.reading_errors = 0
+        self.line_hint = None  # set when bytes arrive but no frame decodes
         # 1. Health first: every task reports its errors to it.
         self.health = Health(wdt, clock)
         # 2. Who the meter is, and the publisher's latest-reading slots.
@@ -139,13 +140,18 @@ class App:
 
     def read_meter(self):
         """One pass of the meter reader task."""
-        self.source.poll()
+        if self.source.poll() and self.line_hint is None and self.last_frame_ms is None:
+            self.line_hint = line_hint(self.source.bytes_in, self.reader.stats.frames_ok)
+            if self.line_hint is not None:
+                log.warning("meter", "{}", self.line_hint)
         self.health.beat()
 
     def diagnostics(self):
         info = self.health.snapshot()
         info["wifi_rssi"] = self.wifi.rssi()
         info["bytes_in"] = self.source.bytes_in
+        info["uart_buffer_full"] = self.source.rx_full
+        info["line_hint"] = line_hint(self.source.bytes_in, self.reader.stats.frames_ok)
         info.update(self.reader.stats.as_dict())
         info["reading_errors"] = self.reading_errors
         pub = self.publisher

@@ -374,3 +374,35 @@ def test_an_app_that_stops_with_an_error_restarts_the_dongle(capsys):
     app.fail_safe(ValueError("invalid pin"), restart=lambda: restarts.append(1), pause_ms=10)
     assert restarts == [1]
     assert "invalid pin" in capsys.readouterr().out
+
+
+def test_bytes_without_frames_say_to_check_the_line_settings(capsys):
+    the_app, uart, sent = make_app(discovery=False)
+    # What a wrong baud or parity makes of real frames: bytes, but never a valid one.
+    garbled = bytes(b ^ 0x5A for b in frame(LIST2)) * 40
+    for i in range(0, len(garbled), 200):
+        uart.inject(garbled[i : i + 200])
+        the_app.read_meter()
+    assert the_app.source.bytes_in >= 1024 and the_app.reader.stats.frames_ok == 0
+    assert the_app.line_hint == uartsrc.LINE_HINT
+    assert the_app.diagnostics()["line_hint"] == uartsrc.LINE_HINT
+    assert capsys.readouterr().out.count(uartsrc.LINE_HINT) == 1  # said once, not per pass
+
+
+def test_good_frames_give_no_line_hint():
+    the_app, uart, sent = make_app(discovery=False)
+    data = frame(LIST2) * 30
+    for i in range(0, len(data), 200):
+        uart.inject(data[i : i + 200])
+        the_app.read_meter()
+    assert the_app.source.bytes_in >= 1024 and the_app.reader.stats.frames_ok > 0
+    assert the_app.line_hint is None and the_app.diagnostics()["line_hint"] is None
+
+
+def test_a_full_uart_buffer_is_counted():
+    the_app, uart, sent = make_app(discovery=False)
+    uart.inject(frame(LIST2) * 200)  # more than the buffer holds: the loop was away too long
+    assert uart.overruns > 0
+    the_app.read_meter()
+    the_app.read_meter()
+    assert the_app.diagnostics()["uart_buffer_full"] == 1
