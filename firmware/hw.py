@@ -1,8 +1,8 @@
 """The thin hardware layer: the only module that imports `machine`, `network` and `umqtt`.
 
 It turns config and board data into hardware objects (UART, LED, button, watchdog, WLAN, access
-point, MQTT client factory) and hands them to the logic. On a PC, `tools/hosttwin/` provides modules with
-the same names, so this file and everything above it run unchanged.
+point, MQTT client factory) and hands them to the logic. On a PC, `tools/hosttwin/` provides
+modules with the same names, so this file and everything above it run unchanged.
 """
 
 import machine
