@@ -10,6 +10,8 @@ import pathlib
 import random
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 for sub in ("firmware", "tools/hosttwin", "tools"):
     if str(ROOT / sub) not in sys.path:
@@ -233,6 +235,19 @@ def test_build_survives_corrupt_config_and_missing_board(tmp_path, capsys):
     assert "not valid JSON; using defaults" in out
     assert "no board file" in out
     assert the_app is not None and the_app.cfg == config.DEFAULTS
+
+
+@pytest.mark.parametrize("name", ["ESP32C3 module with ESP32C3", "LOLIN_S2_MINI with ESP32-S2"])
+def test_build_on_a_chip_without_uart2_uses_its_own_fallback(tmp_path, capsys, monkeypatch, name):
+    import hw
+
+    monkeypatch.setattr(hw, "machine_name", lambda: name)
+    monkeypatch.setattr(hw, "make_led", lambda board: hw._NoLED())  # the twins have no neopixel
+    # No config file: the default board setting is the ESP32 DevKitC, whose file uses UART 2.
+    the_app = app.build(str(tmp_path / "config.json"), str(ROOT / "boards"),
+                        make_client=lambda: RecordingClient([]))
+    assert the_app is not None and the_app.board["uart_id"] == 1
+    assert "this is an esp32" in capsys.readouterr().out
 
 
 def test_setup_button_held_at_boot_gives_safe_mode(tmp_path, capsys):
