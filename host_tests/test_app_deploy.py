@@ -87,15 +87,19 @@ def test_sweep_removes_files_that_are_no_longer_part_of_the_firmware(tmp_path):
         "boards/esp32-devkitc.json": True,
         "boards/other.json": True,
         "lib/umqtt/simple.py": True,  # installed with mip: not ours
+        "webrepl_cfg.py": True,  # the WebREPL password, written by webrepl_setup
     }
     for rel in files:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("x")
+    session = deploy.deploy_commands("/dev/null", "esp32-devkitc")[-1]
+    sweep = [word for word in session if "def sweep" in word]
     keep = ["app.mpy", "boot.py", "hanport/reader.mpy", "www/index.html.gz",
             "boards/esp32-devkitc.json"]
-    subprocess.run(
-        [interpreter, "-c", deploy.sweep_code(keep)], cwd=tmp_path, check=True, timeout=60
-    )
+    assert len(sweep) == 1 and all(repr(name) in sweep[0] for name in keep)
+    for name in ("app.py", "web.mpy", "hanport/old.mpy"):
+        sweep[0] = sweep[0].replace(repr(name), "None")  # pretend the firmware lost them
+    subprocess.run([interpreter, "-c", sweep[0]], cwd=tmp_path, check=True, timeout=60)
     left = {rel for rel in files if (tmp_path / rel).exists()}
     assert left == {rel for rel, stays in files.items() if stays}
     assert not (tmp_path / "oldpkg").exists() and (tmp_path / "www").is_dir()

@@ -29,6 +29,7 @@ import board as boards  # noqa: E402
 import config  # noqa: E402
 
 _KEEP_SOURCE = ("boot.py", "main.py")  # MicroPython runs these by name, as .py
+_NOT_OURS = ("webrepl_cfg.py",)  # device files the sweep of stale firmware must leave alone
 _BIN = os.path.dirname(sys.executable)
 
 
@@ -105,7 +106,7 @@ def deploy_commands(port, board_name):
     session = [tool("mpremote"), "connect", port, "exec", start]
     for src, rel in copies:
         session += ["+", "fs", "cp", src, ":" + rel]
-    session += ["+", "exec", sweep_code(rel for _, rel in copies)]
+    session += ["+", "exec", sweep_code([rel for _, rel in copies] + list(_NOT_OURS))]
     session += ["+", "exec", config_code({"board": board_name})]
     session += ["+", "exec", "import os\nos.remove({!r})".format(MARKER)]
     session += ["+", "reset"]
