@@ -37,21 +37,21 @@ import run_mp  # noqa: E402
 # (a name that does not import is reported and skipped). A group's figure includes whatever
 # it imports that no earlier group did, so shared helpers come first.
 GROUPS = (
-    ("common", ("compat", "log", "config", "board", "jsonout", "backoff", "meter", "health")),
+    ("common", ("compat", "log", "jsonout", "backoff", "meter", "health", "sensors", "telemetry")),
     ("parser", ("hanport", "uartsrc")),
-    ("MQTT", ("publisher", "discovery", "timedsock", "umqtt.simple")),
-    ("portal", ("portal", "dnsd")),
-    ("HTTP", ("httpd", "web", "metrics", "state")),
-    ("app", ("hw", "wifi", "status", "led", "app")),
+    ("MQTT", ("publisher", "discovery", "mqttclient", "timedsock", "umqtt.simple")),
+    ("portal", ("web.portal", "web.dnsd")),
+    ("HTTP", ("web.httpd", "web.routes", "web.metrics", "web.state", "web.settings")),
+    ("boot", ("config", "board", "hw", "gpio", "failsafe")),  # app.build() drops these again
+    ("app", ("wifi", "led", "app")),
 )
 HEAP = "256k"  # roomy, so the figures are what the code uses, not what a small heap allows
 MINUTES = 10
 SPEED = 10
 START = "2024-03-01T12:55:30"
 
-PROBE = r"""
+MARK = r"""
 import gc, sys, micropython
-BLOCK = 32 if sys.maxsize > 2**32 else 16
 
 def mark(label):
     gc.collect()
@@ -59,6 +59,17 @@ def mark(label):
     print("@@meminfo", label)
     micropython.mem_info()
 
+"""
+# As the board boots: main.py's imports and build() only, nothing imported beforehand.
+FRESH = MARK + r"""
+mark("fresh_start")
+import app
+mark("fresh_imported")
+the_app = app.build()
+mark("fresh_built")
+"""
+PROBE = MARK + r"""
+BLOCK = 32 if sys.maxsize > 2**32 else 16
 mark("start")
 for group, names in GROUPS:
     for name in names:
@@ -160,6 +171,13 @@ def measure(interp, minutes=MINUTES):
     groups = [[g, list(names)] for g, names in GROUPS]
     with open(os.path.join(stage, "bench_probe.py"), "w") as f:
         f.write("GROUPS = {!r}\n".format(groups) + PROBE)
+    with open(os.path.join(stage, "bench_fresh.py"), "w") as f:
+        f.write(FRESH)
+    env = run_mp.environment(stage, run_mp.UMQTT_DEFAULT, "none")
+    fresh = subprocess.run(
+        run_mp.command(interp, HEAP, "bench_fresh.py"),
+        cwd=stage, env=env, capture_output=True, text=True, timeout=120,
+    )
     sim, where = start_simulator(
         "aidon", os.path.join(work, "sim.jsonl"), START, SPEED, "--duration", str(minutes * 60)
     )
@@ -192,7 +210,7 @@ def measure(interp, minutes=MINUTES):
             sim.stdout.close()
             broker.stop()
     with open(out_path) as f:
-        text = f.read()
+        text = fresh.stdout + f.read()
     figures, absent = parse(text)
     if "after_run" not in figures:
         raise SystemExit("bench_heap: the probe did not finish:\n" + text[-3000:])
@@ -210,12 +228,19 @@ def report(interp, figures, absent, failures, memory_error, minutes=MINUTES):
                                                  " ".join(names)))
         before = entry["live"]
     rows = (
-        ("after importing everything", figures["imported"]),
-        ("after app.build()", figures["built"]),
+        ("booted as main.py does it:", {}),
+        ("  after import app", figures["fresh_imported"]),
+        ("  after app.build()", figures["fresh_built"]),
+        ("with every group imported first:", {}),
+        ("  after importing everything", figures["imported"]),
+        ("  after app.build()", figures["built"]),
         ("peak while running", figures["peak"]),
         ("after {:g} simulated minutes".format(minutes), figures["after_run"]),
     )
     for what, entry in rows:
+        if not entry:
+            print("  " + what)
+            continue
         line = "  {:30} {:>9}".format(what, kb(entry["live"]))
         if "max_free" in entry:
             line += "   largest free block {}".format(kb(entry["max_free"]))

@@ -123,8 +123,12 @@ def _tool(name):
 
 
 def compile_firmware():
-    """firmware/ compiled to .mpy (bytecode only: any arch) in build/mprun/mpy; only what changed."""
-    out_root = os.path.join(BUILD, "mprun", "mpy")
+    """firmware/ compiled to .mpy as `make deploy` does (same optimisation; bytecode only, so any
+    arch) in build/mprun/mpy<opt>; only what changed is compiled again."""
+    sys.path.insert(0, HERE)
+    from deploy import MPY_OPT
+
+    out_root = os.path.join(BUILD, "mprun", "mpy" + MPY_OPT)
     for folder, dirs, files in os.walk(FIRMWARE):
         dirs[:] = sorted(d for d in dirs if d not in ("__pycache__", "www"))
         for name in sorted(files):
@@ -135,7 +139,7 @@ def compile_firmware():
             if os.path.exists(out) and os.stat(out).st_mtime_ns >= os.stat(src).st_mtime_ns:
                 continue
             os.makedirs(os.path.dirname(out), exist_ok=True)
-            subprocess.run([_tool("mpy-cross"), "-o", out, src], check=True)
+            subprocess.run([_tool("mpy-cross"), MPY_OPT, "-o", out, src], check=True)
     # A module deleted from firmware/ must not linger as .mpy.
     for folder, _, files in os.walk(out_root):
         for name in files:
