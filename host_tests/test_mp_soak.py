@@ -78,15 +78,24 @@ def test_ten_minutes_in_a_fixed_heap(http, tmp_path, mqtt_broker, mqtt_subscribe
         assert span.total_seconds() >= MINUTES * 60 - 15
         assert 3 in {s["list"] for s in sent}
 
+        seen = {}
+
         def settled():
             diags = [json.loads(m.payload) for m in sub.messages if "/diagnostics" in m.topic]
+            states = [m for m in sub.messages if m.topic.endswith("/state")]
+            seen.update(states=len(states), last=diags[-1] if diags else None)
             if not diags or diags[-1]["frames_ok"] < len(sent):
                 return None
-            last = diags[-1]
-            states = [m for m in sub.messages if m.topic.endswith("/state")]
-            return last if last["published"] == len(states) else None
+            return diags[-1] if diags[-1]["published"] == len(states) else None
 
-        last = d.wait_for(settled, timeout=30, what="every frame read and accounted for")
+        try:
+            last = d.wait_for(settled, timeout=30, what="every frame read and accounted for")
+        except AssertionError as exc:
+            raise AssertionError(
+                "{}: {} sent, {} states at the broker, last diagnostics {}; failures {}; "
+                "output:\n{}".format(exc, len(sent), seen["states"], seen["last"], failures,
+                                     d.output[-3000:])
+            ) from None
         out = d.output
         assert "MemoryError" not in out and "Traceback" not in out, out
         assert failures == [], failures
