@@ -1,5 +1,5 @@
-"""`make bench`'s heap figures keep working: a short tools/bench_heap.py run in the real MicroPython
-gives every figure (none asserted beyond being there and plausible)."""
+"""`make bench`'s heap figures keep working: a short tools/bench_heap.py run in the real
+MicroPython gives every figure (none asserted beyond being there and plausible)."""
 
 import json
 import subprocess

@@ -90,7 +90,8 @@ def test_meter_readings_and_discovery_reach_mosquitto(
     }
     assert set(configs) == numeric_keys(sent)
     total = configs["active_power_import_total"]
-    assert total["state_class"] == "total_increasing" and total["device"]["serial_number"] == meter_id
+    assert total["state_class"] == "total_increasing"
+    assert total["device"]["serial_number"] == meter_id
     diags = diagnostics(sub)
     assert diags and diags[-1]["fcs_errors"] == 0 and diags[-1]["task_errors"] == 0
 
@@ -137,9 +138,7 @@ def test_broker_stopped_and_restarted(umqtt, tmp_path, mqtt_broker, mqtt_subscri
         after = mqtt_subscriber(mqtt_broker, "hanport/+/state", "hanport/+/diagnostics")
         d.wait_for(
             lambda: [m for m in after.messages if m.topic.endswith("/state")]
-            and [
-                x for x in diagnostics(after) if x["mqtt_connects"] >= 2 and x["mqtt_failures"] >= 1
-            ],
+            and [x for x in diagnostics(after) if x["mqtt_connects"] >= 2 and x["mqtt_failures"]],
             timeout=60,
             what="state and diagnostics after the restart",
         )

