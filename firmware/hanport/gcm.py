@@ -1,0 +1,205 @@
+"""Unwrap a ciphered DLMS APDU (AES-128-GCM, IEC 62056-5-3 / DLMS Green Book security suite 0).
+
+    DB|DF | 08 | system title(8) | length (A-XDR) | SC | invocation counter(4) | data | [tag(12)]
+    SC (security control): 0x10 authenticated, 0x20 encrypted, 0x80 compressed, 0x0F suite
+    IV = system title | invocation counter;  J0 = IV | 00000001;  data counters from IV | 00000002
+    encrypted + authenticated: AAD = SC | AK, GHASH over AAD and ciphertext
+    authenticated only:        AAD = SC | AK | data, no ciphertext (GMAC)
+
+The dongle's MicroPython has `cryptolib.aes(key, 1)` (AES-ECB) and nothing else of GCM, so
+the CTR keystream is built by encrypting all counter blocks of a chunk in one ECB call, and
+GHASH is done here on ints with a 4-bit table (Shoup). When a tag is expected and an
+authentication key is set, the tag is checked over the ciphertext before a single byte is
+decrypted, so nothing unauthenticated reaches the decoder. Decryption happens in place.
+Key handling (settings, secrecy) is the caller's; this module only uses the bytes it is given.
+On a PC, `tools/hosttwin/cryptolib.py` stands in for the device's `cryptolib`.
+"""
+
+from .compat import const
+
+_AUTHENTICATED = const(0x10)
+_ENCRYPTED = const(0x20)
+_COMPRESSED = const(0x80)
+_TAG_BYTES = const(12)
+_TITLE_BYTES = const(8)
+_KEYSTREAM_BYTES = const(512)  # counter blocks per ECB call: a 500-byte frame takes one call
+_R = 0xE1 << 120  # GHASH reduction: x^128 = x^7 + x^2 + x + 1 in GCM's reflected order
+
+
+def _mulx(a):
+    return (a >> 1) ^ _R if a & 1 else a >> 1
+
+
+class Decryptor:
+    """Checks and decrypts ciphered APDUs with one meter's keys (16 bytes each)."""
+
+    def __init__(self, key, auth_key=None):
+        if len(key) != 16 or (auth_key is not None and len(auth_key) != 16):
+            raise ValueError("AES-128 keys are 16 bytes (32 hex digits)")
+        import cryptolib  # the device's AES; only imported once a key is configured
+
+        self._aes = cryptolib.aes(bytes(key), 1)  # mode 1 = ECB (ESP32 has no MODE_ECB name)
+        self._auth_key = bytes(auth_key) if auth_key is not None else None
+        self._stream = bytearray(_KEYSTREAM_BYTES)
+        self._iv = bytearray(12)  # system title | invocation counter
+        self._block = bytearray(16)  # GHASH input block being filled
+        self._fill = 0
+        self._y = 0  # GHASH state
+        h = bytearray(16)
+        self._aes.encrypt(h, h)
+        self._table = _table(int.from_bytes(h, "big"))
+        self._reduce = tuple(_mulx(_mulx(_mulx(_mulx(low)))) for low in range(16))
+
+    def open(self, buf, start, end):
+        """Unwrap the ciphered APDU at buf[start:end] in place.
+
+        Returns (start, end) of the plain APDU inside buf; raises ValueError with the
+        reason when it cannot be unwrapped (bad length, no key, wrong tag)."""
+        pos = start + 1
+        if end - pos < 2 + _TITLE_BYTES or buf[pos] != _TITLE_BYTES:
+            raise ValueError("ciphered APDU: bad system title")
+        title = pos + 1
+        pos = title + _TITLE_BYTES
+        size = buf[pos]
+        pos += 1
+        if size == 0x81:
+            size = buf[pos]
+            pos += 1
+        elif size == 0x82:
+            size = (buf[pos] << 8) | buf[pos + 1]
+            pos += 2
+        elif size > 0x80:
+            raise ValueError("ciphered APDU: bad length")
+        if size < 5 or pos + size > end:
+            raise ValueError("ciphered APDU: %d bytes announced, %d present" % (size, end - pos))
+        control = buf[pos]
+        if control & _COMPRESSED:
+            raise ValueError("ciphered APDU: compression (SC 0x%02x) not supported" % control)
+        data = pos + 5
+        data_end = pos + size
+        iv = self._iv
+        for j in range(_TITLE_BYTES):
+            iv[j] = buf[title + j]
+        for j in range(4):
+            iv[_TITLE_BYTES + j] = buf[pos + 1 + j]
+        if control & _AUTHENTICATED:
+            data_end -= _TAG_BYTES
+            if data_end < data:
+                raise ValueError("ciphered APDU: shorter than its tag")
+            if self._auth_key is not None and not self._tag_ok(buf, pos, data, data_end):
+                raise ValueError("ciphered APDU: authentication tag mismatch (wrong key?)")
+        if control & _ENCRYPTED:
+            self._crypt(buf, data, data_end)
+        return data, data_end
+
+    def _counter_blocks(self, first, count):
+        """Write `count` counter blocks IV | first.. into the stream buffer."""
+        stream = self._stream
+        iv = self._iv
+        at = 0
+        for n in range(first, first + count):
+            for j in range(12):
+                stream[at + j] = iv[j]
+            stream[at + 12] = (n >> 24) & 0xFF
+            stream[at + 13] = (n >> 16) & 0xFF
+            stream[at + 14] = (n >> 8) & 0xFF
+            stream[at + 15] = n & 0xFF
+            at += 16
+
+    def _crypt(self, buf, start, end):
+        """XOR the CTR keystream (counters from 2) into buf[start:end]."""
+        stream = self._stream
+        counter = 2
+        while start < end:
+            chunk = end - start
+            if chunk > _KEYSTREAM_BYTES:
+                chunk = _KEYSTREAM_BYTES
+            blocks = (chunk + 15) >> 4
+            self._counter_blocks(counter, blocks)
+            if blocks << 4 == _KEYSTREAM_BYTES:
+                self._aes.encrypt(stream, stream)
+            else:
+                view = memoryview(stream)[: blocks << 4]
+                self._aes.encrypt(view, view)
+            for j in range(chunk):
+                buf[start + j] ^= stream[j]
+            start += chunk
+            counter += blocks
+
+    def _tag_ok(self, buf, control_at, data, data_end):
+        """GHASH, then compare E(J0) ^ S with the 12 tag bytes that follow the data."""
+        self._y = 0
+        self._fill = 0
+        self._absorb(buf, control_at, control_at + 1)
+        auth_key = self._auth_key
+        self._absorb(auth_key, 0, 16)
+        if buf[control_at] & _ENCRYPTED:
+            aad_bytes = 17
+            self._flush()
+            self._absorb(buf, data, data_end)
+            text_bytes = data_end - data
+        else:
+            aad_bytes = 17 + data_end - data
+            self._absorb(buf, data, data_end)
+            text_bytes = 0
+        self._flush()
+        block = self._block
+        bits = aad_bytes << 3
+        for j in range(8):
+            block[7 - j] = (bits >> (8 * j)) & 0xFF
+        bits = text_bytes << 3
+        for j in range(8):
+            block[15 - j] = (bits >> (8 * j)) & 0xFF
+        self._fill = 16
+        self._flush()
+        self._counter_blocks(1, 1)
+        stream = memoryview(self._stream)[:16]
+        self._aes.encrypt(stream, stream)
+        mask = self._y.to_bytes(16, "big")
+        diff = 0
+        for j in range(_TAG_BYTES):
+            diff |= stream[j] ^ mask[j] ^ buf[data_end + j]
+        return diff == 0
+
+    def _absorb(self, src, start, end):
+        block = self._block
+        fill = self._fill
+        for i in range(start, end):
+            block[fill] = src[i]
+            fill += 1
+            if fill == 16:
+                self._fill = 16
+                self._flush()
+                fill = 0
+        self._fill = fill
+
+    def _flush(self):
+        """Multiply (Y ^ block) by H: the block is zero-padded; nothing to do when empty."""
+        fill = self._fill
+        if not fill:
+            return
+        block = self._block
+        for j in range(fill, 16):
+            block[j] = 0
+        x = self._y.to_bytes(16, "big")
+        table = self._table
+        reduce = self._reduce
+        z = 0
+        for j in range(15, -1, -1):  # Horner: the highest degrees (last nibble) first
+            b = x[j] ^ block[j]
+            z = (z >> 4) ^ reduce[z & 15] ^ table[b & 15]
+            z = (z >> 4) ^ reduce[z & 15] ^ table[b >> 4]
+        self._y = z
+        self._fill = 0
+
+
+def _table(h):
+    """table[v] = (v as the GCM polynomial of degree < 4 at the top of a block) * H."""
+    x1 = _mulx(h)
+    x2 = _mulx(x1)
+    x3 = _mulx(x2)
+    table = [0] * 16
+    for v in range(16):
+        table[v] = (h if v & 8 else 0) ^ (x1 if v & 4 else 0) ^ (x2 if v & 2 else 0)
+        table[v] ^= x3 if v & 1 else 0
+    return tuple(table)
