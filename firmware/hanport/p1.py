@@ -1,0 +1,329 @@
+r"""P1 / DSMR telegrams (IEC 62056-21 mode D text, DSMR 2.2-5, Fluvius, Swedish/Danish P1).
+
+    /XXX5<identification>\r\n            XXX: manufacturer flag id, 5: baud rate character
+    \r\n
+    A-B:C.D.E(value*unit)\r\n            one COSEM object per line, some with several groups
+    0-n:24.2.1(YYMMDDhhmmssX)(v*m3)\r\n   M-Bus channel n (gas, water, heat): time, then value
+    !CRC\r\n                            CRC-16/ARC of '/' to '!' as 4 hex digits (DSMR 4+)
+
+Values land on the same keys and units as the HDLC lists (W, var, A, V, Wh, varh), so the
+sinks cannot tell a P1 meter from an HDLC one; k-units are scaled by 1000 without going
+through floats. A telegram without a CRC is accepted only when it does not claim DSMR 4 or
+later (`1-3:0.2.8` >= 40), since only older versions and plain IEC 62056-21 meters omit it.
+Lines this module does not know are skipped. Framing the telegram in the byte stream is
+the reader's job; this module decodes one whole telegram held in a buffer.
+"""
+
+from .compat import const
+from . import obis
+
+_SLASH = const(0x2F)
+_BANG = const(0x21)
+_OPEN = const(0x28)
+_CLOSE = const(0x29)
+_STAR = const(0x2A)
+_CR = const(0x0D)
+_LF = const(0x0A)
+_FIRST_CRC_VERSION = const(40)
+
+_ARC = (
+    0x0000, 0xC0C1, 0xC181, 0x0140, 0xC301, 0x03C0, 0x0280, 0xC241,
+    0xC601, 0x06C0, 0x0780, 0xC741, 0x0500, 0xC5C1, 0xC481, 0x0440,
+    0xCC01, 0x0CC0, 0x0D80, 0xCD41, 0x0F00, 0xCFC1, 0xCE81, 0x0E40,
+    0x0A00, 0xCAC1, 0xCB81, 0x0B40, 0xC901, 0x09C0, 0x0880, 0xC841,
+    0xD801, 0x18C0, 0x1980, 0xD941, 0x1B00, 0xDBC1, 0xDA81, 0x1A40,
+    0x1E00, 0xDEC1, 0xDF81, 0x1F40, 0xDD01, 0x1DC0, 0x1C80, 0xDC41,
+    0x1400, 0xD4C1, 0xD581, 0x1540, 0xD701, 0x17C0, 0x1680, 0xD641,
+    0xD201, 0x12C0, 0x1380, 0xD341, 0x1100, 0xD1C1, 0xD081, 0x1040,
+    0xF001, 0x30C0, 0x3180, 0xF141, 0x3300, 0xF3C1, 0xF281, 0x3240,
+    0x3600, 0xF6C1, 0xF781, 0x3740, 0xF501, 0x35C0, 0x3480, 0xF441,
+    0x3C00, 0xFCC1, 0xFD81, 0x3D40, 0xFF01, 0x3FC0, 0x3E80, 0xFE41,
+    0xFA01, 0x3AC0, 0x3B80, 0xFB41, 0x3900, 0xF9C1, 0xF881, 0x3840,
+    0x2800, 0xE8C1, 0xE981, 0x2940, 0xEB01, 0x2BC0, 0x2A80, 0xEA41,
+    0xEE01, 0x2EC0, 0x2F80, 0xEF41, 0x2D00, 0xEDC1, 0xEC81, 0x2C40,
+    0xE401, 0x24C0, 0x2580, 0xE541, 0x2700, 0xE7C1, 0xE681, 0x2640,
+    0x2200, 0xE2C1, 0xE381, 0x2340, 0xE101, 0x21C0, 0x2080, 0xE041,
+    0xA001, 0x60C0, 0x6180, 0xA141, 0x6300, 0xA3C1, 0xA281, 0x6240,
+    0x6600, 0xA6C1, 0xA781, 0x6740, 0xA501, 0x65C0, 0x6480, 0xA441,
+    0x6C00, 0xACC1, 0xAD81, 0x6D40, 0xAF01, 0x6FC0, 0x6E80, 0xAE41,
+    0xAA01, 0x6AC0, 0x6B80, 0xAB41, 0x6900, 0xA9C1, 0xA881, 0x6840,
+    0x7800, 0xB8C1, 0xB981, 0x7940, 0xBB01, 0x7BC0, 0x7A80, 0xBA41,
+    0xBE01, 0x7EC0, 0x7F80, 0xBF41, 0x7D00, 0xBDC1, 0xBC81, 0x7C40,
+    0xB401, 0x74C0, 0x7580, 0xB541, 0x7700, 0xB7C1, 0xB681, 0x7640,
+    0x7200, 0xB2C1, 0xB381, 0x7340, 0xB101, 0x71C0, 0x7080, 0xB041,
+    0x5000, 0x90C1, 0x9181, 0x5140, 0x9301, 0x53C0, 0x5280, 0x9241,
+    0x9601, 0x56C0, 0x5780, 0x9741, 0x5500, 0x95C1, 0x9481, 0x5440,
+    0x9C01, 0x5CC0, 0x5D80, 0x9D41, 0x5F00, 0x9FC1, 0x9E81, 0x5E40,
+    0x5A00, 0x9AC1, 0x9B81, 0x5B40, 0x9901, 0x59C0, 0x5880, 0x9841,
+    0x8801, 0x48C0, 0x4980, 0x8941, 0x4B00, 0x8BC1, 0x8A81, 0x4A40,
+    0x4E00, 0x8EC1, 0x8F81, 0x4F40, 0x8D01, 0x4DC0, 0x4C80, 0x8C41,
+    0x4400, 0x84C1, 0x8581, 0x4540, 0x8701, 0x47C0, 0x4680, 0x8641,
+    0x8201, 0x42C0, 0x4380, 0x8341, 0x4100, 0x81C1, 0x8081, 0x4040,
+)
+
+# Manufacturer flag ids (IEC 62056-21 header, as registered with the DLMS UA) seen on P1 ports.
+_MAKERS = {
+    "KFM": "Kaifa",
+    "KAM": "Kamstrup",
+    "LGF": "Landis+Gyr",
+    "LGZ": "Landis+Gyr",
+    "XMX": "Landis+Gyr",
+    "ISK": "Iskraemeco",
+    "ISk": "Iskraemeco",
+    "AID": "Aidon",
+    "ADN": "Aidon",
+    "SAG": "Sagemcom",
+    "EST": "Sagemcom",
+    "FLU": "Fluvius",
+    "ESY": "EasyMeter",
+    "ELL": "Elster",
+    "EGM": "Elgama",
+    "NES": "NES",
+}
+
+# Units a P1 value may carry, to (unit on the reading's key, power of ten to apply).
+_UNITS = {
+    "kW": ("W", 3),
+    "W": ("W", 0),
+    "kWh": ("Wh", 3),
+    "Wh": ("Wh", 0),
+    "kvar": ("var", 3),
+    "var": ("var", 0),
+    "kvarh": ("varh", 3),
+    "varh": ("varh", 0),
+    "V": ("V", 0),
+    "A": ("A", 0),
+    "m3": ("m3", 0),
+    "GJ": ("GJ", 0),
+}
+
+# M-Bus device types (EN 13757-3) of channels 0-n:24.1.0 to their volume/energy key.
+_CHANNELS = {3: obis.GAS_VOLUME, 7: obis.WATER_VOLUME, 4: obis.HEAT_ENERGY, 12: obis.HEAT_ENERGY}
+
+
+def crc16_arc(buf, start, end):
+    """CRC-16/ARC (reflected 0x8005, init 0) of buf[start:end]."""
+    table = _ARC
+    crc = 0
+    for i in range(start, end):
+        crc = (crc >> 8) ^ table[(crc ^ buf[i]) & 0xFF]
+    return crc
+
+
+def _hex_digit(b):
+    if 0x30 <= b <= 0x39:
+        return b - 0x30
+    b |= 0x20
+    if 0x61 <= b <= 0x66:
+        return b - 0x57
+    return -1
+
+
+def _text(buf, start, end):
+    return bytes(buf[start:end]).decode()
+
+
+def check(buf, start, end):
+    """Where the telegram buf[start:end] ('/' first) has its '!'; ValueError when the CRC is
+    wrong or missing where the version requires one."""
+    bang = end - 1
+    while bang > start and buf[bang] != _BANG:
+        bang -= 1
+    if bang <= start:
+        raise ValueError("P1 telegram without its closing '!'")
+    stated = 0
+    digits = 0
+    pos = bang + 1
+    while pos < end and digits < 4:
+        d = _hex_digit(buf[pos])
+        if d < 0:
+            break
+        stated = (stated << 4) | d
+        digits += 1
+        pos += 1
+    if digits:  # some meters drop the CRC's leading zeros (dsmr_parser "unpadded" example)
+        crc = crc16_arc(buf, start, bang + 1)
+        if crc != stated:
+            raise ValueError("P1 telegram: bad CRC (%04X, computed %04X)" % (stated, crc))
+    return bang
+
+
+def decode(buf, start, end):
+    """The reading carried by the P1 telegram buf[start:end] ('/' to '!' and its CRC)."""
+    bang = check(buf, start, end)
+    crc_present = bang + 1 < end and _hex_digit(buf[bang + 1]) >= 0
+    reading = {}
+    pos = start + 1
+    line_end = pos
+    while line_end < bang and buf[line_end] != _CR and buf[line_end] != _LF:
+        line_end += 1
+    maker = _text(buf, pos, pos + 3) if line_end - pos >= 4 else ""
+    reading[obis.METER_MANUFACTURER] = _MAKERS.get(maker, maker)
+    ident = pos + 4
+    if ident + 1 < line_end and buf[ident] == 0x5C:  # "\\2" after the baud character: enhanced id
+        ident += 2
+    while ident < line_end and buf[ident] < 0x21:
+        ident += 1
+    reading[obis.METER_TYPE] = _text(buf, ident, line_end)
+    channels = {}
+    version = 0
+    pos = line_end
+    while pos < bang:
+        while pos < bang and (buf[pos] == _CR or buf[pos] == _LF):
+            pos += 1
+        line_end = pos
+        while line_end < bang and buf[line_end] != _CR and buf[line_end] != _LF:
+            line_end += 1
+        if pos < line_end:
+            got = _line(buf, pos, line_end, reading, channels)
+            if got > version:
+                version = got
+        pos = line_end
+    if not crc_present and version >= _FIRST_CRC_VERSION:
+        raise ValueError("P1 telegram: DSMR %d.%d requires a CRC" % (version // 10, version % 10))
+    if len(reading) <= 2:
+        raise ValueError("P1 telegram: no known values")
+    return reading
+
+
+def _number(buf, pos, end):
+    """Parse an unsigned decimal at buf[pos:end]: (mantissa, decimals, next pos) or None."""
+    mantissa = 0
+    decimals = -1
+    digits = 0
+    while pos < end:
+        b = buf[pos]
+        if 0x30 <= b <= 0x39:
+            mantissa = mantissa * 10 + b - 0x30
+            digits += 1
+            if decimals >= 0:
+                decimals += 1
+        elif b == 0x2E and decimals < 0:
+            decimals = 0
+        else:
+            break
+        pos += 1
+    if not digits:
+        return None
+    return mantissa, decimals if decimals > 0 else 0, pos
+
+
+def _line(buf, pos, end, reading, channels):
+    """Decode one COSEM line into reading; returns the DSMR version when this line states it."""
+    code = [0, 0, 0, 0, 0]  # A, B, C, D, E
+    field = 0
+    while pos < end and field < 5:
+        b = buf[pos]
+        if 0x30 <= b <= 0x39:
+            code[field] = code[field] * 10 + b - 0x30
+        elif b == 0x2D or b == 0x3A or b == 0x2E:  # "-", ":", "."
+            field += 1
+        else:
+            break
+        pos += 1
+    if field != 4:
+        return 0  # not A-B:C.D.E (a broken line, or a continuation of the one before)
+    while pos < end and buf[pos] != _OPEN:  # "*255" after the code (IEC 62056-21 style)
+        pos += 1
+    if pos >= end:
+        return 0
+    a, b, c, d, e = code
+    # The value is the last group: "(time)(value*unit)" on M-Bus channels and event logs.
+    last = end - 1
+    while last > pos and buf[last] != _OPEN:
+        last -= 1
+    close = last + 1
+    while close < end and buf[close] != _CLOSE:
+        close += 1
+    if close >= end:
+        return 0
+    if a == 1 and b == 3 and c == 0 and d == 2 and e == 8:
+        got = _number(buf, last + 1, close)
+        return got[0] if got is not None else 0
+    if a == 0 and c == 96 and d == 1 and e == 1 and b == 0:
+        reading[obis.METER_ID] = _hex_text(buf, last + 1, close)
+        return 0
+    if a == 0 and c == 1 and d == 0 and e == 0 and b == 0:
+        when = _timestamp(buf, last + 1, close)
+        if when is not None:
+            reading[obis.METER_DATETIME] = when
+        return 0
+    if a == 0 and b and c == 24:
+        if d == 1 and e == 0:
+            got = _number(buf, last + 1, close)
+            if got is not None:
+                channels[b] = got[0]
+        elif d == 2:
+            key = _CHANNELS.get(channels.get(b, 3))
+            _store(buf, last + 1, close, key, reading)
+        return 0
+    if b > 1 and a == 1:
+        return 0
+    key = obis.KEYS.get(obis.obis_id(a, c, d, e))
+    if key is not None and key != obis.LIST_VER_ID:
+        if key == obis.METER_ID or key == obis.METER_TYPE:
+            if b == 0:
+                reading[key] = _text(buf, last + 1, close)
+        else:
+            _store(buf, last + 1, close, key, reading)
+    return 0
+
+
+def _store(buf, pos, end, key, reading):
+    """Store "(value*unit)" under key when its unit is the key's (after k-scaling)."""
+    got = _number(buf, pos, end)
+    if got is None or key is None:
+        return
+    mantissa, decimals, pos = got
+    if pos >= end or buf[pos] != _STAR:
+        return  # no unit: an unset M-Bus channel "(00000000)", or an unknown quantity
+    unit = _UNITS.get(_unit(buf, pos + 1, end))
+    if unit is None or obis.UNITS.get(key) != unit[0]:
+        return
+    power = unit[1] - decimals
+    if power >= 0:
+        reading[key] = mantissa * 10**power
+    else:
+        reading[key] = mantissa / 10 ** (-power)
+
+
+def _unit(buf, pos, end):
+    """Unit text with the casing of _UNITS ("kVArh" and "KWH" are written by some meters)."""
+    text = _text(buf, pos, end)
+    low = text.lower()
+    for name in _UNITS:
+        if name.lower() == low:
+            return name
+    return text
+
+
+def _hex_text(buf, pos, end):
+    """DSMR writes 0-0:96.1.1 as hex of ASCII; other meters write it plain."""
+    size = end - pos
+    if size and not size & 1:
+        out = bytearray(size >> 1)
+        for i in range(size >> 1):
+            hi = _hex_digit(buf[pos + 2 * i])
+            lo = _hex_digit(buf[pos + 2 * i + 1])
+            if hi < 0 or lo < 0:
+                break
+            ch = (hi << 4) | lo
+            if ch < 0x20 or ch > 0x7E:
+                break
+            out[i] = ch
+        else:
+            return bytes(out).decode()
+    return _text(buf, pos, end)
+
+
+def _timestamp(buf, pos, end):
+    """YYMMDDhhmmssX (X: W = winter time, UTC+1; S = summer time, UTC+2) to ISO 8601."""
+    if end - pos != 13:
+        return None
+    for i in range(12):
+        if not 0x30 <= buf[pos + i] <= 0x39:
+            return None
+    zone = buf[pos + 12]
+    offset = "+01:00" if zone == 0x57 else "+02:00" if zone == 0x53 else ""
+    t = _text(buf, pos, pos + 12)
+    return "20{}-{}-{}T{}:{}:{}{}".format(t[0:2], t[2:4], t[4:6], t[6:8], t[8:10], t[10:12], offset)
