@@ -10,12 +10,13 @@ Values land on the same keys and units as the HDLC lists (W, var, A, V, Wh, varh
 sinks cannot tell a P1 meter from an HDLC one; k-units are scaled by 1000 without going
 through floats. A telegram without a CRC is accepted only when it does not claim DSMR 4 or
 later (`1-3:0.2.8` >= 40), since only older versions and plain IEC 62056-21 meters omit it.
-Lines this module does not know are skipped. Framing the telegram in the byte stream is
-the reader's job; this module decodes one whole telegram held in a buffer.
+Lines this module does not know are skipped. `Framer` collects a telegram from the stream
+into the reader's one buffer; `decode` reads it there. Imported only when a "/" is first seen
+between frames.
 """
 
 from .compat import const
-from . import obis
+from . import hdlc, obis
 
 _SLASH = const(0x2F)
 _BANG = const(0x21)
@@ -25,6 +26,8 @@ _STAR = const(0x2A)
 _CR = const(0x0D)
 _LF = const(0x0A)
 _FIRST_CRC_VERSION = const(40)
+_TEXT = const(0)  # collecting up to "!"
+_CRC = const(1)  # after "!": up to 4 hex digits, then the line end
 
 _ARC = (
     0x0000, 0xC0C1, 0xC181, 0x0140, 0xC301, 0x03C0, 0x0280, 0xC241,
@@ -101,6 +104,75 @@ _UNITS = {
 _CHANNELS = {3: obis.GAS_VOLUME, 7: obis.WATER_VOLUME, 4: obis.HEAT_ENERGY, 12: obis.HEAT_ENERGY}
 
 
+class Framer:
+    """Collects one telegram, "/" to the end of its "!CRC" line, at the front of the HDLC
+    framer's buffer (idle meanwhile), and hands it to on_telegram(buf, 0, end)."""
+
+    def __init__(self, framer, on_telegram):
+        self._hdlc = framer  # its buffer and counters are shared
+        self._buf = framer._buf
+        self._on_telegram = on_telegram
+        self.active = False
+        self._state = _TEXT
+        self._at = 0
+        self._digits = 0
+
+    def begin(self):
+        self.active = True
+        self._state = _TEXT
+        self._at = 0
+
+    def feed(self, src, i, end):
+        """Consume src[i:end]; returns where it stopped: end, past the telegram, or at a byte
+        no telegram holds (binary, e.g. the 7E of an HDLC frame), left for the HDLC framer."""
+        buf = self._buf
+        size = len(buf)
+        at = self._at
+        state = self._state
+        while i < end:
+            b = src[i]
+            if state == _CRC:
+                if b == _LF:
+                    self.active = False
+                    self._on_telegram(buf, 0, at)
+                    return i + 1
+                if b != _CR and (self._digits == 4 or _hex_digit(b) < 0):
+                    self.active = False  # no line end after the CRC: the telegram ends anyway
+                    self._on_telegram(buf, 0, at)
+                    return i
+                self._digits += 1
+            elif b == _BANG:
+                state = _CRC
+                self._state = state
+                self._digits = 0
+            elif b == _SLASH and at:
+                self._hdlc.errors[hdlc.TRUNCATED] += 1  # a new telegram began: the last was cut
+                at = 0
+            elif b >= 0x7E:  # no telegram holds these; an HDLC frame starts with 7E
+                self.active = False
+                if at < 8:
+                    self._hdlc.skipped += at  # a stray "/", not a telegram
+                else:
+                    self._hdlc.errors[hdlc.TRUNCATED] += 1
+                return i
+            if at == size:
+                self.active = False
+                self._hdlc.errors[hdlc.OVERSIZED] += 1
+                return i
+            buf[at] = b
+            at += 1
+            i += 1
+        self._at = at
+        return i
+
+
+    def flush(self):
+        """End of input: a telegram whose "!" has come is complete without its line end."""
+        if self.active and self._state == _CRC:
+            self.active = False
+            self._on_telegram(self._buf, 0, self._at)
+
+
 def crc16_arc(buf, start, end):
     """CRC-16/ARC (reflected 0x8005, init 0) of buf[start:end]."""
     table = _ARC
@@ -150,7 +222,11 @@ def check(buf, start, end):
 
 def decode(buf, start, end):
     """The reading carried by the P1 telegram buf[start:end] ('/' to '!' and its CRC)."""
-    bang = check(buf, start, end)
+    return decode_checked(buf, start, end, check(buf, start, end))
+
+
+def decode_checked(buf, start, end, bang):
+    """decode() for a telegram whose CRC check() has passed, with its '!' at buf[bang]."""
     crc_present = bang + 1 < end and _hex_digit(buf[bang + 1]) >= 0
     reading = {}
     pos = start + 1
