@@ -137,6 +137,14 @@ class Reader:
                 mbus = self._mbus
                 other.begin()
 
+    def flush(self):
+        """End of input (a file, a closed port): a P1 telegram whose "!" and CRC have come is
+        read without waiting for its line end."""
+        if self._other is not None and self._other is self._p1:
+            self._p1.flush()
+            if not self._p1.active:
+                self._other = None
+
     def expire(self):
         """Give up a push that has waited too long for its next part; for callers that poll
         when no bytes come (feed does it too)."""
