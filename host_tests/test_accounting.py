@@ -47,7 +47,8 @@ def gbt_frames(power=77, block_size=9):
 
 def block(number, data, last=False):
     """One GBT block, without the LLC header (E0 | control | number | ack | length | data)."""
-    return bytes((0xE0, 0x80 if last else 0x00, number >> 8, number & 0xFF, 0, 0, len(data))) + data
+    control = 0x80 if last else 0x00
+    return bytes((0xE0, control, number >> 8, number & 0xFF, 0, 0, len(data))) + data
 
 
 def test_empty_blocks_found_by_hypothesis_are_counted():

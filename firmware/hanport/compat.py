@@ -11,13 +11,13 @@ except ImportError:  # CPython
 
 
 try:
-    ticks_ms = time.ticks_ms  # pyright: ignore[reportAttributeAccessIssue]
-    ticks_diff = time.ticks_diff  # pyright: ignore[reportAttributeAccessIssue]
+    ticks_ms = time.ticks_ms  # pyright: ignore
+    ticks_diff = time.ticks_diff  # pyright: ignore
 except AttributeError:  # CPython: the same wrap-around arithmetic on a monotonic clock
     _PERIOD = 1 << 30
 
     def ticks_ms():
-        return int(time.monotonic() * 1000) & (_PERIOD - 1)
+        return int(time.monotonic() * 1000) & (_PERIOD - 1)  # pyright: ignore
 
     def ticks_diff(end, start):
         diff = (end - start) & (_PERIOD - 1)
