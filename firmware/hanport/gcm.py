@@ -44,11 +44,10 @@ class Decryptor:
         self._iv = bytearray(12)  # system title | invocation counter
         self._block = bytearray(16)  # GHASH input block being filled
         self._fill = 0
-        self._y = 0  # GHASH state
+        self._y = [0, 0, 0, 0, 0]  # GHASH state, as 5 words (see _mult)
         h = bytearray(16)
         self._aes.encrypt(h, h)
         self._table = _table(int.from_bytes(h, "big"))
-        self._reduce = tuple(_mulx(_mulx(_mulx(_mulx(low)))) for low in range(16))
 
     def open(self, buf, start, end):
         """Unwrap the ciphered APDU at buf[start:end] in place.
@@ -128,7 +127,9 @@ class Decryptor:
 
     def _tag_ok(self, buf, control_at, data, data_end):
         """GHASH, then compare E(J0) ^ S with the 12 tag bytes that follow the data."""
-        self._y = 0
+        y = self._y
+        for j in range(5):
+            y[j] = 0
         self._fill = 0
         self._absorb(buf, control_at, control_at + 1)
         auth_key = self._auth_key
@@ -150,56 +151,143 @@ class Decryptor:
         bits = text_bytes << 3
         for j in range(8):
             block[15 - j] = (bits >> (8 * j)) & 0xFF
-        self._fill = 16
-        self._flush()
+        self._mult(block, 0)
+        _bytes_of(y, block)
         self._counter_blocks(1, 1)
         stream = memoryview(self._stream)[:16]
         self._aes.encrypt(stream, stream)
-        mask = self._y.to_bytes(16, "big")
         diff = 0
         for j in range(_TAG_BYTES):
-            diff |= stream[j] ^ mask[j] ^ buf[data_end + j]
+            diff |= stream[j] ^ block[j] ^ buf[data_end + j]
         return diff == 0
 
     def _absorb(self, src, start, end):
+        """GHASH the bytes src[start:end], after those absorbed before (blocks of 16)."""
         block = self._block
         fill = self._fill
-        for i in range(start, end):
+        i = start
+        while i < end:
+            if not fill and end - i >= 16:
+                self._mult(src, i)  # a whole block: straight from the source
+                i += 16
+                continue
             block[fill] = src[i]
             fill += 1
+            i += 1
             if fill == 16:
-                self._fill = 16
-                self._flush()
+                self._mult(block, 0)
                 fill = 0
         self._fill = fill
 
     def _flush(self):
-        """Multiply (Y ^ block) by H: the block is zero-padded; nothing to do when empty."""
+        """Zero-pad and hash a partly filled block; nothing to do when none is."""
         fill = self._fill
-        if not fill:
-            return
-        block = self._block
-        for j in range(fill, 16):
-            block[j] = 0
-        x = self._y.to_bytes(16, "big")
-        table = self._table
-        reduce = self._reduce
-        z = 0
-        for j in range(15, -1, -1):  # Horner: the highest degrees (last nibble) first
-            b = x[j] ^ block[j]
-            z = (z >> 4) ^ reduce[z & 15] ^ table[b & 15]
-            z = (z >> 4) ^ reduce[z & 15] ^ table[b >> 4]
-        self._y = z
-        self._fill = 0
+        if fill:
+            block = self._block
+            for j in range(fill, 16):
+                block[j] = 0
+            self._mult(block, 0)
+            self._fill = 0
+
+    def _mult(self, src, at):
+        """Y = (Y ^ src[at:at+16]) * H in GF(2^128), on small ints so that nothing is allocated.
+
+        A 128-bit value is 5 words of at most 28 bits (MicroPython's small ints hold 30 on
+        the ESP32): w0 = bits 127-112, w1 = 111-84, w2 = 83-56, w3 = 55-28, w4 = 27-0 (bit
+        127 is the coefficient of x^0, GCM's reflected order). Horner's rule over the 32
+        nibbles, the last first: Z = Z * x^4 ^ table[nibble]."""
+        y = self._y
+        m = self._table
+        r = _REDUCE
+        x0 = y[0] ^ ((src[at] << 8) | src[at + 1])
+        x1 = y[1] ^ (
+            (src[at + 2] << 20) | (src[at + 3] << 12) | (src[at + 4] << 4) | (src[at + 5] >> 4)
+        )
+        x2 = y[2] ^ (
+            ((src[at + 5] & 15) << 24) | (src[at + 6] << 16) | (src[at + 7] << 8) | src[at + 8]
+        )
+        x3 = y[3] ^ (
+            (src[at + 9] << 20) | (src[at + 10] << 12) | (src[at + 11] << 4) | (src[at + 12] >> 4)
+        )
+        x4 = y[4] ^ (
+            ((src[at + 12] & 15) << 24) | (src[at + 13] << 16) | (src[at + 14] << 8) | src[at + 15]
+        )
+        z0 = z1 = z2 = z3 = z4 = 0
+        for k in range(32):
+            if k < 7:
+                n = x4 & 15
+                x4 >>= 4
+            elif k < 14:
+                n = x3 & 15
+                x3 >>= 4
+            elif k < 21:
+                n = x2 & 15
+                x2 >>= 4
+            elif k < 28:
+                n = x1 & 15
+                x1 >>= 4
+            else:
+                n = x0 & 15
+                x0 >>= 4
+            low = z4 & 15  # Z * x^4: shift right 4, fold the 4 bits that fall off back in
+            z4 = (z4 >> 4) | ((z3 & 15) << 24)
+            z3 = (z3 >> 4) | ((z2 & 15) << 24)
+            z2 = (z2 >> 4) | ((z1 & 15) << 24)
+            z1 = (z1 >> 4) | ((z0 & 15) << 24)
+            n *= 5
+            z0 = (z0 >> 4) ^ r[low] ^ m[n]
+            z1 ^= m[n + 1]
+            z2 ^= m[n + 2]
+            z3 ^= m[n + 3]
+            z4 ^= m[n + 4]
+        y[0] = z0
+        y[1] = z1
+        y[2] = z2
+        y[3] = z3
+        y[4] = z4
+
+
+def _bytes_of(w, out):
+    """The 16 bytes of the 5-word value w (see Decryptor._mult) into out."""
+    out[0] = w[0] >> 8
+    out[1] = w[0] & 0xFF
+    out[2] = w[1] >> 20
+    out[3] = (w[1] >> 12) & 0xFF
+    out[4] = (w[1] >> 4) & 0xFF
+    out[5] = ((w[1] & 15) << 4) | (w[2] >> 24)
+    out[6] = (w[2] >> 16) & 0xFF
+    out[7] = (w[2] >> 8) & 0xFF
+    out[8] = w[2] & 0xFF
+    out[9] = w[3] >> 20
+    out[10] = (w[3] >> 12) & 0xFF
+    out[11] = (w[3] >> 4) & 0xFF
+    out[12] = ((w[3] & 15) << 4) | (w[4] >> 24)
+    out[13] = (w[4] >> 16) & 0xFF
+    out[14] = (w[4] >> 8) & 0xFF
+    out[15] = w[4] & 0xFF
+
+
+def _words(v):
+    """A 128-bit int as the 5 words of Decryptor._mult."""
+    mask = 0xFFFFFFF
+    return (v >> 112, (v >> 84) & mask, (v >> 56) & mask, (v >> 28) & mask, v & mask)
+
+
+# Z * x^4 folds the 4 bits shifted out (degrees 124-127) back in: their image, all in w0.
+_REDUCE = (
+    0x0000, 0x1C20, 0x3840, 0x2460, 0x7080, 0x6CA0, 0x48C0, 0x54E0,
+    0xE100, 0xFD20, 0xD940, 0xC560, 0x9180, 0x8DA0, 0xA9C0, 0xB5E0,
+)
 
 
 def _table(h):
-    """table[v] = (v as the GCM polynomial of degree < 4 at the top of a block) * H."""
+    """Words of v * H for each nibble v (v as the GCM polynomial of degree < 4 at the top of
+    a block), flat: table[5 * v : 5 * v + 5]. Made once per key, the only big ints here."""
     x1 = _mulx(h)
     x2 = _mulx(x1)
     x3 = _mulx(x2)
-    table = [0] * 16
+    table = []
     for v in range(16):
-        table[v] = (h if v & 8 else 0) ^ (x1 if v & 4 else 0) ^ (x2 if v & 2 else 0)
-        table[v] ^= x3 if v & 1 else 0
+        p = (h if v & 8 else 0) ^ (x1 if v & 4 else 0) ^ (x2 if v & 2 else 0)
+        table.extend(_words(p ^ (x3 if v & 1 else 0)))
     return tuple(table)

@@ -84,21 +84,12 @@ _MAKERS = {
     "NES": "NES",
 }
 
-# Units a P1 value may carry, to (unit on the reading's key, power of ten to apply).
-_UNITS = {
-    "kW": ("W", 3),
-    "W": ("W", 0),
-    "kWh": ("Wh", 3),
-    "Wh": ("Wh", 0),
-    "kvar": ("var", 3),
-    "var": ("var", 0),
-    "kvarh": ("varh", 3),
-    "varh": ("varh", 0),
-    "V": ("V", 0),
-    "A": ("A", 0),
-    "m3": ("m3", 0),
-    "GJ": ("GJ", 0),
-}
+# Units a P1 value may carry (compared without case: meters write "kVArh", "KWH"), the unit
+# on the reading's key, and the power of ten that takes the value there.
+_UNIT_NAMES = (b"kw", b"w", b"kwh", b"wh", b"kvar", b"var", b"kvarh", b"varh", b"v", b"a")
+_UNIT_NAMES += (b"m3", b"gj")
+_UNIT_OF = ("W", "W", "Wh", "Wh", "var", "var", "varh", "varh", "V", "A", "m3", "GJ")
+_UNIT_POWER = (3, 0, 3, 0, 3, 0, 3, 0, 0, 0, 0, 0)
 
 # M-Bus device types (EN 13757-3) of channels 0-n:24.1.0 to their volume/energy key.
 _CHANNELS = {3: obis.GAS_VOLUME, 7: obis.WATER_VOLUME, 4: obis.HEAT_ENERGY, 12: obis.HEAT_ENERGY}
@@ -286,13 +277,23 @@ def _number(buf, pos, end):
 
 def _line(buf, pos, end, reading, channels):
     """Decode one COSEM line into reading; returns the DSMR version when this line states it."""
-    code = [0, 0, 0, 0, 0]  # A, B, C, D, E
+    a = b = c = d = e = 0  # the OBIS code A-B:C.D.E, read without a list (no allocation)
     field = 0
     while pos < end and field < 5:
-        b = buf[pos]
-        if 0x30 <= b <= 0x39:
-            code[field] = code[field] * 10 + b - 0x30
-        elif b == 0x2D or b == 0x3A or b == 0x2E:  # "-", ":", "."
+        ch = buf[pos]
+        if 0x30 <= ch <= 0x39:
+            ch -= 0x30
+            if field == 0:
+                a = a * 10 + ch
+            elif field == 1:
+                b = b * 10 + ch
+            elif field == 2:
+                c = c * 10 + ch
+            elif field == 3:
+                d = d * 10 + ch
+            else:
+                e = e * 10 + ch
+        elif ch == 0x2D or ch == 0x3A or ch == 0x2E:  # "-", ":", "."
             field += 1
         else:
             break
@@ -303,7 +304,6 @@ def _line(buf, pos, end, reading, channels):
         pos += 1
     if pos >= end:
         return 0
-    a, b, c, d, e = code
     # The value is the last group: "(time)(value*unit)" on M-Bus channels and event logs.
     last = end - 1
     while last > pos and buf[last] != _OPEN:
@@ -353,10 +353,10 @@ def _store(buf, pos, end, key, reading):
     mantissa, decimals, pos = got
     if pos >= end or buf[pos] != _STAR:
         return  # no unit: an unset M-Bus channel "(00000000)", or an unknown quantity
-    unit = _UNITS.get(_unit(buf, pos + 1, end))
-    if unit is None or obis.UNITS.get(key) != unit[0]:
+    unit = _unit(buf, pos + 1, end)
+    if unit < 0 or obis.UNITS.get(key) != _UNIT_OF[unit]:
         return
-    power = unit[1] - decimals
+    power = _UNIT_POWER[unit] - decimals
     if power >= 0:
         reading[key] = mantissa * 10**power
     else:
@@ -364,13 +364,17 @@ def _store(buf, pos, end, key, reading):
 
 
 def _unit(buf, pos, end):
-    """Unit text with the casing of _UNITS ("kVArh" and "KWH" are written by some meters)."""
-    text = _text(buf, pos, end)
-    low = text.lower()
-    for name in _UNITS:
-        if name.lower() == low:
-            return name
-    return text
+    """Index in _UNIT_NAMES of the unit at buf[pos:end], or -1 (compared in place)."""
+    size = end - pos
+    for u in range(len(_UNIT_NAMES)):
+        name = _UNIT_NAMES[u]
+        if len(name) == size:
+            j = 0
+            while j < size and buf[pos + j] | 0x20 == name[j]:
+                j += 1
+            if j == size:
+                return u
+    return -1
 
 
 def _hex_text(buf, pos, end):
