@@ -406,4 +406,6 @@ def _timestamp(buf, pos, end):
     zone = buf[pos + 12]
     offset = "+01:00" if zone == 0x57 else "+02:00" if zone == 0x53 else ""
     t = _text(buf, pos, pos + 12)
-    return "20{}-{}-{}T{}:{}:{}{}".format(t[0:2], t[2:4], t[4:6], t[6:8], t[8:10], t[10:12], offset)
+    return "20{}-{}-{}T{}:{}:{}{}".format(
+        t[0:2], t[2:4], t[4:6], t[6:8], t[8:10], t[10:12], offset
+    )

@@ -6,9 +6,11 @@ a "/" between frames, and the M-Bus or P1 framer (imported then, on first sight)
 bytes from there until its frame ends or turns out not to be one. All of them use the HDLC
 framer's one buffer and counters (a bad M-Bus checksum or P1 CRC counts in fcs_errors). With
 a key, ciphered APDUs (general-glo/ded-ciphering) are checked and decrypted (`gcm`) before
-the DLMS layer reads them; without one they are counted undecodable. Nothing that arrives from the meter makes `feed`
-raise: bad frames and undecodable payloads are counted in `stats` and dropped. An
-exception raised by the caller's `on_reading` is the caller's and propagates.
+the DLMS layer reads them; without one they are counted undecodable.
+
+Nothing that arrives from the meter makes `feed` raise: bad frames and undecodable payloads
+are counted in `stats` and dropped. An exception raised by the caller's `on_reading` is the
+caller's and propagates.
 
 The accounting rule, tested directly (host_tests/test_accounting.py): every frame whose
 checksums verify adds exactly one to exactly one of
