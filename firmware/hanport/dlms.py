@@ -9,7 +9,7 @@ key, and refused with a reason when not; block-transfer (E0) APDUs are joined by
 """
 
 from .compat import const
-from . import aidon, axdr, cosem, iskra, kaifa, kamstrup, landisgyr, lists, obis
+from . import aidon, axdr, cosem, kaifa, kamstrup, landisgyr, lists, obis
 
 _LLC_DST = const(0xE6)
 _DATA_NOTIFICATION = const(0x0F)
@@ -82,6 +82,8 @@ def decode_body(cur, reading):
         vendor = kaifa
         keys = kaifa.value_keys(cur.buf, cur.pos, count)
         if keys is None:
+            from . import iskra  # only for meters that send Iskraemeco's bare value lists
+
             vendor = iskra
             keys = iskra.value_keys(cur.buf, cur.pos, cur.end, count)
         if keys is None:
