@@ -183,3 +183,37 @@ def test_iskraemeco_and_sagemcom_lists_give_the_stated_values(record):
             assert number == 0, (name, "not in this list, and stated as zero")
             continue
         assert reading[key] == pytest.approx(number, abs=1e-6), name
+
+
+def test_every_p1_telegram_is_accounted_for():
+    """A telegram whose CRC verifies (or that needs none) moves exactly one of frames_ok and
+    undecodable; one whose CRC fails counts in fcs_errors; a cut one in truncated."""
+    reader = hanport.Reader(lambda r: None)
+    for record in corpus.records("p1"):
+        if not record.get("text"):
+            continue
+        text = record["text"].encode("latin-1")
+        before = reader.stats.as_dict()
+        reader.feed(text)
+        reader.flush()
+        after = reader.stats.as_dict()
+        moved = {k: after[k] - before[k] for k in after if after[k] != before[k]}
+        moved.pop("skipped_bytes", None)
+        if record.get("crc_ok") is False:
+            assert moved == {"fcs_errors": 1}, record["id"]
+        elif "!" not in record["text"]:
+            assert moved == {}, record["id"]  # still waiting for its end
+        else:
+            assert sum(moved.get(k, 0) for k in ("frames_ok", "undecodable")) == 1, record["id"]
+            assert len(moved) == 1, (record["id"], moved)
+        reader = hanport.Reader(lambda r: None)
+
+
+def test_stray_slashes_and_binary_inside_a_telegram_lose_no_hdlc_frame():
+    frame = bytes.fromhex(NORWEGIAN[0]["hex"])
+    want = hanport.decode_frame(frame)
+    for noise in (b"/", b"//", b"/KFM5 abc\r\n1-0:1.7.0(", b"/ABC\x80", b"/AB!12"):
+        got, reader = read_all(noise + frame + noise + frame)
+        assert got == [want, want], noise
+    got, reader = read_all(b"/ABC5 cut\r\n1-0:1.7.0(0.1*kW)\r\n" + frame)
+    assert got == [want] and reader.stats.truncated == 1
