@@ -123,3 +123,10 @@ def test_raw_mode_reads_p1_telegrams(tmp_path):
     readings = [json.loads(line) for line in result.stdout.decode().splitlines()]
     assert len(readings) == len(p1)
     assert all("meter_manufacturer" in r for r in readings)
+
+
+def test_hex_mode_says_when_a_telegram_is_cut_off():
+    line = b"/KFM5 cut\r\n1-0:1.7.0(0.1*kW)\r\n".hex() + "\n" + "680505" + "\n"
+    out = [json.loads(x) for x in run(["--hex", "-"], line.encode()).stdout.splitlines()]
+    assert out[0]["errors"] == ["incomplete frame at end of input"]
+    assert out[1]["errors"] == ["incomplete frame at end of input"]

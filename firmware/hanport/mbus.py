@@ -44,6 +44,10 @@ class Framer:
     def push_pending(self):
         return self._base > 0
 
+    def held(self):
+        """Bytes of the telegram in progress."""
+        return self._at - self._base if self.active else 0
+
     def begin(self):
         self.active = True
         self._at = self._base

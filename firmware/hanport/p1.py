@@ -78,6 +78,10 @@ class Framer:
         self._at = 0
         self._digits = 0
 
+    def held(self):
+        """Bytes of the telegram in progress."""
+        return self._at if self.active else 0
+
     def begin(self):
         self.active = True
         self._state = _TEXT

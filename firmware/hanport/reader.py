@@ -163,7 +163,8 @@ class Reader:
     @property
     def pending_bytes(self):
         """Bytes held for a frame not yet complete (0 or 1 between frames)."""
-        return self._framer.pending()
+        other = self._other
+        return self._framer.pending() + (other.held() if other is not None else 0)
 
     def _framer_for(self, start):
         """The M-Bus or P1 framer for a frame that starts with this byte, made on first use
