@@ -215,3 +215,14 @@ def test_keyed_m_bus_corpus_records_decode():
     reader.feed(bytes.fromhex(pl["hex"]))
     assert got[0]["meter_id"] == "1KFM0200169986"  # the serial the issue names
     assert abs(sum(got[0][k] for k in ("voltage_l1", "voltage_l2", "voltage_l3")) - 693.7) < 1e-6
+
+
+def test_a_lone_flag_between_the_segments_of_a_push_does_no_harm():
+    apdu = plain_apdu(42)
+    telegrams = split(enc.mbus_telegrams(apdu, 60))
+    got = []
+    reader = hanport.Reader(got.append)
+    for t in telegrams:
+        reader.feed(b"\x7e" + t)
+    assert [r["active_power_import"] for r in got] == [42]
+    assert reader.stats.abandoned == 0

@@ -128,10 +128,15 @@ class Reader:
                 other = self._other = None
                 continue
             if mbus is not None and mbus.push_pending():
+                # The push's data sits at the front of the buffer, where the HDLC framer puts
+                # a flag it meets: a lone flag is put back, a frame gives the push up.
                 before = self._hdlc_outcomes()
+                first = framer._buf[0]
                 i = framer.feed(data, i)
                 if framer.pending() or self._hdlc_outcomes() != before:
                     mbus.abandon("an HDLC frame broke into an M-Bus push")
+                else:
+                    framer._buf[0] = first
             else:
                 i = framer.feed(data, i)
             if i < end:
