@@ -209,6 +209,7 @@ def test_keyed_m_bus_corpus_records_decode():
     assert reading["current_l1"] == reading["current_l2"] == reading["current_l3"] == 0
     assert reading["power_factor"] == 1.0
     assert reading["meter_id"] == "181220000009"
+    assert reading["meter_manufacturer"] == "Kaifa"  # from the system title "KFM..."
     pl = by_id["ams-kaifa-gh905-1"]
     got = []
     reader = hanport.Reader(got.append, key=pl["key"])

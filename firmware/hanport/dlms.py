@@ -41,10 +41,18 @@ def decode_apdu(buf, start, end, cur, cipher=None):
         if tag == _GENERAL_GLO_CIPHERING or tag == _GENERAL_DED_CIPHERING:
             if cipher is None:
                 raise ValueError("encrypted APDU (0x%02x): no decryption key" % tag)
+            title = start + 2
             start, end = cipher.open(buf, start, end)  # the tag is checked first
             if end - start < 6 or buf[start] != _DATA_NOTIFICATION:
                 raise ValueError("decrypted APDU is not a data notification (wrong key?)")
-            return decode_apdu(buf, start, end, cur)
+            reading = decode_apdu(buf, start, end, cur)
+            if obis.METER_MANUFACTURER not in reading:
+                from . import makers  # the system title names the maker (AT Kaifa, Sagemcom)
+
+                maker = makers.name(buf, title)
+                if maker is not None:
+                    reading[obis.METER_MANUFACTURER] = maker
+            return reading
         if tag == _GENERAL_BLOCK_TRANSFER:
             raise ValueError("general block transfer APDU (0xE0): feed all blocks to a Reader")
         raise ValueError("APDU 0x%02x is not a data notification" % tag)

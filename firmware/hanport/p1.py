@@ -16,7 +16,7 @@ between frames.
 """
 
 from .compat import const
-from . import hdlc, obis
+from . import hdlc, makers, obis
 
 _SLASH = const(0x2F)
 _BANG = const(0x21)
@@ -33,26 +33,6 @@ _ARC = (
     0x0000, 0xCC01, 0xD801, 0x1400, 0xF001, 0x3C00, 0x2800, 0xE401,
     0xA001, 0x6C00, 0x7800, 0xB401, 0x5000, 0x9C01, 0x8801, 0x4400,
 )
-
-# Manufacturer flag ids (IEC 62056-21 header, as registered with the DLMS UA) seen on P1 ports.
-_MAKERS = {
-    "KFM": "Kaifa",
-    "KAM": "Kamstrup",
-    "LGF": "Landis+Gyr",
-    "LGZ": "Landis+Gyr",
-    "XMX": "Landis+Gyr",
-    "ISK": "Iskraemeco",
-    "ISk": "Iskraemeco",
-    "AID": "Aidon",
-    "ADN": "Aidon",
-    "SAG": "Sagemcom",
-    "EST": "Sagemcom",
-    "FLU": "Fluvius",
-    "ESY": "EasyMeter",
-    "ELL": "Elster",
-    "EGM": "Elgama",
-    "NES": "NES",
-}
 
 # Units a P1 value may carry (compared without case: meters write "kVArh", "KWH"), the unit
 # on the reading's key, and the power of ten that takes the value there.
@@ -201,8 +181,9 @@ def decode_checked(buf, start, end, bang):
     line_end = pos
     while line_end < bang and buf[line_end] != _CR and buf[line_end] != _LF:
         line_end += 1
-    maker = _text(buf, pos, pos + 3) if line_end - pos >= 4 else ""
-    reading[obis.METER_MANUFACTURER] = _MAKERS.get(maker, maker)
+    maker = makers.name(buf, pos) if line_end - pos >= 4 else None
+    if maker is not None:
+        reading[obis.METER_MANUFACTURER] = maker
     ident = pos + 4
     if ident + 1 < line_end and buf[ident] == 0x5C:  # "\\2" after the baud character: enhanced id
         ident += 2
@@ -225,7 +206,7 @@ def decode_checked(buf, start, end, bang):
         pos = line_end
     if not crc_present and version >= _FIRST_CRC_VERSION:
         raise ValueError("P1 telegram: DSMR %d.%d requires a CRC" % (version // 10, version % 10))
-    if len(reading) <= 2:
+    if len(reading) <= 2 or not any(key not in obis.TEXT_KEYS for key in reading):
         raise ValueError("P1 telegram: no known values")
     return reading
 
