@@ -217,3 +217,55 @@ def test_stray_slashes_and_binary_inside_a_telegram_lose_no_hdlc_frame():
         assert got == [want, want], noise
     got, reader = read_all(b"/ABC5 cut\r\n1-0:1.7.0(0.1*kW)\r\n" + frame)
     assert got == [want] and reader.stats.truncated == 1
+
+
+def smarty_frame(text, key, auth_key, counter=0x1234):
+    """A P1 telegram as the Luxembourg Smarty sends it: a bare general-glo-ciphering APDU."""
+    return enc.glo_ciphering(text, key, auth_key, b"SAG\x11\x22\x33\x44\x55", counter, 0x30)
+
+
+P1_GOOD = [r for r in corpus.records("p1") if r.get("crc_ok")]
+
+
+def test_ciphered_p1_telegrams_as_smarty_sends_them_give_the_plain_readings():
+    from hanport import p1
+
+    rng = random.Random(9)
+    key, auth_key = randbytes(rng, 16), randbytes(rng, 16)
+    frames, want = [], []
+    for record in P1_GOOD:
+        text = record["text"].encode("latin-1")
+        text = text[text.index(b"/") :]
+        frames.append(randbytes(rng, 3).replace(b"\xdb", b"") + smarty_frame(text, key, auth_key))
+        want.append(p1.decode(bytearray(text), 0, len(text)))
+    got, reader = read_all(b"".join(frames), key=key, auth_key=auth_key)
+    assert got == want
+    got, reader = read_all(b"".join(frames), key=key, auth_key=bytes(16))
+    assert got == [] and reader.stats.undecodable == len(frames)
+    assert "tag mismatch" in str(reader.last_error)
+    got, reader = read_all(b"".join(frames))  # no key: DB bytes are not even looked at
+    assert got == []
+
+
+def test_ciphered_p1_agrees_with_dsmr_parser():
+    from dsmr_parser import telegram_specifications
+    from dsmr_parser.parsers import TelegramParser
+
+    key, auth_key = bytes(range(16)), bytes(range(16, 32))
+    record = next(r for r in P1_GOOD if r["id"] == "ams-kamstrup-gh578-1")
+    text = record["text"].encode("latin-1")
+    frame = smarty_frame(text, key, auth_key)
+    got, _ = read_all(frame, key=key, auth_key=auth_key)
+    parser = TelegramParser(telegram_specifications.MSN)  # Luxembourg: ciphered P1
+    theirs = parser.parse(frame.hex(), key.hex(), auth_key.hex())
+    power = next(v for k, v in theirs.items() if "1\\.7\\.0" in k)
+    assert got[0]["active_power_import"] == float(power.value) * 1000
+    energy = next(v for k, v in theirs.items() if "1\\.8\\.0" in k)
+    assert got[0]["active_power_import_total"] == float(energy.value) * 1000
+
+
+def test_a_bare_ciphered_dlms_push_is_read_too():
+    key = bytes(range(16))
+    sealed = enc.glo_ciphering(info_apdu(NORWEGIAN[0]), key, None, bytes(8), 3, 0x20)
+    got, _ = read_all(sealed + sealed, key=key)
+    assert got == [hanport.decode_frame(bytes.fromhex(NORWEGIAN[0]["hex"]))] * 2

@@ -13,9 +13,14 @@ authentication key is set, the tag is checked over the ciphertext before a singl
 decrypted, so nothing unauthenticated reaches the decoder. Decryption happens in place.
 Key handling (settings, secrecy) is the caller's; this module only uses the bytes it is given.
 On a PC, `tools/hosttwin/cryptolib.py` stands in for the device's `cryptolib`.
+
+Some meters send the ciphered APDU bare, with no HDLC or M-Bus frame around it: the
+Luxembourg Smarty (its plaintext a P1 telegram) and DLMS pushes without a link layer. `Framer`
+collects one from the stream by its own length field, for a reader that has a key.
 """
 
 from .compat import const
+from . import hdlc
 
 _AUTHENTICATED = const(0x10)
 _ENCRYPTED = const(0x20)
@@ -23,7 +28,67 @@ _COMPRESSED = const(0x80)
 _TAG_BYTES = const(12)
 _TITLE_BYTES = const(8)
 _KEYSTREAM_BYTES = const(512)  # counter blocks per ECB call: a 500-byte frame takes one call
+_GLO_CIPHERING = const(0xDB)
 _R = 0xE1 << 120  # GHASH reduction: x^128 = x^7 + x^2 + x + 1 in GCM's reflected order
+
+
+class Framer:
+    """Collects a bare ciphered APDU, DB 08 <title> <length> <length bytes>, at the front of
+    the HDLC framer's buffer (idle meanwhile), and hands it to on_apdu(buf, 0, end)."""
+
+    def __init__(self, framer, on_apdu):
+        self._hdlc = framer  # its buffer and counters are shared
+        self._buf = framer._buf
+        self._on_apdu = on_apdu
+        self.active = False
+        self._at = 0
+        self._need = 0
+
+    def held(self):
+        return self._at if self.active else 0
+
+    def begin(self):
+        self.active = True
+        self._at = 0
+        self._need = 11  # DB 08 title(8) and the first length byte
+
+    def feed(self, src, i, end):
+        """Consume src[i:end]; returns where it stopped (end, past the APDU, or at a byte
+        that shows this was none, left for the HDLC framer)."""
+        buf = self._buf
+        at = self._at
+        need = self._need
+        while i < end:
+            b = src[i]
+            if (at == 0 and b != _GLO_CIPHERING) or (at == 1 and b != _TITLE_BYTES):
+                self.active = False  # not one: the byte goes back to the HDLC framer
+                self._hdlc.skipped += at
+                return i
+            buf[at] = b
+            at += 1
+            i += 1
+            if at != need:
+                continue
+            if at == 11:  # the first length byte (A-XDR: n, or 81 n, or 82 n n)
+                size = buf[10]
+                need = 12 if size == 0x81 else 13 if size == 0x82 else 11 + size
+                if size > 0x82 or size == 0x80:
+                    need = 0
+            elif at == 12 and buf[10] == 0x81:
+                need = 12 + buf[11]
+            elif at == 13 and buf[10] == 0x82:
+                need = 13 + ((buf[11] << 8) | buf[12])
+            else:
+                self.active = False
+                self._on_apdu(buf, 0, at)
+                return i
+            if need == 0 or need > len(buf):
+                self.active = False
+                self._hdlc.errors[hdlc.BAD_FORMAT if need == 0 else hdlc.OVERSIZED] += 1
+                return i
+            self._need = need
+        self._at = at
+        return i
 
 
 def _mulx(a):

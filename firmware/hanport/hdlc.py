@@ -107,6 +107,7 @@ class Framer:
         self._next_block = 0  # General Block Transfer: the block number expected next
         self._push_ms = 0  # when the pending push's last part arrived
         self.watch = False  # stop at an M-Bus or P1 start byte between frames (see feed)
+        self.watch_also = -1  # and at this byte (the reader's DB, when it has a key)
 
     def pending(self):
         return self._n
@@ -118,7 +119,7 @@ class Framer:
     def feed(self, data, start=0):
         """Consume data[start:] (bytes, bytearray or memoryview, any size). Returns where it
         stopped: len(data), or, with `watch` set, the index of a byte that may open an M-Bus
-        telegram (68) or a P1 telegram (/) between frames, left for the reader."""
+        telegram (68), a P1 telegram (/) or `watch_also` between frames, left for the reader."""
         return self._run(data, start, len(data))
 
     def expire(self):
@@ -142,6 +143,7 @@ class Framer:
         n = self._n
         mark = self._mark
         watch = self.watch and src is not buf
+        also = self.watch_also
         while i < end:
             b = src[i]
             i += 1
@@ -179,7 +181,7 @@ class Framer:
                     buf[self._base] = b
                     n = self._base + 1
                     state = _FORMAT
-                elif watch and (b == _MBUS_START or b == _P1_START) and not self._base:
+                elif watch and (b == _MBUS_START or b == _P1_START or b == also) and not self._base:
                     i -= 1
                     break
                 else:
@@ -192,7 +194,7 @@ class Framer:
                     # Noise between frames; a half-joined APDU waits for its next part.
                     n = self._base
                     state = _HUNT
-                    if watch and (b == _MBUS_START or b == _P1_START) and not n:
+                    if watch and (b == _MBUS_START or b == _P1_START or b == also) and not n:
                         i -= 1
                         break
                     self.skipped += 1

@@ -91,9 +91,14 @@ class Framer:
                 self._state = state
                 self._digits = 0
             elif b == _SLASH and at:
-                self._hdlc.errors[hdlc.TRUNCATED] += 1  # a new telegram began: the last was cut
+                if at < 8:
+                    self._hdlc.skipped += at  # a stray "/" before this one
+                else:
+                    self._hdlc.errors[hdlc.TRUNCATED] += 1  # a new telegram began: one was cut
                 at = 0
-            elif b >= 0x7E:  # no telegram holds these; an HDLC frame starts with 7E
+            elif b >= 0x7E or (0 < at < 4 and not 0x41 <= (b & 0xDF) <= 0x5A):
+                # No telegram holds these bytes (an HDLC frame starts with 7E), and one opens
+                # with a three-letter manufacturer id.
                 self.active = False
                 if at < 8:
                     self._hdlc.skipped += at  # a stray "/", not a telegram

@@ -27,6 +27,7 @@ from . import axdr, dlms, hdlc
 from .compat import const, ticks_ms
 
 _MBUS_START = const(0x68)
+_GLO_CIPHERING = const(0xDB)
 
 
 class Stats:
@@ -104,8 +105,10 @@ class Reader:
             from . import gcm  # only with a key: AES tables and buffers cost heap
 
             self._cipher = gcm.Decryptor(_key_bytes(key), _key_bytes(auth_key))
+            self._framer.watch_also = _GLO_CIPHERING  # bare ciphered APDUs (Smarty P1)
         self._mbus = None  # the M-Bus framer, made when a 68 is first seen between frames
         self._p1 = None  # the P1 framer, made when a "/" is first seen between frames
+        self._bare = None  # the framer of bare ciphered APDUs, with a key, on first DB
         self._other = None  # whichever of them is inside a telegram now
 
     def feed(self, data):
@@ -181,7 +184,13 @@ class Reader:
                 self._mbus = mbus.Framer(self._framer, self._on_info, self._on_reject, self._clock)
             return self._mbus
         if self._mbus is not None and self._mbus.push_pending():
-            self._mbus.abandon("a P1 telegram broke into an M-Bus push")
+            self._mbus.abandon("another frame broke into an M-Bus push")
+        if start == _GLO_CIPHERING:
+            if self._bare is None:
+                from . import gcm
+
+                self._bare = gcm.Framer(self._framer, self._on_bare)
+            return self._bare
         if self._p1 is None:
             from . import p1
 
@@ -221,8 +230,22 @@ class Reader:
         self.stats.frames_ok += 1
         self._on_reading(reading)
 
+    def _on_bare(self, buf, start, end):
+        """A ciphered APDU that came without a frame: its plaintext is a P1 telegram (Smarty)
+        or a DLMS APDU."""
+        try:
+            start, end = self._cipher.open(buf, start, end)
+        except ValueError as err:
+            self.stats.undecodable += 1
+            self.last_error = err
+            return
+        if end > start and buf[start] == 0x2F:  # "/"
+            self._on_telegram(buf, start, end)
+        else:
+            self._on_info(buf, start, end)
+
     def _on_telegram(self, buf, start, end):
-        from . import p1  # imported already: this framer came from there
+        from . import p1  # imported already, unless the telegram came ciphered (Smarty)
 
         try:
             bang = p1.check(buf, start, end)
