@@ -269,3 +269,27 @@ def test_a_bare_ciphered_dlms_push_is_read_too():
     sealed = enc.glo_ciphering(info_apdu(NORWEGIAN[0]), key, None, bytes(8), 3, 0x20)
     got, _ = read_all(sealed + sealed, key=key)
     assert got == [hanport.decode_frame(bytes.fromhex(NORWEGIAN[0]["hex"]))] * 2
+
+
+def test_random_bytes_with_every_start_byte_never_raise_with_or_without_a_key():
+    rng = random.Random(77)
+    pool = (0x7E, 0x68, 0x2F, 0xDB, 0x08, 0x21, 0x0D, 0x0A, 0x16, 0x30, 0x81, 0x82)
+    for keys in ({}, {"key": bytes(16), "auth_key": bytes(16)}, {"key": bytes(16)}):
+        reader = hanport.Reader(lambda r: None, **keys)
+        for _ in range(300):
+            size = rng.randrange(1, 300)
+            chunk = bytes(
+                rng.choice(pool) if rng.random() < 0.4 else rng.randrange(256) for _ in range(size)
+            )
+            reader.feed(chunk)
+            assert reader.pending_bytes <= 2048
+        reader.flush()
+        reader.expire()
+
+
+def test_a_bare_ciphered_apdu_with_an_impossible_length_is_counted_bad_format():
+    for length in (b"\x00", b"\x04", b"\x80", b"\x83", b"\x81\x02", b"\x82\x00\x03"):
+        got, reader = read_all(b"\xdb\x08" + bytes(8) + length + bytes(40), key=bytes(16))
+        assert got == [] and reader.stats.bad_format == 1, length.hex()
+    got, reader = read_all(b"\xdb\x08" + bytes(8) + b"\x82\xff\xff" + bytes(40), key=bytes(16))
+    assert reader.stats.oversized == 1

@@ -72,12 +72,14 @@ class Framer:
             if at == 11:  # the first length byte (A-XDR: n, or 81 n, or 82 n n)
                 size = buf[10]
                 need = 12 if size == 0x81 else 13 if size == 0x82 else 11 + size
-                if size > 0x82 or size == 0x80:
+                if size > 0x82 or size < 5:  # SC and the invocation counter at least
                     need = 0
             elif at == 12 and buf[10] == 0x81:
-                need = 12 + buf[11]
+                need = 12 + buf[11] if buf[11] >= 5 else 0
             elif at == 13 and buf[10] == 0x82:
                 need = 13 + ((buf[11] << 8) | buf[12])
+                if need < 18:
+                    need = 0
             else:
                 self.active = False
                 self._on_apdu(buf, 0, at)
