@@ -72,7 +72,7 @@ class Framer:
             if at == 11:  # the first length byte (A-XDR: n, or 81 n, or 82 n n)
                 size = buf[10]
                 need = 12 if size == 0x81 else 13 if size == 0x82 else 11 + size
-                if size > 0x82 or size < 5:  # SC and the invocation counter at least
+                if size > 0x82 or size == 0x80 or size < 5:  # SC and invocation counter at least
                     need = 0
             elif at == 12 and buf[10] == 0x81:
                 need = 12 + buf[11] if buf[11] >= 5 else 0
