@@ -57,6 +57,11 @@ _CHOICES = {
     "log.level": ("debug", "info", "warning", "error"),
 }
 _TOPIC_PARTS = ("mqtt.prefix", "publish.discovery_prefix")
+_NOT_EMPTY = ("http.user", "http.password")  # the settings page must never be left open
+
+# Secrets: never sent back by the API, shown as MASK; sending MASK back keeps the stored one.
+SECRETS = ("wifi.password", "mqtt.password", "http.password")
+MASK = "********"
 
 
 def defaults():
@@ -96,6 +101,8 @@ def check_value(name, value):
     choices = _CHOICES.get(name)
     if choices and value not in choices:
         return "{} must be one of {}, not {!r}".format(name, ", ".join(choices), value)
+    if name in _NOT_EMPTY and not value:
+        return "{} must not be empty".format(name)
     if name in _TOPIC_PARTS:
         if not value or "#" in value or "+" in value or value[0] == "/" or value[-1] == "/":
             return "{} must be a non-empty topic without #, + or leading/trailing /".format(name)
@@ -182,6 +189,44 @@ def update(changes, path=PATH):
         raise ValueError("; ".join(problems))
     save(cfg, path)
     return cfg
+
+
+def parse(name, text):
+    """The value of setting `name` from its text form ("mqtt.port", "1883" -> 1883), typed by
+    its default; ValueError saying what to fix when the setting or the value is not valid."""
+    default = _default_of(name)
+    if default is _MISSING:
+        raise ValueError("unknown setting {} (typo?)".format(name))
+    value = text
+    if isinstance(default, bool) or default is None:
+        value = {"true": True, "1": True, "false": False, "0": False, "null": None}.get(
+            text.lower(), text
+        )
+    elif isinstance(default, int) and text.lstrip("-").isdigit():
+        value = int(text)
+    problem = check_value(name, value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def masked(cfg):
+    """A copy of the settings with every non-empty secret replaced by MASK."""
+    out = json.loads(json.dumps(cfg))
+    for name in SECRETS:
+        section, key = name.split(".")
+        if out.get(section, {}).get(key):
+            out[section][key] = MASK
+    return out
+
+
+def unmask(changes):
+    """Drop secrets sent back as MASK from `changes`, so saving a form unchanged keeps them."""
+    for name in SECRETS:
+        section, key = name.split(".")
+        part = changes.get(section)
+        if isinstance(part, dict) and part.get(key) == MASK:
+            del part[key]
 
 
 _MISSING = object()

@@ -8,7 +8,7 @@ sys.path.insert(0, str(corpus.ROOT / "tools" / "hosttwin"))
 
 from compat import ticks_add  # noqa: E402
 from health import Health, Uptime  # noqa: E402
-from state import State  # noqa: E402
+from web.state import State  # noqa: E402
 
 DAY_MS = 24 * 3600 * 1000
 

@@ -122,7 +122,7 @@ def test_settings_page_loads_masked_settings_and_reports_a_rejected_value(dongle
     )
     assert "mqtt.prefix must be a non-empty topic" in message
     time.sleep(0.1)
-    assert dongle.json("/api/v1/status")["frames"]["frames_ok"] > 0
+    assert dongle.json("/api/v1/status")["counters"]["frames_ok"] > 0
 
 
 def test_deploy_copies_the_served_gzip_pages_not_the_sources():

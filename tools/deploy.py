@@ -102,20 +102,10 @@ def parse_settings(pairs):
         name, sep, text = pair.partition("=")
         if not sep:
             raise SystemExit("--set wants NAME=VALUE, got {!r}".format(pair))
-        default = config._default_of(name)
-        if default is config._MISSING:
-            raise SystemExit("unknown setting {} (typo?)".format(name))
-        if isinstance(default, bool) or default is None:
-            value = {"true": True, "1": True, "false": False, "0": False, "null": None}.get(
-                text.lower(), text
-            )
-        elif isinstance(default, int):
-            value = int(text) if text.lstrip("-").isdigit() else text
-        else:
-            value = text
-        problem = config.check_value(name, value)
-        if problem:
-            raise SystemExit(problem)
+        try:
+            value = config.parse(name, text)
+        except ValueError as exc:
+            raise SystemExit(str(exc))
         section, _, key = name.partition(".")
         if key:
             changes.setdefault(section, {})[key] = value

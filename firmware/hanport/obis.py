@@ -29,48 +29,6 @@ GAS_VOLUME = "gas_volume"  # P1: the gas meter on an M-Bus channel of the electr
 WATER_VOLUME = "water_volume"
 HEAT_ENERGY = "heat_energy"
 
-# Units of each numeric key, for sinks that label values (Home Assistant, Prometheus, web page).
-UNITS = {
-    ACTIVE_POWER_IMPORT: "W",
-    ACTIVE_POWER_EXPORT: "W",
-    REACTIVE_POWER_IMPORT: "var",
-    REACTIVE_POWER_EXPORT: "var",
-    "active_power_import_l1": "W",
-    "active_power_import_l2": "W",
-    "active_power_import_l3": "W",
-    "active_power_export_l1": "W",
-    "active_power_export_l2": "W",
-    "active_power_export_l3": "W",
-    "reactive_power_import_l1": "var",
-    "reactive_power_import_l2": "var",
-    "reactive_power_import_l3": "var",
-    "reactive_power_export_l1": "var",
-    "reactive_power_export_l2": "var",
-    "reactive_power_export_l3": "var",
-    CURRENT_L1: "A",
-    CURRENT_L2: "A",
-    CURRENT_L3: "A",
-    VOLTAGE_L1: "V",
-    VOLTAGE_L2: "V",
-    VOLTAGE_L3: "V",
-    "power_factor": "",
-    "power_factor_l1": "",
-    "power_factor_l2": "",
-    "power_factor_l3": "",
-    ACTIVE_POWER_IMPORT_TOTAL: "Wh",
-    ACTIVE_POWER_EXPORT_TOTAL: "Wh",
-    REACTIVE_POWER_IMPORT_TOTAL: "varh",
-    REACTIVE_POWER_EXPORT_TOTAL: "varh",
-    "active_power_import_total_t1": "Wh",
-    "active_power_import_total_t2": "Wh",
-    "active_power_export_total_t1": "Wh",
-    "active_power_export_total_t2": "Wh",
-    GAS_VOLUME: "m3",
-    WATER_VOLUME: "m3",
-    HEAT_ENERGY: "GJ",
-}
-
-
 def obis_id(a, c, d, e):
     """The lookup int of OBIS A-x:C.D.E.x (fits a MicroPython small int: no allocation)."""
     return ((a & 0x3F) << 24) | (c << 16) | (d << 8) | e
@@ -126,6 +84,3 @@ KEYS = {
     _electric(2, 8, 1): "active_power_export_total_t1",
     _electric(2, 8, 2): "active_power_export_total_t2",
 }
-
-# Keys whose value is text, not a number.
-TEXT_KEYS = (METER_MANUFACTURER, METER_TYPE, METER_ID, LIST_VER_ID, METER_DATETIME)

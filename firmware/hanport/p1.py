@@ -211,9 +211,10 @@ def decode_checked(buf, start, end, bang):
         pos = line_end
     if not crc_present and version >= _FIRST_CRC_VERSION:
         raise ValueError("P1 telegram: DSMR %d.%d requires a CRC" % (version // 10, version % 10))
-    if len(reading) <= 2 or not any(key not in obis.TEXT_KEYS for key in reading):
-        raise ValueError("P1 telegram: no known values")
-    return reading
+    for value in reading.values():
+        if not isinstance(value, str):
+            return reading
+    raise ValueError("P1 telegram: no known values")
 
 
 def _number(buf, pos, end):
@@ -317,13 +318,29 @@ def _store(buf, pos, end, key, reading):
     if pos >= end or buf[pos] != _STAR:
         return  # no unit: an unset M-Bus channel "(00000000)", or an unknown quantity
     unit = _unit(buf, pos + 1, end)
-    if unit < 0 or obis.UNITS.get(key) != _UNIT_OF[unit]:
+    if unit < 0 or _unit_of(key) != _UNIT_OF[unit]:
         return
     power = _UNIT_POWER[unit] - decimals
     if power >= 0:
         reading[key] = mantissa * 10**power
     else:
         reading[key] = mantissa / 10 ** (-power)
+
+
+def _unit_of(key):
+    """The unit of a reading key (the vocabulary's: W, var, Wh, varh, A, V, m3, GJ)."""
+    if key.startswith("current"):
+        return "A"
+    if key.startswith("voltage"):
+        return "V"
+    if key == obis.GAS_VOLUME or key == obis.WATER_VOLUME:
+        return "m3"
+    if key == obis.HEAT_ENERGY:
+        return "GJ"
+    total = key.find("_total") > 0
+    if key.startswith("reactive"):
+        return "varh" if total else "var"
+    return "Wh" if total else "W"
 
 
 def _unit(buf, pos, end):
