@@ -23,6 +23,9 @@ the host's job). Modes:
                                                time and heap of the AES calls apart (on the
                                                host and in the VM AES is the plain-Python twin;
                                                the ESP32 does it in C)
+    parser_probe.py imports                    heap kept by each part imported on first use
+                                               (M-Bus, P1, Iskraemeco, GCM) and by a key's
+                                               Decryptor, after a collection (MicroPython)
 Ciphered records need `cryptolib`: on the host and in the VM, tools/hosttwin on sys.path.
 """
 
@@ -64,7 +67,7 @@ COLLECT_EVERY = 100
 LEAKY_FRAMES = 200
 _USAGE = (
     "usage: parser_probe.py decode F | stream S C | memory F N | speed F SEC | formats F"
-    " | cost F N"
+    " | cost F N | imports"
 )
 
 
@@ -349,6 +352,28 @@ def cost(path, repeats):
         )
 
 
+def import_steps():
+    """Heap in use after each lazily imported part (a collection before each reading)."""
+    import cryptolib  # the host twin: not part of the dongle's heap, so taken first
+
+    gc.collect()
+    yield
+    used = gc.mem_alloc()
+    out = {}
+    keep = [cryptolib]
+    for name in ("mbus", "p1", "iskra", "gcm"):
+        keep.append(__import__("hanport." + name, None, None, [name]))
+        gc.collect()
+        yield
+        out[name] = gc.mem_alloc() - used
+        used = gc.mem_alloc()
+    keep.append(keep[-1].Decryptor(bytes(16), bytes(16)))
+    gc.collect()
+    yield
+    out["decryptor"] = gc.mem_alloc() - used
+    emit(out)
+
+
 def main(argv):
     mode = argv[1] if len(argv) > 1 else ""
     if mode == "decode" and len(argv) == 3:
@@ -363,6 +388,11 @@ def main(argv):
         formats(argv[2])
     elif mode == "cost" and len(argv) == 4:
         cost(argv[2], int(argv[3]))
+    elif mode == "imports" and len(argv) == 2:
+        if not hasattr(gc, "mem_alloc"):
+            print("imports: MicroPython only (it reads gc.mem_alloc)", file=sys.stderr)
+            sys.exit(2)
+        run_collected(import_steps())
     else:
         print(_USAGE, file=sys.stderr)
         sys.exit(2)

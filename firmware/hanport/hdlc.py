@@ -181,7 +181,9 @@ class Framer:
                     buf[self._base] = b
                     n = self._base + 1
                     state = _FORMAT
-                elif watch and (b == _MBUS_START or b == _P1_START or b == also) and not self._base:
+                elif (
+                    watch and (b == _MBUS_START or b == _P1_START or b == also) and not self._base
+                ):
                     i -= 1
                     break
                 else:
