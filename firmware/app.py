@@ -25,7 +25,7 @@ from compat import const, sleep_ms, ticks_ms
 from health import Health
 from led import StatusLED
 from meter import Meter
-from uartsrc import FRAME_MAX, MeterSource
+from uartsrc import FRAME_MAX, MeterSource, line_hint
 from version import VERSION
 from wifi import WiFi
 
@@ -39,7 +39,13 @@ _BOOT_ONLY = ("config", "board", "hw")  # dropped from the heap once the app is 
 
 
 async def guarded(name, step, period_ms, health):
-    """Run step() forever; a pass that raises is counted and logged, and the task goes on."""
+    """Run step() forever; a pass that raises is counted and logged, and the task goes on.
+
+    Nothing here may raise: reporting a failure can itself fail (a MemoryError while formatting
+    on a full heap), and an exception escaping this loop would end the task without a trace.
+    Every pass, failed or not, is recorded, so the watchdog starves if the task stops passing.
+    """
+    health.watch(name, period_ms)
     while True:
         delay = period_ms
         try:
@@ -47,9 +53,13 @@ async def guarded(name, step, period_ms, health):
             if result is not None:
                 delay = result
         except Exception as exc:
-            health.count_error(name)
-            log.error(name, "pass failed: {!r}", exc)
-            delay = max(period_ms, _ERROR_PAUSE_MS)
+            delay = _ERROR_PAUSE_MS if period_ms < _ERROR_PAUSE_MS else period_ms
+            try:
+                health.count_error(name)
+                log.error(name, "pass failed: {!r}", exc)
+            except Exception:  # no memory even for the report: count it without allocating
+                health.unreported += 1
+        health.passed(name)
         await sleep_ms(delay)
 
 
@@ -73,6 +83,7 @@ class App:
         self.last_frame_ms = None
         self.reading_errors = 0
         self._clock = clock
+        self.line_hint = None  # set when bytes arrive but no frame decodes
         # 1. The long-lived buffers first, from a tidy heap: the parser's frame buffer and the
         #    UART poller's chunk.
         self.reader = hanport.Reader(self._on_reading, FRAME_MAX)
@@ -142,7 +153,10 @@ class App:
 
     def read_meter(self):
         """One pass of the meter reader task."""
-        self.source.poll()
+        if self.source.poll() and self.line_hint is None and self.last_frame_ms is None:
+            self.line_hint = line_hint(self.source.bytes_in, self.reader.stats.frames_ok)
+            if self.line_hint is not None:
+                log.warning("meter", "{}", self.line_hint)
         self.health.beat()
 
     def diagnostics(self):
@@ -204,8 +218,8 @@ def _build(config, boards, hw, config_path, boards_dir, make_client):
     log.set_level(cfg["log"]["level"])
     for problem in problems:
         log.warning("config", "{}", problem)
-    # 2. The board's pins.
-    board, problems = boards.load(cfg["board"], boards_dir or boards.DIR)
+    # 2. The board's pins, checked against the chip it really runs on.
+    board, problems = boards.load(cfg["board"], boards_dir or boards.DIR, boards.chip_of(hw.machine_name()))
     for problem in problems:
         log.warning("board", "{}", problem)
     # 3. Setup button held at power-on: stay out of the way, leave the REPL free.

@@ -40,6 +40,7 @@ DEFAULTS = {
 
 # Keys whose default is None take a bool or None ("use the board's value").
 _NULLABLE_BOOL = ("uart.invert_rx",)
+_FILE_MAX = 16384  # several times the largest valid file; a bigger one is not ours
 _WATCHDOG_MIN_S = 30  # a shorter watchdog would reset a dongle that is working
 
 _INT_RANGES = {
@@ -144,25 +145,37 @@ def load(path=PATH):
     cfg = defaults()
     notes = []
     try:
-        text = _read(path)
+        data = _read(path)
     except OSError:
         try:
             # A power cut between remove and rename (FAT) leaves only the new file's copy.
-            text = _read(path + ".tmp")
+            data = _read(path + ".tmp")
             notes.append("recovered settings from {}.tmp".format(path))
         except OSError:
             return cfg, ["no config file {}; using defaults".format(path)]
+    if len(data) > _FILE_MAX:
+        return cfg, ["config file {} is over {} bytes; using defaults".format(path, _FILE_MAX)]
+    # Any content at all, not only bad JSON, must leave the dongle booting on defaults.
+    try:
+        text = data.decode()
+    except Exception:  # UnicodeError; MemoryError on a nearly full heap
+        return cfg, ["config file {} is not UTF-8 text; using defaults".format(path)]
     try:
         stored = json.loads(text)
-    except ValueError:
+    except Exception:  # ValueError; also RuntimeError or MemoryError for absurd nesting
         return cfg, ["config file {} is not valid JSON; using defaults".format(path)]
-    problems = merge(cfg, stored)
+    try:
+        problems = merge(cfg, stored)
+    except Exception as exc:  # merge checks every type, but the boot must not depend on it
+        return defaults(), ["config file {} could not be applied ({!r}); using defaults".format(
+            path, exc)]
     return cfg, notes + ["{} (kept default)".format(p) for p in problems]
 
 
 def _read(path):
-    with open(path) as f:
-        return f.read()
+    """At most _FILE_MAX + 1 bytes of the file, undecoded."""
+    with open(path, "rb") as f:
+        return f.read(_FILE_MAX + 1)
 
 
 def save(cfg, path=PATH):

@@ -55,6 +55,16 @@ def make_ap():
     return network.WLAN(network.AP_IF)
 
 
+def machine_name():
+    """What the firmware says it runs on ("ESP32C3 module with ESP32C3"); "" when it cannot say."""
+    import os
+
+    try:
+        return os.uname().machine
+    except AttributeError:  # ports without os.uname
+        return ""
+
+
 def reset_function():
     """machine.reset itself, for the parts that restart the dongle after boot (web/routes.py)."""
     return machine.reset

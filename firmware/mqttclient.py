@@ -8,9 +8,15 @@ first use, so a dongle without a broker never loads it.
 import timedsock
 
 
+def _utf8(text):
+    return text.encode() if isinstance(text, str) else text
+
+
 class ClientFactory:
     """A no-argument callable that makes a fresh, unconnected umqtt.simple.MQTTClient whose
-    socket never blocks the loop for more than timeout_s (see timedsock.py)."""
+    socket never blocks the loop for more than timeout_s (see timedsock.py), and which sends
+    every str as UTF-8 bytes: umqtt.simple measures a str in characters, so a topic, client id,
+    user or password with "å" in it gave the broker a malformed packet."""
 
     def __init__(self, mqtt_cfg, client_id, timeout_s=timedsock.TIMEOUT_S):
         import socket
@@ -18,9 +24,23 @@ class ClientFactory:
         from umqtt import simple
 
         timedsock.limit(simple, socket, timeout_s, bool(mqtt_cfg["tls"]))
-        self._client = simple.MQTTClient
+
+        class MQTTClient(simple.MQTTClient):
+            def set_last_will(self, topic, msg, retain=False, qos=0):
+                super().set_last_will(_utf8(topic), _utf8(msg), retain, qos)
+
+            def publish(self, topic, msg, retain=False, qos=0):
+                super().publish(_utf8(topic), _utf8(msg), retain, qos)
+
+            def subscribe(self, topic, qos=0):
+                super().subscribe(_utf8(topic), qos)
+
+        self._client = MQTTClient
         self._cfg = mqtt_cfg
-        self._client_id = client_id
+        self._client_id = client_id.encode()
+        # umqtt.simple takes len() of the password whenever a user is set: never None.
+        self._user = mqtt_cfg["user"].encode() or None
+        self._password = mqtt_cfg["password"].encode()
         self._ssl = None
         self._port = mqtt_cfg["port"]
         if mqtt_cfg["tls"]:
@@ -34,8 +54,8 @@ class ClientFactory:
             self._client_id,
             cfg["host"],
             self._port,
-            cfg["user"] or None,
-            cfg["password"] or None,
+            self._user,
+            self._password,
             cfg["keepalive_s"],
             ssl=self._ssl,
         )

@@ -4,6 +4,8 @@ The MQTT diagnostics message, GET /api/v1/status and GET /metrics all render the
 so a counter added here shows up in all three:
   counters  numbers that only grow (frames, rejects, reconnects, drops, HTTP refusals, ...)
   gauges    numbers for now (uptime, free heap, Wi-Fi signal, connected or not)
+and `notes`, short texts that say what to do (wrong line settings, a stalled task), which the
+diagnostics and the status carry but metrics, being numbers, do not.
 Each fact is read from the part that owns it; nothing here keeps state of its own.
 """
 
@@ -13,10 +15,12 @@ from compat import mem_free
 def counters(app):
     out = app.reader.stats.as_dict()
     out["bytes_in"] = app.source.bytes_in
+    out["uart_buffer_full"] = app.source.rx_full
     out["reading_errors"] = app.reading_errors
     out["meter_readings"] = app.meter.readings
     out["meter_changes"] = app.meter.changes
     out["task_errors"] = sum(app.health.task_errors.values())
+    out["unreported_errors"] = app.health.unreported
     out["watchdog_starved"] = app.health.starved
     out["wifi_drops"] = app.wifi.drops
     out["wifi_failures"] = app.wifi.failures
@@ -47,10 +51,15 @@ def gauges(app):
     return out
 
 
+def notes(app):
+    return {"line_hint": app.line_hint, "stalled_task": app.health.stalled}
+
+
 def diagnostics(app):
     """The flat dict of the MQTT diagnostics message."""
     out = counters(app)
     out.update(gauges(app))
+    out.update(notes(app))
     return out
 
 
@@ -78,6 +87,7 @@ def status(app, version):
         },
         "counters": counters(app),
         "gauges": gauges(app),
+        "notes": notes(app),
     }
     if app.web is not None:
         out["setup"] = app.web.setup_info()
