@@ -199,3 +199,10 @@ def test_meter_keys_are_hex_secrets(tmp_path):
     assert cfg["meter"]["key"] == key
     assert config.masked(cfg)["meter"] == {"key": config.MASK, "auth_key": config.MASK}
     assert config.parse("meter.key", key) == key
+
+
+def test_the_page_password_is_never_empty_whichever_way_it_is_set(tmp_path):
+    with pytest.raises(ValueError, match="http.password must not be empty"):
+        config.parse("http.password", "")  # make config
+    with pytest.raises(ValueError, match="http.password must not be empty"):
+        config.update({"http": {"password": ""}}, str(tmp_path / "config.json"))  # the page
