@@ -41,6 +41,17 @@ d.feed()
 sleep_ms(120)
 d.feed()
 print("wdt", d.feeds, d.missed, len(machine.unique_id()))
+try:  # CPython-only twins must not shadow MicroPython's own modules
+    import cryptolib
+    crypto = "file" if hasattr(cryptolib, "__file__") else "builtin"
+except ImportError:
+    crypto = "missing"
+try:
+    import umqtt.simple
+    mqtt = "found"
+except ImportError:
+    mqtt = "missing"
+print("shadow", crypto, mqtt)
 machine.reset()
 print("not reached")
 """
@@ -80,5 +91,7 @@ def test_twins_behave_alike_in_both_interpreters(where, tmp_path):
     assert lines[1] == "tcp 16 16 100", (lines, err)
     assert lines[2] == "wlan True False True", lines
     assert lines[3] == "wdt 2 1 6", lines
+    if where == "micropython":
+        assert lines[4] == "shadow builtin missing", lines  # no umqtt folder was given
     assert "WDT would have reset the chip" in err and "machine.reset()" in err
     assert "not reached" not in lines

@@ -171,13 +171,38 @@ def stage(dest, cfg, board=None):
     return dest
 
 
+MP_TWINS = ("machine.py", "network.py")  # the only twins MicroPython gets
+
+
+def twin_dir():
+    """A folder with only the machine and network twins: tools/hosttwin/ also holds CPython-only
+    twins (umqtt, cryptolib) that would shadow MicroPython's own modules."""
+    out = os.path.join(BUILD, "mprun", "twins")
+    os.makedirs(out, exist_ok=True)
+    for name in MP_TWINS:
+        with open(os.path.join(TWIN, name), "rb") as f:
+            data = f.read()
+        target = os.path.join(out, name)
+        try:
+            with open(target, "rb") as f:
+                if f.read() == data:
+                    continue
+        except OSError:
+            pass
+        tmp = "{}.{}".format(target, os.getpid())
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)  # atomic: a run starting meanwhile sees the old or the new file
+    return out
+
+
 def environment(stage_dir, umqtt=None, uart="none", wlan_down=None):
     """The environment for the interpreter: module path and the twins' host knobs."""
     env = dict(os.environ)
     path = [".frozen", stage_dir]  # .frozen: asyncio is frozen into the interpreter
     if umqtt:
         path.append(umqtt_dir(umqtt))
-    path.append(TWIN)  # after umqtt: the twin folder's own umqtt is only for CPython
+    path.append(twin_dir())
     env["MICROPYPATH"] = ":".join(path)
     env["HANPORT_UART"] = uart
     if wlan_down:
