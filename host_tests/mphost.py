@@ -79,7 +79,7 @@ class MpDongle(Dongle):
         self.sim, where = start_simulator(
             meter, self.log_path, start, speed, "--seed", "7", *sim_args
         )
-        env = run_mp.environment(stage, umqtt, "tcp://" + where, self.down_file)
+        env = run_mp.environment(stage, umqtt, "tcp://" + where, self.down_file, interp)
         self.out_path = tmp_path / "mp.out"
         self._out = open(self.out_path, "w")  # noqa: SIM115 - closed in stop()
         self.app = subprocess.Popen(

@@ -173,7 +173,7 @@ def measure(interp, minutes=MINUTES):
         f.write("GROUPS = {!r}\n".format(groups) + PROBE)
     with open(os.path.join(stage, "bench_fresh.py"), "w") as f:
         f.write(FRESH)
-    env = run_mp.environment(stage, run_mp.UMQTT_DEFAULT, "none")
+    env = run_mp.environment(stage, run_mp.UMQTT_DEFAULT, "none", interp=interp)
     fresh = subprocess.run(
         run_mp.command(interp, HEAP, "bench_fresh.py"),
         cwd=stage, env=env, capture_output=True, text=True, timeout=120,
@@ -181,7 +181,7 @@ def measure(interp, minutes=MINUTES):
     sim, where = start_simulator(
         "aidon", os.path.join(work, "sim.jsonl"), START, SPEED, "--duration", str(minutes * 60)
     )
-    env = run_mp.environment(stage, run_mp.UMQTT_DEFAULT, "tcp://" + where)
+    env = run_mp.environment(stage, run_mp.UMQTT_DEFAULT, "tcp://" + where, interp=interp)
     out_path = os.path.join(work, "probe.out")
     stop = threading.Event()
     failures = []

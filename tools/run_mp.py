@@ -4,8 +4,9 @@ Why: CPython hides what the board runs into (heap size, .mpy loading, the real `
 This stages the device filesystem as `make deploy` writes it (firmware compiled to .mpy, boot.py
 and main.py as source, www/, the board file, a config.json) into a folder under build/, and runs
 the unix port's `micropython` there on `main.py` with a fixed heap (`-X heapsize=N`). Only
-`machine` and `network` are twins (tools/hosttwin/, reading HANPORT_UART and HANPORT_WLAN_DOWN);
-the application, the parser, the HTTP server and `umqtt.simple` are the real ones.
+`machine` and `network` are twins (tools/hosttwin/, reading HANPORT_UART and HANPORT_WLAN_DOWN),
+plus `cryptolib` where the interpreter lacks it (the 32-bit build has no SSL, hence none); the
+application, the parser, the HTTP server and `umqtt.simple` are the real ones.
 
 The interpreter: the 32-bit, single-float build of ../shared/micropython (pointers and floats as
 on the ESP32), built once into build/micropython32/ and rebuilt only when that folder changes;
@@ -47,6 +48,20 @@ class Interpreter:
         self.path = path
         self.label = label
         self.bits = bits  # 32: heap figures as on the ESP32; 64: about 1.4 times those
+        self._has = {}
+
+    def has(self, module):
+        """Whether the interpreter has `module` built in (asked once)."""
+        if module not in self._has:
+            env = dict(os.environ, MICROPYPATH=".frozen")
+            code = subprocess.run(
+                [self.path, "-c", "import " + module],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ).returncode
+            self._has[module] = code == 0
+        return self._has[module]
 
     def __repr__(self):
         return "{} ({})".format(self.label, os.path.relpath(self.path, ROOT))
@@ -171,15 +186,16 @@ def stage(dest, cfg, board=None):
     return dest
 
 
-MP_TWINS = ("machine.py", "network.py")  # the only twins MicroPython gets
+MP_TWINS = ("machine.py", "network.py")  # the only twins MicroPython gets...
+MP_FALLBACKS = ("cryptolib",)  # ...and these where the interpreter lacks them (32-bit build)
 
 
-def twin_dir():
-    """A folder with only the machine and network twins: tools/hosttwin/ also holds CPython-only
-    twins (umqtt, cryptolib) that would shadow MicroPython's own modules."""
-    out = os.path.join(BUILD, "mprun", "twins")
+def twin_dir(names=MP_TWINS, folder="twins"):
+    """A folder with only the given twins: tools/hosttwin/ also holds CPython-only twins (umqtt,
+    cryptolib) that would shadow MicroPython's own modules (a file wins over a built-in)."""
+    out = os.path.join(BUILD, "mprun", folder)
     os.makedirs(out, exist_ok=True)
-    for name in MP_TWINS:
+    for name in names:
         with open(os.path.join(TWIN, name), "rb") as f:
             data = f.read()
         target = os.path.join(out, name)
@@ -196,13 +212,16 @@ def twin_dir():
     return out
 
 
-def environment(stage_dir, umqtt=None, uart="none", wlan_down=None):
+def environment(stage_dir, umqtt=None, uart="none", wlan_down=None, interp=None):
     """The environment for the interpreter: module path and the twins' host knobs."""
     env = dict(os.environ)
     path = [".frozen", stage_dir]  # .frozen: asyncio is frozen into the interpreter
     if umqtt:
         path.append(umqtt_dir(umqtt))
     path.append(twin_dir())
+    missing = [m for m in MP_FALLBACKS if interp is not None and not interp.has(m)]
+    if missing:
+        path.append(twin_dir([m + ".py" for m in missing], "twins-" + "-".join(missing)))
     env["MICROPYPATH"] = ":".join(path)
     env["HANPORT_UART"] = uart
     if wlan_down:
@@ -266,7 +285,7 @@ def main(argv=None):
     print("run_mp: " + describe(interp, umqtt, ours.heap), flush=True)
     if cfg["http"]["enabled"]:
         print("run_mp: HTTP on http://127.0.0.1:{}/".format(cfg["http"]["port"]), flush=True)
-    env = environment(ours.stage, umqtt, args.uart, ours.wlan_down_file)
+    env = environment(ours.stage, umqtt, args.uart, ours.wlan_down_file, interp)
     proc = subprocess.Popen(command(interp, ours.heap), cwd=ours.stage, env=env)
     signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
     try:
