@@ -42,7 +42,7 @@ GROUPS = (
     ("MQTT", ("publisher", "discovery", "mqttclient", "timedsock", "umqtt.simple")),
     ("portal", ("web.portal", "web.dnsd")),
     ("HTTP", ("web.httpd", "web.routes", "web.metrics", "web.state", "web.settings")),
-    ("boot", ("config", "board", "hw", "gpio", "failsafe")),  # app.build() drops these again
+    ("boot", ("config", "board", "hw", "gpio", "failsafe", "builder")),  # build() drops most
     ("app", ("wifi", "led", "app")),
 )
 HEAP = "256k"  # roomy, so the figures are what the code uses, not what a small heap allows
