@@ -12,11 +12,33 @@ def _utf8(text):
     return text.encode() if isinstance(text, str) else text
 
 
+class _Heard:
+    """The client's socket, counting the bytes the broker sent; everything else is the socket's."""
+
+    def __init__(self, sock):
+        self._sock = sock
+        self.received = 0
+
+    def read(self, n):
+        data = self._sock.read(n)
+        if data:
+            self.received += len(data)
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
 class ClientFactory:
     """A no-argument callable that makes a fresh, unconnected umqtt.simple.MQTTClient whose
     socket never blocks the loop for more than timeout_s (see timedsock.py), and which sends
     every str as UTF-8 bytes: umqtt.simple measures a str in characters, so a topic, client id,
-    user or password with "å" in it gave the broker a malformed packet."""
+    user or password with "å" in it gave the broker a malformed packet.
+
+    The clients count the broker's answers to ping() in `pongs`: umqtt.simple's wait_msg()
+    returns None both for "nothing waiting" and for a PINGRESP, so the socket counts what it
+    reads, and a None after bytes were read is the PINGRESP (the publisher's dead-session check).
+    """
 
     def __init__(self, mqtt_cfg, client_id, timeout_s=timedsock.TIMEOUT_S):
         import socket
@@ -26,6 +48,21 @@ class ClientFactory:
         timedsock.limit(simple, socket, timeout_s, bool(mqtt_cfg["tls"]))
 
         class MQTTClient(simple.MQTTClient):
+            pongs = 0
+
+            def connect(self, *args):
+                present = super().connect(*args)
+                self.sock = _Heard(self.sock)
+                return present
+
+            def wait_msg(self):
+                sock = self.sock
+                before = sock.received
+                op = super().wait_msg()
+                if op is None and sock.received != before:
+                    self.pongs += 1
+                return op
+
             def set_last_will(self, topic, msg, retain=False, qos=0):
                 super().set_last_will(_utf8(topic), _utf8(msg), retain, qos)
 

@@ -15,19 +15,39 @@ goes to `<prefix>/<meter_id>/status`.
 Faults: `OSError` (network) and the broker's refusal (umqtt's `MQTTException`) close the
 connection and schedule a reconnect with exponential back-off; the unsent readings stay in their
 slots. umqtt.simple's connect and write block; the UART's receive buffer (two largest frames,
-about 18 s at 2400 baud) holds the meter's bytes meanwhile, so no frame is lost.
+about 18 s at 2400 baud) holds the meter's bytes meanwhile, so no frame is lost. Every socket
+operation is bounded (timedsock.py, 5 s), so one pass stalls at most that long per operation.
+
+A broker that hangs (frozen, or the path to it dead without a reset) accepts QoS 0 messages into
+the socket buffer and says nothing. So a PINGREQ follows every batch of QoS 0 readings (and one
+goes out every keepalive/2 when idle), at most one at a time: its PINGRESP proves that the broker
+read everything before it, and only then are those readings counted in `published`. A ping not
+answered within PONG_WAIT_MS means the session is dead: reconnect, and the readings it was to
+confirm are counted in `lost`. The hourly list 3 (the energy totals) goes with QoS 1 and leaves
+its slot only when the broker's PUBACK came, so it is re-sent after a reconnect until
+acknowledged; umqtt.simple waits for that PUBACK inside publish(), for at most the socket's
+5 s limit.
+
+Home Assistant takes a state only once the sensor's discovery config was processed. Readings
+therefore wait in their slots while discovery configs are due (new keys, a reconnect, Home
+Assistant's birth message) and for SETTLE_MS after the last one. After a reconnect or a birth,
+the last reading sent of each list goes out again (unless a newer one waits in its slot, which
+then goes instead; a newer reading also replaces a queued re-send), so a Home Assistant that
+(re)started has every value without waiting an hour for list 3, and no total goes back.
 """
 
 import jsonout
 
 import log
 from backoff import Backoff
-from compat import ticks_add, ticks_diff, ticks_ms
+from compat import const, ticks_add, ticks_diff, ticks_ms
 from discovery import config_payload, config_topic
 from meter import LIST_FULL, LIST_POWER, LIST_TOTALS, list_of
 
 _SLOTS = (LIST_POWER, LIST_FULL, LIST_TOTALS)
 _DISCOVERY_BATCH = 4  # discovery configs sent per pass, so one pass stays short
+PONG_WAIT_MS = const(10000)  # a ping unanswered this long (or keepalive, if less) = dead session
+SETTLE_MS = const(1000)  # after a discovery config, before states: Home Assistant adds the sensor
 
 # CONNACK return codes (MQTT 3.1.1 section 3.2.2.3) as umqtt's MQTTException carries them.
 _REFUSALS = {
@@ -76,6 +96,7 @@ class Publisher:
         self.state = state
         self.per_value_topics = per_value_topics
         self.keepalive_ms = keepalive_s * 1000
+        self._pong_wait_ms = min(PONG_WAIT_MS, self.keepalive_ms or PONG_WAIT_MS)
         self._clock = clock
         self.backoff = backoff or Backoff(1000, 120000)
         self.client = None
@@ -83,15 +104,23 @@ class Publisher:
         self.network_up = network_up or _always  # the Wi-Fi keeper's state, in the app
         self.diagnostics = diagnostics  # a callable returning the diagnostics dict
         self.diagnostics_ms = diagnostics_ms
-        self._slots = [None, None, None]
+        self._slots = [None, None, None]  # type: list  # (seq, reading, is_resend) per list
+        self._last = [None, None, None]  # type: list  # the last reading sent of each list
         self._seq = 0
         self._next_try = None
-        self._last_tx = 0
+        self._last_ping = 0
+        self._ping_at = None  # when the unanswered ping went out
+        self._pongs = 0  # client.pongs when it went out
+        self._unconfirmed = 0  # QoS 0 readings written since the last ping
+        self._awaiting = 0  # QoS 0 readings that the unanswered ping will confirm
+        self._settle_until = None
         self._last_diag = None
         self.last_error = None
         # counters
-        self.published = 0
+        self.published = 0  # readings the broker is known to have received
         self.superseded = 0
+        self.lost = 0  # QoS 0 readings written into a session that died before confirming them
+        self.resent = 0  # last readings sent again for a (re)started Home Assistant
         self.connects = 0
         self.failures = 0
         self.births = 0
@@ -101,15 +130,16 @@ class Publisher:
         return self.client is not None
 
     def pending(self):
-        return sum(1 for s in self._slots if s is not None)
+        return sum(1 for s in self._slots if s is not None and not s[2])
 
     def offer(self, reading):
         """Keep the reading for the next pass (called from the meter reader; never blocks)."""
         index = _SLOTS.index(list_of(reading))
-        if self._slots[index] is not None:
+        slot = self._slots[index]
+        if slot is not None and not slot[2]:
             self.superseded += 1
         self._seq += 1
-        self._slots[index] = (self._seq, reading)
+        self._slots[index] = (self._seq, reading, False)
 
     def step(self):
         """One pass: connect if due, read incoming messages, send what waits. Never raises."""
@@ -125,6 +155,7 @@ class Publisher:
         if self.client is not None and self.topic_id != meter_id:
             log.warning("mqtt", "meter id changed to {}; reconnecting", meter_id)
             self.close()
+            self._last = [None, None, None]  # the old meter's values are not the new one's
             if self.discovery is not None:
                 self.discovery.forget()  # the new meter's sensors are announced as they come
         if self.client is None:
@@ -136,9 +167,7 @@ class Publisher:
             self._announce()
         self._send_readings()
         self._send_diagnostics()
-        if self.keepalive_ms and ticks_diff(self._clock(), self._last_tx) > self.keepalive_ms // 2:
-            self.client.ping()
-            self._last_tx = self._clock()
+        self._keep_alive()
 
     def _connect_due(self):
         if not self.network_up():
@@ -157,12 +186,20 @@ class Publisher:
         if self.discovery is not None:
             client.subscribe(self.discovery.birth_topic)
             self.discovery.announce_all()
+        self._send_again()  # Home Assistant may have restarted while we were away
         self.connects += 1
         self.backoff.reset()
         self._next_try = None
-        self._last_tx = self._clock()
+        self._last_ping = self._clock()
         self.last_error = None
         log.info("mqtt", "connected; publishing to {}/", base)
+
+    def _send_again(self):
+        """Queue the last reading of each list again, where no newer one waits."""
+        for i in range(len(_SLOTS)):
+            if self._slots[i] is None and self._last[i] is not None:
+                self._seq += 1
+                self._slots[i] = (self._seq, self._last[i], True)
 
     def _on_message(self, topic, msg):
         if self.discovery is None:
@@ -173,6 +210,7 @@ class Publisher:
             msg = msg.decode()
         if self.discovery.on_message(topic, msg):
             self.births += 1
+            self._send_again()
             log.info("mqtt", "Home Assistant came online; announcing sensors again")
 
     def _announce(self):
@@ -188,28 +226,69 @@ class Publisher:
             )
             disc.due.pop(0)
             disc.announced += 1
-            self._last_tx = self._clock()
+            self._settle_until = ticks_add(self._clock(), SETTLE_MS)
 
     def _send_readings(self):
-        base = "{}/{}".format(self.prefix, self.meter.id)
+        disc = self.discovery
         while True:
             index = self._oldest()
             if index < 0:
                 return
             reading = self._slots[index][1]
-            if self.discovery is not None:
-                self.discovery.see(reading)
-            if self.state:
-                # bytes: umqtt.simple takes len() of what it sends, and a str may hold non-ASCII
-                self.client.publish(base + "/state", jsonout.dumps(reading).encode())
-            if self.per_value_topics:
-                for key in reading:
-                    value = reading[key]
-                    text = value if isinstance(value, str) else jsonout.number(value)
-                    self.client.publish("{}/{}".format(base, key), text.encode())
-            self._slots[index] = None  # only now: a failed publish keeps it for the next try
-            self.published += 1
-            self._last_tx = self._clock()
+            if disc is not None:
+                disc.see(reading)  # new keys: their configs go out before this state
+                if disc.due:
+                    return
+            if self._settle_until is not None:
+                if ticks_diff(self._clock(), self._settle_until) < 0:
+                    return
+                self._settle_until = None
+            self._send(index, reading)
+
+    def _send(self, index, reading):
+        base = "{}/{}".format(self.prefix, self.meter.id)
+        client = self.client
+        qos = 1 if _SLOTS[index] == LIST_TOTALS else 0  # the energy totals: until acknowledged
+        if self.per_value_topics:
+            for key in reading:
+                value = reading[key]
+                text = value if isinstance(value, str) else jsonout.number(value)
+                topic = "{}/{}".format(base, key)
+                client.publish(topic, text.encode(), False, 0 if self.state else qos)
+        if self.state:
+            # bytes: umqtt.simple takes len() of what it sends, and a str may hold non-ASCII
+            client.publish(base + "/state", jsonout.dumps(reading).encode(), False, qos)
+        again = self._slots[index][2]
+        self._slots[index] = None  # only now: a failed publish keeps it for the next try
+        self._last[index] = reading
+        if again:
+            self.resent += 1
+        elif qos:  # the PUBACK also confirms every QoS 0 reading written before
+            self.published += self._unconfirmed + 1
+            self._unconfirmed = 0
+        else:
+            self._unconfirmed += 1
+
+    def _keep_alive(self):
+        """Ping after unconfirmed readings or when idle; reconnect when a ping is not answered."""
+        client = self.client
+        now = self._clock()
+        if self._ping_at is not None:
+            if client.pongs == self._pongs:
+                if ticks_diff(now, self._ping_at) < self._pong_wait_ms:
+                    return
+                raise OSError("no answer to a ping in {} s".format(self._pong_wait_ms // 1000))
+            self.published += self._awaiting
+            self._awaiting = 0
+            self._ping_at = None
+        idle = self.keepalive_ms and ticks_diff(now, self._last_ping) >= self.keepalive_ms // 2
+        if self._unconfirmed or idle:
+            self._pongs = client.pongs
+            client.ping()
+            self._ping_at = now
+            self._last_ping = now
+            self._awaiting = self._unconfirmed
+            self._unconfirmed = 0
 
     def _oldest(self):
         best = -1
@@ -241,6 +320,10 @@ class Publisher:
         """Forget the connection (the broker publishes the Last Will)."""
         client = self.client
         self.client = None
+        self.lost += self._unconfirmed + self._awaiting
+        self._unconfirmed = 0
+        self._awaiting = 0
+        self._ping_at = None
         if client is not None and client.sock is not None:
             try:
                 client.sock.close()

@@ -45,6 +45,8 @@ class FakeClient:
         self.sock = None
         self.cb = None
         self.will = None
+        self.pongs = 0
+        self.pinged = False
 
     def set_callback(self, cb):
         self.cb = cb
@@ -58,13 +60,20 @@ class FakeClient:
             raise MQTTException(self.broker.refuse)
         if self.broker.down:
             raise OSError(111, "ECONNREFUSED")
+        if self.broker.frozen:  # the kernel accepts; the CONNACK never comes
+            raise OSError(110, "ETIMEDOUT")
         self.sock = FakeSock()
         return 0
 
     def publish(self, topic, msg, retain=False, qos=0):
         if self.broker.down:
             raise OSError(104, "ECONNRESET")
+        if self.broker.frozen:  # into the socket buffer, never read; QoS 1 waits for PUBACK
+            if qos:
+                raise OSError(110, "ETIMEDOUT")
+            return
         self.broker.messages.append((topic, msg, retain))
+        self.broker.qos.append(qos)
 
     def subscribe(self, topic, qos=0):
         self.broker.subscriptions.append(topic)
@@ -72,19 +81,26 @@ class FakeClient:
     def check_msg(self):
         if self.broker.down:
             raise OSError(-1)
+        if self.broker.frozen:
+            return
+        if self.pinged:
+            self.pinged = False
+            self.pongs += 1
         while self.broker.inbox:
             self.cb(*self.broker.inbox.pop(0))
 
     def ping(self):
-        pass
+        self.pinged = True
 
 
 class FakeBroker:
     def __init__(self):
         self.down = False
+        self.frozen = False  # accepts and reads nothing (SIGSTOP)
         self.refuse = None
         self.connect_attempts = 0
         self.messages = []
+        self.qos = []
         self.subscriptions = []
         self.inbox = []
 
@@ -131,7 +147,9 @@ def test_holds_list1_until_meter_id_known_then_publishes_in_order():
     pub.step()
     states = [json.loads(m[1]) for m in broker.messages if m[0] == "han/7359992890941742/state"]
     assert states == [{"active_power_import": 1600}, LIST2]
-    assert pub.published == 2 and pub.pending() == 0
+    assert pub.published == 0 and pub.pending() == 0  # sent, not yet confirmed
+    pub.step()  # the PINGRESP to the ping that followed them
+    assert pub.published == 2
 
 
 def test_status_online_retained_with_offline_last_will():
@@ -182,6 +200,7 @@ def test_reconnect_backs_off_exponentially_and_never_raises():
     assert pub.pending() == 1 and not pub.connected
     broker.down = False
     clock.ms += 8000
+    pub.step()
     pub.step()
     assert pub.connected and pub.published == 1 and pub.backoff.delay_ms == 0
 
@@ -238,8 +257,9 @@ def test_announces_discovery_and_again_on_home_assistant_birth():
     assert len([t for t in broker.topics() if t.endswith("/config")]) == 6
     assert pub.births == 1
     feed(pub, meter, LIST3)
-    pub.step()
-    pub.step()
+    for _ in range(3):
+        clock.ms += 2000
+        pub.step()
     assert (
         broker.topics().count(
             "homeassistant/sensor/hanport_7359992890941742/active_power_import_total/config"
@@ -282,3 +302,100 @@ def test_a_new_meter_gets_only_its_own_sensors_announced():
     announced = [t for t, *_ in broker.messages if "/hanport_999/" in t and t.endswith("/config")]
     assert announced and not any("/current_l3/" in t for t in announced)
     assert "current_l3" not in pub.discovery.known
+
+
+def states_of(broker):
+    return [json.loads(m[1]) for m in broker.messages if m[0].endswith("/state")]
+
+
+def run(pub, clock, seconds, step_ms=100):
+    for _ in range(seconds * 1000 // step_ms):
+        pub.step()
+        clock.ms += step_ms
+
+
+def test_frozen_broker_is_detected_by_an_unanswered_ping_and_nothing_is_counted_published():
+    pub, meter, broker, clock = make(backoff=Backoff(1000, 4000))
+    feed(pub, meter, LIST2)
+    run(pub, clock, 1)
+    assert pub.published == 1
+    broker.frozen = True
+    for power in range(5):
+        feed(pub, meter, dict(LIST1, active_power_import=power))
+        run(pub, clock, 2)
+    assert pub.published == 1, "readings written into a frozen session were counted"
+    run(pub, clock, 10)
+    assert pub.failures >= 1 and "no answer to a ping" in (pub.last_error or "") or (
+        not pub.connected
+    )
+    assert pub.lost == 5 and pub.published == 1
+    broker.frozen = False
+    feed(pub, meter, dict(LIST1, active_power_import=99))
+    run(pub, clock, 6)
+    assert pub.connected and pub.published == 2
+    assert {"active_power_import": 99} in states_of(broker)
+
+
+def test_list3_goes_with_qos1_and_stays_until_acknowledged_across_reconnects():
+    pub, meter, broker, clock = make(backoff=Backoff(1000, 2000))
+    feed(pub, meter, LIST2)
+    run(pub, clock, 1)
+    broker.frozen = True
+    feed(pub, meter, LIST3)
+    run(pub, clock, 20)  # PUBACK never comes, reconnects time out
+    assert LIST3 not in states_of(broker) and pub.pending() == 1 and pub.failures >= 2
+    broker.frozen = False
+    run(pub, clock, 5)
+    assert states_of(broker).count(LIST3) == 1 and pub.pending() == 0
+    at = [m[1] for m in broker.messages].index(json.dumps(LIST3).encode())
+    assert broker.qos[at] == 1
+    assert pub.published == 2 and pub.lost == 0
+
+
+def configs_before_states(broker):
+    """Home Assistant's rule: a state reaches a sensor only if its config came first."""
+    announced = set()
+    late = []
+    for topic, payload, _ in broker.messages:
+        if topic.endswith("/config"):
+            announced.add(topic.split("/")[-2])
+        elif topic.endswith("/state"):
+            late += [k for k in json.loads(payload) if k not in announced and k != "meter_id"]
+    return late
+
+
+def test_new_keys_are_announced_before_the_first_state_that_carries_them():
+    pub, meter, broker, clock = make(discovery=True)
+    feed(pub, meter, LIST2)
+    run(pub, clock, 3)
+    feed(pub, meter, LIST3)
+    run(pub, clock, 3)
+    assert LIST3 in states_of(broker)
+    from discovery import kind_of
+
+    late = [k for k in configs_before_states(broker) if kind_of(k) is not None]
+    assert late == []
+
+
+def test_home_assistant_restart_gets_the_last_values_after_the_configs_never_an_older_total():
+    pub, meter, broker, clock = make(discovery=True)
+    feed(pub, meter, LIST2)
+    feed(pub, meter, LIST3)
+    run(pub, clock, 3)
+    del broker.messages[:]
+    broker.inbox.append((b"homeassistant/status", b"online"))  # Home Assistant restarted
+    run(pub, clock, 3)
+    assert pub.births == 1 and LIST3 in states_of(broker)
+    total = [m[0] for m in broker.messages].index(
+        "homeassistant/sensor/hanport_7359992890941742/active_power_import_total/config"
+    )
+    assert any(m[0].endswith("/state") for m in broker.messages[total:])
+    # A newer total waiting when Home Assistant comes back replaces the re-send.
+    newer = dict(LIST3, active_power_import_total=123999)
+    broker.inbox.append((b"homeassistant/status", b"online"))
+    pub.step()
+    feed(pub, meter, newer)
+    run(pub, clock, 3)
+    totals = [s["active_power_import_total"] for s in states_of(broker) if "meter_datetime" in s]
+    assert totals == sorted(totals) and totals[-1] == 123999
+    assert pub.superseded == 0

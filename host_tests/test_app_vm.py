@@ -92,12 +92,15 @@ class Client:
     def check_msg(self):
         return None
 
+    pongs = 0  # answers to ping(), as firmware/mqttclient.py's clients count them
+
     def ping(self):
-        pass
+        self.pongs += 1
 
 
 m = meter.Meter()
-pub = publisher.Publisher(Client, m, "han", discovery.Discovery())
+now = [0]
+pub = publisher.Publisher(Client, m, "han", discovery.Discovery(), clock=lambda: now[0])
 
 
 def on_reading(reading):
@@ -111,6 +114,7 @@ src = uartsrc.MeterSource(UART(b"\x00garbage\x7e\x7e" + frame[:20] + frame + fra
 for _ in range(10):
     src.poll()
     pub.step()
+    now[0] += 500  # states wait a moment after discovery configs
 out["stats"] = reader.stats.as_dict()
 out["sent"] = sent
 out["superseded"] = pub.superseded

@@ -31,9 +31,6 @@ KNOWN_FINDINGS = {
     ("firmware/mqttclient.py", "reportAttributeAccessIssue"): 1,
     # callables assigned over attributes initialised with another type (owner: app)
     ("firmware/app.py", "reportArgumentType"): 1,
-    # slots list initialised as [None] * 3 then filled with tuples (owner: app)
-    ("firmware/publisher.py", "reportArgumentType"): 1,
-    ("firmware/publisher.py", "reportCallIssue"): 1,
     # kind_of() returns None for a non-sensor key and config_payload unpacks it (owner: app)
     ("firmware/discovery.py", "reportGeneralTypeIssues"): 1,
 }
