@@ -3,9 +3,10 @@
 Why: the MQTT code is tested against a real broker on 127.0.0.1, not a mock, so the tests see
 real CONNACK codes, retained messages, last wills and dropped connections. This module starts
 `mosquitto` on a free port with a generated config (optionally with a password file), stops it
-reliably, and can stop and restart it on the same port for fault tests. `Subscriber` collects
-what a `mosquitto_sub` process receives, so the code under test is checked by an independent
-client. Installing mosquitto is left to `make debs` (tools/ensure_debs.sh).
+reliably, can stop and restart it on the same port, and pause (SIGSTOP) and resume it, for fault
+tests. `Subscriber` collects what a `mosquitto_sub` process receives, so the code under test is
+checked by an independent client. Installing mosquitto is left to `make debs`
+(tools/ensure_debs.sh).
 
 Fixtures (imported by conftest.py):
   mqtt_broker            a running anonymous broker (`Broker`), stopped after the test
@@ -15,6 +16,7 @@ Fixtures (imported by conftest.py):
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -143,6 +145,7 @@ class Broker:
         if proc is None:
             return
         if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)  # a paused broker cannot act on SIGTERM
             if kill:
                 proc.kill()
             else:
@@ -153,6 +156,16 @@ class Broker:
                 proc.kill()
                 proc.wait(STOP_TIMEOUT_S)
         self._proc = None
+
+    def pause(self):
+        """Freeze mosquitto (SIGSTOP): the kernel still accepts connections and buffers data,
+        but nothing is read or answered, like a hung broker or a path that died silently."""
+        assert self.running, "broker not running"
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        """Let a paused mosquitto go on (SIGCONT)."""
+        self._proc.send_signal(signal.SIGCONT)
 
     def restart(self):
         """Stop and start again on the same port; connected clients see their socket close."""

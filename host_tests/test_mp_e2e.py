@@ -204,3 +204,50 @@ def test_wifi_lost_and_back(tmp_path, mqtt_broker, mqtt_subscriber):
         d.assert_clean()
     finally:
         d.stop()
+
+
+@pytest.mark.parametrize("umqtt", UMQTT)
+def test_frozen_broker_list3_arrives_after_it_resumes(
+    umqtt, tmp_path, mqtt_broker, mqtt_subscriber
+):
+    """mosquitto frozen (SIGSTOP) longer than 1.5 x keepalive, list 3 sent meanwhile: the kernel
+    keeps taking QoS 0 messages, and on resume mosquitto drops the session unread. The dongle must
+    see the unanswered ping, reconnect, deliver list 3, and count as published only what arrived."""
+    need_umqtt(umqtt)
+    key = "active_power_import_total"
+    cfg = device_config(mqtt_broker)
+    cfg["mqtt"]["keepalive_s"] = 10
+    sub = mqtt_subscriber(mqtt_broker, "hanport/+/state", "hanport/+/diagnostics", qos=1)
+    d = MpDongle(tmp_path, cfg, "aidon", speed=2, start="2024-03-01T12:59:25", umqtt=umqtt)
+    try:
+        d.wait_for(lambda: [m for m in sub.messages if m.topic.endswith("/state")], timeout=60)
+        frozen_at = time.time()
+        mqtt_broker.pause()
+        try:
+            list3 = d.wait_for(
+                lambda: [s for s in d.sent() if s["list"] == 3], timeout=90, what="list 3 sent"
+            )
+            assert list3[0]["wall"] > frozen_at, "list 3 came before the broker was frozen"
+            # frozen past 1.5 x keepalive (mosquitto then drops the session) and a ping timeout
+            d.wait_for(lambda: time.time() > max(frozen_at + 25, list3[0]["wall"] + 12), 60)
+            assert d.frames_ok() > 0
+        finally:
+            mqtt_broker.resume()
+        total = list3[0]["values"]["active_power_import_total"]
+        meter_id = meter_id_of(d.sent())
+        d.wait_for(
+            lambda: [s for s in states_of(sub, meter_id) if s.get(key) == total],
+            timeout=120,
+            what="list 3 at the broker after it resumed",
+        )
+        # published counts only what the broker had: every one of them is at the subscriber
+        last = d.wait_for(lambda: diagnostics(sub)[-1:], timeout=30, what="diagnostics")[0]
+        d.wait_for(
+            lambda: len(states_of(sub, meter_id)) >= last["published"],
+            timeout=30,
+            what="{} published states at the broker".format(last["published"]),
+        )
+        assert last["mqtt_failures"] >= 1
+        d.assert_clean()
+    finally:
+        d.stop()
