@@ -251,3 +251,77 @@ def test_frozen_broker_list3_arrives_after_it_resumes(
         d.assert_clean()
     finally:
         d.stop()
+
+
+def home_assistant_view(messages, meter_id):
+    """What Home Assistant's sensors would show, replaying the messages in the broker's order:
+    a sensor takes a state only after its discovery config (as Home Assistant documents); a
+    restart (the birth message) forgets the states, while the sensors come back at once from the
+    retained configs. Returns (states taken per key, keys whose value passed before their
+    config)."""
+    state_topic = "hanport/{}/state".format(meter_id)
+    config_prefix = "homeassistant/sensor/hanport_{}/".format(meter_id)
+    configured = set()
+    taken = {}
+    missed = []
+    for m in messages:
+        if m.topic == "homeassistant/status" and m.payload == b"online":
+            taken = {}  # restarted: no values until states come again
+        elif m.topic.startswith(config_prefix):
+            configured.add(m.topic.split("/")[3])
+        elif m.topic == state_topic:
+            for key, value in json.loads(m.payload).items():
+                if key in configured:
+                    taken.setdefault(key, []).append(value)
+                elif isinstance(value, (int, float)):
+                    missed.append(key)
+    return taken, missed
+
+
+@pytest.mark.parametrize("umqtt", UMQTT)
+def test_home_assistant_gets_the_energy_totals_at_once_also_after_it_restarts(
+    umqtt, tmp_path, mqtt_broker, mqtt_subscriber
+):
+    from test_umqtt_twin import mosquitto_pub
+
+    need_umqtt(umqtt)
+    key = "active_power_import_total"
+    topics = ("hanport/+/state", "homeassistant/#")
+    sub = mqtt_subscriber(mqtt_broker, *topics, qos=1)
+    d = MpDongle(tmp_path, device_config(mqtt_broker), "aidon", speed=5, start=START, umqtt=umqtt)
+    try:
+        meter_id = d.wait_for(
+            lambda: [s["values"]["meter_id"] for s in d.sent() if s["list"] == 3],
+            timeout=60,
+            what="list 3 sent",
+        )[0]
+        # The first list 3 after start: its totals reach the sensors (configs came first).
+        taken, missed = d.wait_for(
+            lambda: (lambda v: v if key in v[0] else None)(
+                home_assistant_view(sub.messages, meter_id)
+            ),
+            timeout=60,
+            what="the energy total taken by its sensor",
+        )
+        assert missed == [], "states before their sensor's config: {}".format(missed)
+        # Home Assistant restarts: it must not wait an hour (12 min here) for the next list 3.
+        mosquitto_pub(mqtt_broker, "homeassistant/status", "online")
+        d.wait_for(
+            lambda: any(m.topic == "homeassistant/status" for m in sub.messages),
+            timeout=30,
+            what="the birth message",
+        )
+        taken, missed = d.wait_for(
+            lambda: (lambda v: v if key in v[0] else None)(
+                home_assistant_view(sub.messages, meter_id)
+            ),
+            timeout=60,
+            what="the energy total again after Home Assistant's restart",
+        )
+        assert missed == []
+        d.assert_clean()
+    finally:
+        d.stop()
+    states = [json.loads(m.payload) for m in sub.messages if m.topic.endswith("/state")]
+    totals = [s[key] for s in states if key in s]
+    assert totals == sorted(totals), "a total_increasing value went back"
