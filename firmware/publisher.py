@@ -31,9 +31,10 @@ acknowledged; umqtt.simple waits for that PUBACK inside publish(), for at most t
 Home Assistant takes a state only once the sensor's discovery config was processed. Readings
 therefore wait in their slots while discovery configs are due (new keys, a reconnect, Home
 Assistant's birth message) and for SETTLE_MS after the last one. After a reconnect or a birth,
-the last reading sent of each list goes out again (unless a newer one waits in its slot, which
-then goes instead; a newer reading also replaces a queued re-send), so a Home Assistant that
-(re)started has every value without waiting an hour for list 3, and no total goes back.
+the energy totals of the last list 3 go out again (unless a newer list 3 waits in its slot,
+which then goes instead; a newer one also replaces a queued re-send), so a Home Assistant that
+(re)started has them without waiting an hour, and no total goes back; lists 1 and 2 bring the
+other values within seconds. Only the few totals are kept for this, not the whole reading.
 """
 
 import jsonout
@@ -43,6 +44,7 @@ from backoff import Backoff
 from compat import const, ticks_add, ticks_diff, ticks_ms
 from discovery import config_payload, config_topic
 from meter import LIST_FULL, LIST_POWER, LIST_TOTALS, list_of
+from sensors import quantity
 
 _SLOTS = (LIST_POWER, LIST_FULL, LIST_TOTALS)
 _DISCOVERY_BATCH = 4  # discovery configs sent per pass, so one pass stays short
@@ -61,6 +63,16 @@ _REFUSALS = {
 
 def _always():
     return True
+
+
+def _totals_of(reading):
+    """The energy totals of a list 3 reading: the values that come only once an hour."""
+    totals = {}
+    for key in reading:
+        row = quantity(key)
+        if row is not None and row[3] == "total_increasing":
+            totals[key] = reading[key]
+    return totals
 
 
 def refusal_text(exc):
@@ -105,7 +117,7 @@ class Publisher:
         self.diagnostics = diagnostics  # a callable returning the diagnostics dict
         self.diagnostics_ms = diagnostics_ms
         self._slots = [None, None, None]  # type: list  # (seq, reading, is_resend) per list
-        self._last = [None, None, None]  # type: list  # the last reading sent of each list
+        self._totals = None  # the energy totals of the last list 3 sent, to send again
         self._seq = 0
         self._next_try = None
         self._last_ping = 0
@@ -155,7 +167,7 @@ class Publisher:
         if self.client is not None and self.topic_id != meter_id:
             log.warning("mqtt", "meter id changed to {}; reconnecting", meter_id)
             self.close()
-            self._last = [None, None, None]  # the old meter's values are not the new one's
+            self._totals = None  # the old meter's totals are not the new one's
             if self.discovery is not None:
                 self.discovery.forget()  # the new meter's sensors are announced as they come
         if self.client is None:
@@ -195,11 +207,11 @@ class Publisher:
         log.info("mqtt", "connected; publishing to {}/", base)
 
     def _send_again(self):
-        """Queue the last reading of each list again, where no newer one waits."""
-        for i in range(len(_SLOTS)):
-            if self._slots[i] is None and self._last[i] is not None:
-                self._seq += 1
-                self._slots[i] = (self._seq, self._last[i], True)
+        """Queue the last energy totals again, unless a newer list 3 waits."""
+        index = _SLOTS.index(LIST_TOTALS)
+        if self._slots[index] is None and self._totals is not None:
+            self._seq += 1
+            self._slots[index] = (self._seq, self._totals, True)
 
     def _on_message(self, topic, msg):
         if self.discovery is None:
@@ -260,7 +272,8 @@ class Publisher:
             client.publish(base + "/state", jsonout.dumps(reading).encode(), False, qos)
         again = self._slots[index][2]
         self._slots[index] = None  # only now: a failed publish keeps it for the next try
-        self._last[index] = reading
+        if qos and not again and self.discovery is not None:
+            self._totals = _totals_of(reading)
         if again:
             self.resent += 1
         elif qos:  # the PUBACK also confirms every QoS 0 reading written before

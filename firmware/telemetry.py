@@ -28,6 +28,8 @@ def counters(app):
     if pub is not None:
         out["published"] = pub.published
         out["superseded"] = pub.superseded
+        out["mqtt_lost"] = pub.lost  # QoS 0 readings in a session that died unconfirmed
+        out["mqtt_resent"] = pub.resent  # energy totals sent again for Home Assistant
         out["mqtt_connects"] = pub.connects
         out["mqtt_failures"] = pub.failures
         if pub.discovery is not None:

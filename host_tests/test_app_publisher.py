@@ -377,7 +377,7 @@ def test_new_keys_are_announced_before_the_first_state_that_carries_them():
     assert late == []
 
 
-def test_home_assistant_restart_gets_the_last_values_after_the_configs_never_an_older_total():
+def test_home_assistant_restart_gets_the_last_totals_after_the_configs_never_an_older_one():
     pub, meter, broker, clock = make(discovery=True)
     feed(pub, meter, LIST2)
     feed(pub, meter, LIST3)
@@ -385,17 +385,19 @@ def test_home_assistant_restart_gets_the_last_values_after_the_configs_never_an_
     del broker.messages[:]
     broker.inbox.append((b"homeassistant/status", b"online"))  # Home Assistant restarted
     run(pub, clock, 3)
-    assert pub.births == 1 and LIST3 in states_of(broker)
+    assert pub.births == 1 and {"active_power_import_total": 123456} in states_of(broker)
     total = [m[0] for m in broker.messages].index(
         "homeassistant/sensor/hanport_7359992890941742/active_power_import_total/config"
     )
     assert any(m[0].endswith("/state") for m in broker.messages[total:])
+    assert pub.resent == 1
     # A newer total waiting when Home Assistant comes back replaces the re-send.
     newer = dict(LIST3, active_power_import_total=123999)
     broker.inbox.append((b"homeassistant/status", b"online"))
     pub.step()
     feed(pub, meter, newer)
     run(pub, clock, 3)
-    totals = [s["active_power_import_total"] for s in states_of(broker) if "meter_datetime" in s]
+    key = "active_power_import_total"
+    totals = [s[key] for s in states_of(broker) if key in s]
     assert totals == sorted(totals) and totals[-1] == 123999
     assert pub.superseded == 0
