@@ -1,0 +1,581 @@
+"""Hour-by-hour energy and the month's capacity figure (effekttrinn) from the parser's readings.
+
+Why: the grid company bills a capacity charge set by the month's largest hours, and the meter
+only gives hourly register snapshots (list 3) that are sometimes repeated (Aidon sends the
+previous hour's list 3 again: same clock, same registers), lost, or missing for hours while the
+dongle is off. This module turns readings into closed periods (hours) that a later correction
+never has to lower, each local day's largest hour, and the month's figure and step.
+
+- A reading with `active_power_import_total` and `meter_datetime` is an anchor candidate. Its
+  clock is Norwegian wall time whatever its deviation field says (NVE's HAN description; Aidon
+  writes deviation 0 in winter and summer), read with `osloclock`. It anchors when it falls in
+  a later period than the last anchor; a repeat or an earlier clock is counted `stale`, lower
+  registers `backwards`, and neither is used. On the night the clocks go back, the second 02:00
+  is the later instant when it comes after an anchor at the first one.
+- Between anchors, list 1/2 power is integrated per period (held for at most `hold_s`). A period
+  closes only when the anchor after it arrives: one period apart it gets the exact register
+  difference; over a gap the difference is split exactly (integer Wh, summing to it) by the
+  integrated energy, the rest spread over the time without power data, and marked estimated.
+  So closed periods are final, and the month's figure can only grow.
+- Periods are `resolution_min` long (60; 15 is only a setting) and counted in UTC, so local
+  days of 23 and 25 hours need nothing special. Times are seconds since 2000 (small ints on
+  MicroPython); the caller passes the arrival time of each reading or None when unknown.
+
+RAM is fixed at construction: the last `_RING_H` hours of closed periods, the periods with power
+data since the last anchor (same bound; the oldest are dropped and counted), the month's daily
+maxima. Persistence is `energystore`; the MQTT/HTTP views are left to the app.
+"""
+
+from array import array
+
+import osloclock
+from compat import const
+
+_RING_H = const(50)  # hours of closed periods kept: today and yesterday, whole
+_DAY = const(86400)
+_EST = const(1)
+
+KEYS_TOTAL = (
+    "active_power_import_total",
+    "active_power_export_total",
+    "reactive_power_import_total",
+    "reactive_power_export_total",
+)
+KEYS_POWER = (
+    "active_power_import",
+    "active_power_export",
+    "reactive_power_import",
+    "reactive_power_export",
+)
+
+METHODS = ("TRE_DØGNMAX_MND", "MND_MAX")
+DEFAULTS = {
+    "method": "TRE_DØGNMAX_MND",
+    "days": 3,
+    "ladder_kw": [0, 2, 5, 10, 15, 20, 25, 50, 75, 100, 150, 200],
+    "windows": [],
+    "resolution_min": 60,
+    "hold_s": 60,
+}
+
+
+def settings(cfg=None):
+    """The energy settings with defaults filled in; ValueError saying what to fix."""
+    out = dict(DEFAULTS)
+    out.update(cfg or {})
+    if out["method"] not in METHODS:
+        raise ValueError("energy.method must be one of " + ", ".join(METHODS))
+    if not 1 <= _int(out["days"]) <= 31:
+        raise ValueError("energy.days must be 1..31")
+    if _int(out["resolution_min"]) not in (5, 10, 15, 20, 30, 60):
+        raise ValueError("energy.resolution_min must divide an hour (15, 30, 60...)")
+    if not 1 <= _int(out["hold_s"]) <= 600:
+        raise ValueError("energy.hold_s must be 1..600")
+    ladder = out["ladder_kw"]
+    if not isinstance(ladder, list) or not 1 <= len(ladder) <= 32:
+        raise ValueError("energy.ladder_kw must be a list of 1..32 numbers")
+    for i, kw in enumerate(ladder):
+        if isinstance(kw, bool) or not isinstance(kw, (int, float)) or kw < 0:
+            raise ValueError("energy.ladder_kw must hold numbers >= 0")
+        if i and kw <= ladder[i - 1]:
+            raise ValueError("energy.ladder_kw must rise step by step")
+    windows = out["windows"]
+    if not isinstance(windows, list):
+        raise ValueError("energy.windows must be a list")
+    for window in windows:
+        if not isinstance(window, dict):
+            raise ValueError("energy.windows holds objects with months, weekdays, hours")
+        for key, low, high in (("months", 1, 12), ("weekdays", 0, 6), ("hours", 0, 23)):
+            for v in window.get(key, ()):
+                if not low <= _int(v) <= high:
+                    raise ValueError("energy.windows {} must be {}..{}".format(key, low, high))
+    return out
+
+
+def _kw(w):
+    return w // 1000 if w % 1000 == 0 else w / 1000
+
+
+def _int(v):
+    if isinstance(v, bool) or not isinstance(v, int):
+        return -1
+    return v
+
+
+class Energy:
+    """The accounting. `feed(reading, s2k, ms)` per reading; `on_period(p, wh4, estimated)`
+    and `on_month(summary)` are optional callbacks for closed periods and months."""
+
+    def __init__(self, cfg=None, on_period=None, on_month=None):
+        cfg = settings(cfg)
+        self.method = cfg["method"]
+        self.days_n = 1 if self.method == "MND_MAX" else cfg["days"]
+        self.ladder_w = [int(kw * 1000 + 0.5) for kw in cfg["ladder_kw"]]
+        self.windows = cfg["windows"]
+        self.period_s = cfg["resolution_min"] * 60
+        self.hold_ms = cfg["hold_s"] * 1000
+        self.on_period = on_period
+        self.on_month = on_month
+        self.ring_n = _RING_H * 3600 // self.period_s
+        n = self.ring_n
+        self.r_p = array("i", bytes(4 * n))  # closed periods, a ring
+        self.r_wh = array("i", bytes(16 * n))  # four channels per period
+        self.r_flags = bytearray(n)
+        self.pd_p = array("i", bytes(4 * n))  # periods with power data since the anchor
+        self.pd_j = array("i", bytes(16 * n))  # integrated joules (W s), four channels
+        self.pd_cov = array("i", bytes(4 * n))  # ms of the period with import power data
+        self.d_wh = array("i", [-1] * 31)  # the month's daily maxima, by day of month
+        self.d_p = array("i", bytes(4 * 31))
+        self.l_w = array("i", bytes(16))  # per channel: last power, its time, carry
+        self.l_s = array("i", [-1] * 4)
+        self.l_ms = array("i", bytes(16))
+        self.l_carry = array("i", bytes(16))
+        self.a_reg = array("i", bytes(16))
+        self.reset()
+
+    def reset(self):
+        """Forget everything: a fresh series from the next anchor."""
+        self.meter_id = None
+        self.a_p = -1  # period of the last anchor, -1: none yet
+        self.a_wall = 0
+        self.r_len = 0
+        self.r_head = 0
+        self.pd_n = 0
+        self.month = 0  # year * 12 + month - 1 of the daily maxima, 0: none
+        for i in range(31):
+            self.d_wh[i] = -1
+        for i in range(4):
+            self.l_s[i] = -1
+        self.closed_p = -1  # last closed period
+        self.stale = 0
+        self.backwards = 0
+        self.estimated = 0
+        self.dropped = 0  # periods of power data dropped for want of room
+        self.meter_changes = 0
+
+    # --- input ------------------------------------------------------------------------------
+
+    def feed(self, reading, s2k=None, ms=0):
+        """Account one reading that arrived at `s2k` (+ `ms`), or at an unknown time (None)."""
+        meter_id = reading.get("meter_id")
+        if meter_id is not None and meter_id != self.meter_id:
+            if self.meter_id is not None:
+                self.new_series()
+            self.meter_id = meter_id
+        if s2k is not None:
+            for c in range(4):
+                w = reading.get(KEYS_POWER[c])
+                if w is not None:
+                    self._integrate(c, int(w), s2k, ms)
+        if KEYS_TOTAL[0] in reading and "meter_datetime" in reading:
+            self._anchor(reading)
+
+    def new_series(self):
+        """A replaced meter: its registers do not continue the old ones. Closed periods and the
+        month stay (same metering point); the periods since the old anchor are left unclosed."""
+        self.meter_changes += 1
+        self.a_p = -1
+        self.pd_n = 0
+
+    def _integrate(self, c, w, s, ms):
+        ls = self.l_s[c]
+        if ls >= 0:
+            dt = (s - ls) * 1000 + ms - self.l_ms[c]
+            if 0 < dt <= self.hold_ms:
+                self._credit(c, self.l_w[c], ls, self.l_ms[c], dt)
+        self.l_w[c] = w
+        self.l_s[c] = s
+        self.l_ms[c] = ms
+
+    def _credit(self, c, w, s, ms, dt):
+        period_s = self.period_s
+        while dt > 0:
+            p = s // period_s
+            part = ((p + 1) * period_s - s) * 1000 - ms
+            if part > dt:
+                part = dt
+            i = self._slot(p)
+            if i >= 0:
+                rest = w * (part % 1000) + self.l_carry[c]
+                self.l_carry[c] = rest % 1000
+                self.pd_j[4 * i + c] += w * (part // 1000) + rest // 1000
+                if c == 0:
+                    self.pd_cov[i] += part
+            dt -= part
+            s += (ms + part) // 1000
+            ms = (ms + part) % 1000
+
+    def _slot(self, p):
+        """Index of period `p` in the power data, appending it; -1 if it is already closed."""
+        n = self.pd_n
+        if n and self.pd_p[n - 1] == p:
+            return n - 1
+        if p <= self.closed_p or (n and p < self.pd_p[n - 1]):
+            return -1
+        if n == self.ring_n:
+            self._drop_pending(1)
+            self.dropped += 1
+            n -= 1
+        self.pd_p[n] = p
+        for k in range(4 * n, 4 * n + 4):
+            self.pd_j[k] = 0
+        self.pd_cov[n] = 0
+        self.pd_n = n + 1
+        return n
+
+    def _drop_pending(self, k):
+        """Forget the first `k` periods of power data."""
+        n = self.pd_n - k
+        for i in range(n):
+            self.pd_p[i] = self.pd_p[i + k]
+            self.pd_cov[i] = self.pd_cov[i + k]
+        for i in range(4 * n):
+            self.pd_j[i] = self.pd_j[i + 4 * k]
+        self.pd_n = n
+
+    def _anchor(self, reading):
+        wall = osloclock.wall_seconds(reading["meter_datetime"])
+        if wall is None:
+            self.stale += 1
+            return
+        reg = [0, 0, 0, 0]
+        for c in range(4):
+            reg[c] = int(reading.get(KEYS_TOTAL[c]) or 0)
+        period_s = self.period_s
+        if self.a_p < 0:
+            p = osloclock.instants(wall)[0] // period_s
+            if p <= self.closed_p:
+                self.stale += 1
+            else:
+                self._set_anchor(p, wall, reg)
+            return
+        # The first reading of the clock that starts a later period: on the night the clocks
+        # go back, a second 02:00 after an anchor at the first one is the later instant.
+        first, second = osloclock.instants(wall)
+        p = first // period_s
+        if p <= self.a_p:
+            p = second // period_s
+        if p <= self.a_p or (wall == self.a_wall and self._same(reg)):
+            self.stale += 1
+            return
+        for c in range(4):
+            if reg[c] < self.a_reg[c]:
+                self.backwards += 1
+                return
+        self._close_to(p, reg)
+        self._set_anchor(p, wall, reg)
+
+    def _same(self, reg):
+        for c in range(4):
+            if reg[c] != self.a_reg[c]:
+                return False
+        return True
+
+    def _set_anchor(self, p, wall, reg):
+        self.a_p = p
+        self.a_wall = wall
+        for c in range(4):
+            self.a_reg[c] = reg[c]
+        k = 0
+        while k < self.pd_n and self.pd_p[k] < p:
+            k += 1
+        if k:
+            self._drop_pending(k)
+
+    def _close_to(self, p, reg):
+        """Close periods a_p .. p-1 with the register differences to `reg`."""
+        a_p = self.a_p
+        diff = [reg[c] - self.a_reg[c] for c in range(4)]
+        if p == a_p + 1:
+            self._close(a_p, diff, 0)
+            return
+        # Weights in joules: integrated energy plus the energy left over spread over the time
+        # without data, or, when data already covers it, the integrated energy scaled down.
+        period_ms = self.period_s * 1000
+        sums = [0, 0, 0, 0]
+        uncovered = 0
+        for i in range(self.pd_n):
+            if self.pd_p[i] >= p:
+                break
+            for c in range(4):
+                sums[c] += self.pd_j[4 * i + c]
+            uncovered -= self.pd_cov[i]
+        uncovered += (p - a_p) * period_ms
+        rests = [0, 0, 0, 0]
+        for c in range(4):
+            rest = diff[c] * 3600 - sums[c]
+            if rest > 0 and uncovered > 0:
+                rests[c] = rest
+            elif sums[c] == 0:
+                sums[c] = -1  # nothing measured, nothing left: spread evenly
+        done = [0, 0, 0, 0]
+        cum = [0, 0, 0, 0]
+        pieces = [0, 0, 0, 0]
+        i = 0
+        for q in range(a_p, p):
+            j0 = i < self.pd_n and self.pd_p[i] == q
+            free = period_ms - (self.pd_cov[i] if j0 else 0)
+            for c in range(4):
+                joules = self.pd_j[4 * i + c] if j0 else 0
+                if sums[c] < 0:
+                    cum[c] += 1
+                    total = p - a_p
+                elif rests[c]:
+                    cum[c] = cum[c] + joules * uncovered + rests[c] * free
+                    total = (sums[c] * uncovered) + rests[c] * uncovered
+                else:
+                    cum[c] += joules
+                    total = sums[c]
+                upto = (2 * diff[c] * cum[c] + total) // (2 * total)
+                pieces[c] = upto - done[c]
+                done[c] = upto
+            if j0:
+                i += 1
+            self._close(q, pieces, _EST)
+
+    def _close(self, p, wh, flags):
+        n = self.ring_n
+        head = self.r_head
+        self.r_p[head] = p
+        for c in range(4):
+            self.r_wh[4 * head + c] = wh[c]
+        self.r_flags[head] = flags
+        self.r_head = (head + 1) % n
+        if self.r_len < n:
+            self.r_len += 1
+        self.closed_p = p
+        if flags & _EST:
+            self.estimated += 1
+        if self.on_period is not None:
+            self.on_period(p, wh, flags & _EST == _EST)
+        start = p * self.period_s
+        wall = osloclock.local(start)
+        day = wall // _DAY
+        year, month, mday = osloclock.civil_from_days(day)
+        if not self.counts(wall, year, month, day):
+            return
+        m = year * 12 + month - 1
+        if m != self.month:
+            if m < self.month:
+                return
+            self._new_month(m)
+        if wh[0] > self.d_wh[mday - 1]:
+            self.d_wh[mday - 1] = wh[0]
+            self.d_p[mday - 1] = p
+
+    def _new_month(self, m):
+        if self.month and self.on_month is not None:
+            self.on_month(self.summary())
+        self.month = m
+        for i in range(31):
+            self.d_wh[i] = -1
+
+    def counts(self, wall, year, month, day):
+        """Whether the period starting at wall time `wall` counts for the capacity figure."""
+        if not self.windows:
+            return True
+        hour = wall % _DAY // 3600
+        wday = osloclock.weekday(day)
+        for w in self.windows:
+            if (
+                (not w.get("months") or month in w["months"])
+                and (not w.get("weekdays") or wday in w["weekdays"])
+                and (not w.get("hours") or hour in w["hours"])
+            ):
+                return True
+        return False
+
+    # --- output -----------------------------------------------------------------------------
+
+    def top(self, skip=-1):
+        """The month's largest daily maxima, largest first: [(day of month, Wh, period)]."""
+        out = []
+        taken = 0 if skip < 0 else 1 << skip  # a bit per day of month already chosen
+        d_wh = self.d_wh
+        for _ in range(self.days_n):
+            best = -1
+            for i in range(31):
+                if not taken >> i & 1 and d_wh[i] >= 0 and (best < 0 or d_wh[i] > d_wh[best]):
+                    best = i
+            if best < 0:
+                break
+            taken |= 1 << best
+            out.append((best + 1, d_wh[best], self.d_p[best]))
+        return out
+
+    def figure(self, top=None):
+        """(capacity W rounded, step index) of the month so far (closed periods)."""
+        top = self.top() if top is None else top
+        n = len(top)
+        if not n:
+            return 0, 0
+        sum_wh = 0
+        for t in top:
+            sum_wh += t[1]
+        scale = self.period_s * n
+        step = 0
+        for i, limit_w in enumerate(self.ladder_w):
+            if sum_wh * 3600 >= limit_w * scale:  # a boundary belongs to the step above
+                step = i
+        return (2 * sum_wh * 3600 + scale) // (2 * scale), step
+
+    def step_kw(self, step):
+        """(from, to) kW of a step; to is None on the top step."""
+        ladder = self.ladder_w
+        high = _kw(ladder[step + 1]) if step + 1 < len(ladder) else None
+        return _kw(ladder[step]), high
+
+    def summary(self):
+        """The month: {"month": (y, m), "method", "capacity_w", "step", "top", "days"}; days
+        and top as (day of month, Wh, period) with Wh the day's largest period."""
+        top = self.top()
+        capacity_w, step = self.figure(top)
+        days = []
+        for i in range(31):
+            if self.d_wh[i] >= 0:
+                days.append((i + 1, self.d_wh[i], self.d_p[i]))
+        return {
+            "month": (self.month // 12, self.month % 12 + 1),
+            "method": self.method,
+            "capacity_w": capacity_w,
+            "step": self.step_kw(step),
+            "top": top,
+            "days": days,
+        }
+
+    def hours(self):
+        """Closed periods kept, oldest first: [(period, (Wh x4), estimated)]."""
+        n = self.ring_n
+        out = []
+        for k in range(self.r_len):
+            i = (self.r_head - self.r_len + k) % n
+            wh = tuple(self.r_wh[4 * i : 4 * i + 4])
+            out.append((self.r_p[i], wh, self.r_flags[i] & _EST == _EST))
+        return out
+
+    def now(self, s2k, ms=0):
+        """This period so far: {"start", "wh", "projected_wh", "capacity_w", "step",
+        "headroom_wh"} (None where unknown). Estimates only: never part of the totals."""
+        period_s = self.period_s
+        p = s2k // period_s
+        wh = None
+        if self.a_p >= 0 and p >= self.a_p:
+            joules = 0
+            if self.pd_n and self.pd_p[self.pd_n - 1] == p:
+                joules = self.pd_j[4 * (self.pd_n - 1)]
+            ls = self.l_s[0]
+            if ls >= 0 and ls // period_s == p:
+                dt = (s2k - ls) * 1000 + ms - self.l_ms[0]
+                if 0 < dt <= self.hold_ms:
+                    joules += self.l_w[0] * dt // 1000  # the last power, held until now
+            wh = joules // 3600
+        projected = None
+        if wh is not None and self.l_s[0] >= 0:
+            left_s = (p + 1) * period_s - s2k
+            projected = wh + self.l_w[0] * left_s // 3600
+        wall = osloclock.local(p * period_s)
+        day = wall // _DAY
+        year, month, mday = osloclock.civil_from_days(day)
+        m = year * 12 + month - 1
+        top = self.top() if m == self.month else []
+        capacity_w, step = self.figure(top)
+        headroom = None
+        if wh is not None and step + 1 < len(self.ladder_w) and self.counts(wall, year, month, day):
+            others = self.top(mday - 1) if m == self.month else []
+            n = min(self.days_n, len(others) + 1)
+            rest = 0
+            for t in others[: n - 1]:
+                rest += t[1]
+            limit = self.ladder_w[step + 1] * period_s * n
+            need = (limit + 3599) // 3600 - rest  # the least Wh that reaches the next step
+            headroom = need - 1 - wh if need - 1 > wh else 0
+        return {
+            "start": p,
+            "wh": wh,
+            "projected_wh": projected,
+            "capacity_w": capacity_w,
+            "step": self.step_kw(step),
+            "headroom_wh": headroom,
+        }
+
+    def counters(self):
+        return {
+            "stale": self.stale,
+            "backwards": self.backwards,
+            "estimated": self.estimated,
+            "dropped": self.dropped,
+            "meter_changes": self.meter_changes,
+        }
+
+    # --- state ------------------------------------------------------------------------------
+
+    def dump(self):
+        """Plain data for `energystore` (and `load`)."""
+        pend = []
+        for i in range(self.pd_n):
+            pend.append([self.pd_p[i]] + list(self.pd_j[4 * i : 4 * i + 4]) + [self.pd_cov[i]])
+        hours = []
+        for p, wh, est in self.hours():
+            hours.append([p] + list(wh) + [1 if est else 0])
+        days = []
+        for i in range(31):
+            if self.d_wh[i] >= 0:
+                days.append([i + 1, self.d_wh[i], self.d_p[i]])
+        return {
+            "v": 1,
+            "period_s": self.period_s,
+            "meter_id": self.meter_id,
+            "anchor": [self.a_p, self.a_wall] + list(self.a_reg) if self.a_p >= 0 else None,
+            "pending": pend,
+            "hours": hours,
+            "month": self.month,
+            "days": days,
+            "counters": self.counters(),
+        }
+
+    def load(self, state):
+        """Take `dump()` data back; ValueError (and a fresh start) when it does not fit."""
+        self.reset()
+        try:
+            self._load(state)
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
+            self.reset()
+            raise ValueError("energy state unusable: {}".format(exc))
+
+    def _load(self, state):
+        if state.get("v") != 1 or state["period_s"] != self.period_s:
+            raise ValueError("another version or resolution")
+        for p, w0, w1, w2, w3, est in state["hours"][-self.ring_n :]:
+            self.r_p[self.r_head] = p
+            for c, v in enumerate((w0, w1, w2, w3)):
+                self.r_wh[4 * self.r_head + c] = v
+            self.r_flags[self.r_head] = _EST if est else 0
+            self.r_head = (self.r_head + 1) % self.ring_n
+            self.r_len += 1
+            self.closed_p = p
+        self.month = int(state["month"])
+        for mday, wh, p in state["days"]:
+            self.d_wh[mday - 1] = wh
+            self.d_p[mday - 1] = p
+        counters = state["counters"]
+        self.stale = counters["stale"]
+        self.backwards = counters["backwards"]
+        self.estimated = counters["estimated"]
+        self.dropped = counters["dropped"]
+        self.meter_changes = counters["meter_changes"]
+        self.meter_id = state["meter_id"]
+        anchor = state["anchor"]
+        if anchor is not None:
+            self.a_p = anchor[0]
+            self.a_wall = anchor[1]
+            for c in range(4):
+                self.a_reg[c] = anchor[2 + c]
+            if self.closed_p < 0:
+                self.closed_p = self.a_p - 1
+        for row in state["pending"][-self.ring_n :]:
+            i = self.pd_n
+            self.pd_p[i] = row[0]
+            for c in range(4):
+                self.pd_j[4 * i + c] = row[1 + c]
+            self.pd_cov[i] = row[5]
+            self.pd_n = i + 1
