@@ -1,0 +1,186 @@
+"""The energy state on flash: atomic writes, damaged files, a different meter, writes per hour."""
+
+import builtins
+import os
+import random
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "firmware"))
+
+import energy  # noqa: E402
+import energystore  # noqa: E402
+import osloclock  # noqa: E402
+
+H = 3600
+T0 = osloclock.wall_seconds("2026-02-02T10:00:00") - H  # 10:00 CET as s2k
+
+
+def accounted(hours, meter_id="M1"):
+    """An Energy after `hours` anchored hours of 1 kW and then 20 min of data."""
+    acc = energy.Energy()
+    wh = 5_000_000
+    for k in range(hours + 1):
+        t = T0 + k * H
+        acc.feed(
+            {
+                "meter_id": meter_id,
+                "meter_datetime": osloclock.iso(t),
+                "active_power_import_total": wh,
+                "active_power_export_total": 0,
+                "reactive_power_import_total": 0,
+                "reactive_power_export_total": 0,
+            },
+            t,
+        )
+        for s in range(0, H if k < hours else 1200, 10):
+            acc.feed({"active_power_import": 1000 + k}, t + s)
+        wh += 1000 + k
+    return acc
+
+
+def test_the_state_survives_a_save_and_load(tmp_path):
+    path = str(tmp_path / "energy.json")
+    acc = accounted(30)
+    energystore.save(acc, path)
+    copy = energy.Energy()
+    assert energystore.load(copy, path) is None
+    assert copy.dump() == acc.dump()
+    assert os.path.getsize(path) < 4096  # compact: 30 hours, the month, one anchor
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (None, "no energy state"),
+        (lambda raw: raw[: len(raw) // 2], "truncated"),
+        (lambda raw: raw[:-1], "truncated"),
+        (lambda raw: raw.replace(b"1001", b"1002", 1), "corrupt"),
+        (lambda raw: b"", "truncated"),
+        (lambda raw: b"\xff" * 100 + b"\n", "truncated"),
+    ],
+)
+def test_a_missing_truncated_or_corrupt_state_is_reported_and_starts_fresh(
+    tmp_path, damage, message
+):
+    path = str(tmp_path / "energy.json")
+    if damage is not None:
+        energystore.save(accounted(3), path)
+        with open(path, "rb") as f:
+            raw = f.read()
+        with open(path, "wb") as f:
+            f.write(damage(raw))
+    acc = accounted(2)
+    problem = energystore.load(acc, path)
+    assert message in problem and "starting fresh" in problem
+    assert acc.dump() == energy.Energy().dump()
+
+
+def test_a_state_of_another_meter_starts_a_new_series(tmp_path):
+    path = str(tmp_path / "energy.json")
+    energystore.save(accounted(3, meter_id="OLD"), path)
+    acc = energy.Energy()
+    assert energystore.load(acc, path) is None
+    acc.feed({"meter_id": "NEW", "active_power_import": 10}, T0 + 4 * H)
+    assert acc.meter_changes == 1 and acc.a_p < 0 and acc.pd_n == 0
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashingFile:
+    """A file that takes `budget` bytes and then the power goes."""
+
+    def __init__(self, real, budget):
+        self.real = real
+        self.budget = budget
+
+    def write(self, data):
+        if len(data) > self.budget[0]:
+            self.real.write(data[: self.budget[0]])
+            self.real.close()
+            raise Crash
+        self.budget[0] -= len(data)
+        return self.real.write(data)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.real.close()
+
+
+def test_a_write_killed_at_any_point_leaves_the_old_or_the_new_state(tmp_path, monkeypatch):
+    path = str(tmp_path / "energy.json")
+    old, new = accounted(5), accounted(6)
+    energystore.save(new, path)
+    size = os.path.getsize(path)
+    rng = random.Random(10)  # deterministic cut points
+    real_open, real_rename = builtins.open, os.rename
+    outcomes = set()
+    for trial in range(60):
+        energystore.save(old, path)
+        cut = rng.randrange(size + size // 4)  # a quarter of the runs complete the write
+        fat = trial % 3 == 0  # FAT: rename over a file fails, remove first
+        renames = []
+
+        def fake_open(name, mode="r", *args, _cut=cut):
+            f = real_open(name, mode, *args)
+            return CrashingFile(f, [_cut]) if "w" in mode else f
+
+        def fake_rename(a, b, _fat=fat, _cut=cut, _renames=renames):
+            if _fat and os.path.exists(b):
+                raise OSError("EEXIST")
+            if _cut % 2 and _fat:
+                raise Crash  # the power goes between remove and rename
+            _renames.append(b)
+            real_rename(a, b)
+
+        monkeypatch.setattr(energystore, "open", fake_open, raising=False)
+        monkeypatch.setattr(energystore.os, "rename", fake_rename)
+        try:
+            energystore.save(new, path)
+        except Crash:
+            pass
+        monkeypatch.undo()
+        acc = energy.Energy()
+        problem = energystore.load(acc, path)
+        assert problem is None, (trial, cut, problem)
+        state = acc.dump()
+        assert state in (old.dump(), new.dump()), (trial, cut)
+        outcomes.add("new" if state == new.dump() else "old")
+    assert outcomes == {"old", "new"}
+
+
+def test_the_saver_writes_at_most_once_per_closed_hour(tmp_path):
+    path = str(tmp_path / "energy.json")
+    acc = accounted(0)
+    saver = energystore.Saver(acc, path)
+    assert saver.step() is None and saver.writes == 0
+    t = T0
+    for k in range(1, 25):
+        for s in range(0, H, 10):
+            acc.feed({"active_power_import": 500}, t + s)
+            saver.step()
+        t += H
+        acc.feed(
+            {
+                "meter_datetime": osloclock.iso(t),
+                "active_power_import_total": 5_000_000 + 1000 + 500 * k,
+                "active_power_export_total": 0,
+            },
+            t,
+        )
+        saver.step()
+    assert saver.writes == 24  # one per hour: 8,784 a leap year
+    saver.step(force=True)  # a clean restart
+    assert saver.writes == 25
+
+
+def test_the_saver_counts_a_failed_write_and_carries_on(tmp_path):
+    acc = accounted(1)
+    saver = energystore.Saver(acc, str(tmp_path / "no-such-dir" / "energy.json"))
+    problem = saver.step(force=True)
+    assert "not saved" in problem and saver.errors == 1
