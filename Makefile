@@ -67,12 +67,14 @@ flash: setup
 	$(PY) tools/deploy.py flash --port $(PORT) --board $(BOARD) \
 		$(if $(FIRMWARE),--firmware $(FIRMWARE)) $(DRY)
 
-# Parser speed (CPython, amshan, MicroPython VM), VM memory figures, and the latency from a
-# frame's last byte to its message at a real broker; printed, never asserted.
+# Parser speed (CPython, amshan, MicroPython VM), VM memory figures, the latency from a
+# frame's last byte to its message at a real broker, and the energy accounting's RAM and
+# allocation per reading; printed, never asserted.
 # For machines: .venv/bin/python tools/bench.py --json; tools/bench_latency.py --json
 bench: setup debs
 	$(PY) tools/bench.py
 	$(PY) tools/bench_latency.py
+	$(PY) tools/bench_energy.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis build
