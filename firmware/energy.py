@@ -480,7 +480,8 @@ class Energy:
         top = self.top() if m == self.month else []
         capacity_w, step = self.figure(top)
         headroom = None
-        if wh is not None and step + 1 < len(self.ladder_w) and self.counts(wall, year, month, day):
+        counted = self.counts(wall, year, month, day)
+        if wh is not None and step + 1 < len(self.ladder_w) and counted:
             others = self.top(mday - 1) if m == self.month else []
             n = min(self.days_n, len(others) + 1)
             rest = 0

@@ -121,6 +121,8 @@ class HouseholdLoad:
             rng.uniform(1e4, 2e6),
         ]  # A+ A- R+ R-
         self.snapshots = {}
+        if start_ms % HOUR_MS == 0:  # a start on the hour: its list 3 has the counters of then
+            self.snapshots[start_ms] = list(self.energy_wh)
         self.state = self._sample(start_ms)
 
     def advance(self, t_ms):
@@ -502,7 +504,9 @@ def run(
     """Send frames to `sinks` until `count` frames or `duration_s` meter seconds; return count.
 
     speed N runs the meter clock N times faster than the wall clock; 0 sends without waiting.
+    `log` is a log sink (LogSink, FramesSink) or a list of them.
     """
+    logs = log if isinstance(log, list) else [log] if log is not None else []
     sent = 0
     wall_start = clock()
     first_ms = None
@@ -521,9 +525,8 @@ def run(
                 sleep(delay)
         for sink in sinks:
             sink.write(frame)
-        for entry in log if isinstance(log, list) else [log]:
-            if entry is not None:
-                entry.record(when, reading, frame, simulator.meter)
+        for entry in logs:
+            entry.record(when, reading, frame, simulator.meter)
         sent += 1
     return sent
 
@@ -604,19 +607,22 @@ def main(argv=None):
         sinks.append(SerialSink(args.serial, args.baud, args.parity))
     if not sinks:
         sinks.append(StdoutSink())
-    log = [LogSink(args.log) if args.log else None, FramesSink(args.frames) if args.frames else None]
+    logs = []
+    if args.log:
+        logs.append(LogSink(args.log))
+    if args.frames:
+        logs.append(FramesSink(args.frames))
     try:
         if args.tcp is not None and args.wait_client:
             tcp_sink.connected.wait()
-        run(simulator, start, sinks, log, args.count, args.duration, args.speed)
+        run(simulator, start, sinks, logs, args.count, args.duration, args.speed)
     except KeyboardInterrupt:
         pass
     finally:
         for sink in sinks:
             sink.close()
-        for entry in log:
-            if entry is not None:
-                entry.close()
+        for entry in logs:
+            entry.close()
     return 0
 
 
