@@ -470,9 +470,10 @@ class Energy:
                     joules += self.l_w[0] * dt // 1000  # the last power, held until now
             wh = joules // 3600
         projected = None
-        if wh is not None and self.l_s[0] >= 0:
+        ls = self.l_s[0]
+        if wh is not None and ls >= 0 and (s2k - ls) * 1000 + ms - self.l_ms[0] <= self.hold_ms:
             left_s = (p + 1) * period_s - s2k
-            projected = wh + self.l_w[0] * left_s // 3600
+            projected = wh + self.l_w[0] * left_s // 3600  # the present power to the end
         wall = osloclock.local(p * period_s)
         day = wall // _DAY
         year, month, mday = osloclock.civil_from_days(day)

@@ -12,6 +12,7 @@ accounting starts fresh; it never raises.
 import json
 import os
 
+import osloclock
 from hanport.crc16 import crc16
 
 PATH = "energy.json"
@@ -25,12 +26,7 @@ def save(energy, path=PATH):
     with open(tmp, "wb") as f:
         f.write(data)
         f.write("\n{} {:04x}\n".format(len(data), crc16(data, 0, len(data))).encode())
-    try:
-        os.rename(tmp, path)
-    except OSError:
-        # FAT cannot rename over an existing file; littlefs and POSIX can.
-        os.remove(path)
-        os.rename(tmp, path)
+    _replace(tmp, path)
 
 
 def load(energy, path=PATH):
@@ -76,12 +72,94 @@ def _check(raw):
     return None
 
 
-class Saver:
-    """Saves after each newly closed period, at most once per period."""
+class HourLog:
+    """The closed periods of this month and the last, one line each, appended as they close.
 
-    def __init__(self, energy, path=PATH):
+    The state file keeps only the last 50 hours, and RAM no more; the month's hours live here.
+    Each line is `<period> <import Wh> <export Wh> <estimated> <CRC-16>` in hex, about 20
+    bytes: a line torn by a power cut fails its check and is skipped (counted in `bad`), and
+    the hours after it are appended again from the state. The first period of a new month
+    moves the file to `<path>.prev`, replacing the month before.
+    """
+
+    def __init__(self, path, period_s):
+        self.path = path
+        self.period_s = period_s
+        self.last_p = -1
+        self.month = 0
+        self.bad = 0
+        for p, _, _ in self._lines(path):
+            self.last_p = p
+            if not self.month:
+                self.month = self._month(p)
+        raw = _read(path)
+        self.torn = bool(raw) and raw[-1:] != b"\n"  # the next line starts on a line of its own
+
+    def _month(self, p):
+        year, month, _ = osloclock.civil_from_days(osloclock.local(p * self.period_s) // 86400)
+        return year * 12 + month
+
+    def append(self, p, wh, estimated):
+        """Log closed period `p` (skipped when not after `last_p`); usable as `on_period`.
+        OSError when the flash write fails."""
+        if p <= self.last_p:
+            return
+        month = self._month(p)
+        if self.month and month != self.month:
+            _replace(self.path, self.path + ".prev")
+        text = "{:x} {:x} {:x} {:d}".format(p, wh[0], wh[1], 1 if estimated else 0).encode()
+        with open(self.path, "ab") as f:
+            f.write(b"\n" if self.torn else b"")
+            f.write(text)
+            f.write(" {:04x}\n".format(crc16(text, 0, len(text))).encode())
+        self.torn = False
+        self.month = month
+        self.last_p = p
+
+    def read(self):
+        """(period, (import Wh, export Wh), estimated) of every good line, oldest first."""
+        for path in (self.path + ".prev", self.path):
+            for row in self._lines(path):
+                yield row
+
+    def _lines(self, path):
+        try:
+            f = open(path, "rb")
+        except OSError:
+            return
+        with f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 5 and line.endswith(b"\n"):
+                    text = line[: line.rfind(b" ")]
+                    try:
+                        if crc16(text, 0, len(text)) == int(parts[4], 16):
+                            yield int(parts[0], 16), (int(parts[1], 16), int(parts[2], 16)), (
+                                parts[3] == b"1"
+                            )
+                            continue
+                    except ValueError:
+                        pass
+                self.bad += 1
+
+
+def _replace(src, dst):
+    try:
+        os.rename(src, dst)
+    except OSError:
+        # FAT cannot rename over an existing file; littlefs and POSIX can.
+        os.remove(dst)
+        os.rename(src, dst)
+
+
+class Saver:
+    """Saves after each newly closed period, at most once per period: the closed periods to
+    the hour log (when given), then the state."""
+
+    def __init__(self, energy, path=PATH, hours_path=None):
         self.energy = energy
         self.path = path
+        self.log = None if hours_path is None else HourLog(hours_path, energy.period_s)
         self.saved_p = energy.closed_p
         self.writes = 0
         self.errors = 0
@@ -92,6 +170,9 @@ class Saver:
             return None
         self.saved_p = self.energy.closed_p
         try:
+            if self.log is not None:  # periods the log missed (a failed write)
+                for p, wh, estimated in self.energy.hours():
+                    self.log.append(p, wh, estimated)
             save(self.energy, self.path)
             self.writes += 1
             return None

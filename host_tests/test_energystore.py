@@ -184,3 +184,55 @@ def test_the_saver_counts_a_failed_write_and_carries_on(tmp_path):
     saver = energystore.Saver(acc, str(tmp_path / "no-such-dir" / "energy.json"))
     problem = saver.step(force=True)
     assert "not saved" in problem and saver.errors == 1
+
+
+def log_at(text):
+    """Period (hour) of a local time with its offset."""
+    return (osloclock.wall_seconds(text) - int(text[19:22]) * H) // H
+
+
+def test_the_hour_log_keeps_this_month_and_the_last(tmp_path):
+    path = str(tmp_path / "energy.json.hours")
+    log = energystore.HourLog(path, H)
+    first = log_at("2026-01-31T22:00:00+01:00")
+    for k in range(4):  # 22:00, 23:00 of 31 January; 00:00, 01:00 of 1 February
+        log.append(first + k, (1000 + k, k), k == 2)
+    log.append(first + 1, (5, 5), False)  # already logged: skipped
+    assert list(log.read()) == [
+        (first, (1000, 0), False),
+        (first + 1, (1001, 1), False),
+        (first + 2, (1002, 2), True),
+        (first + 3, (1003, 3), False),
+    ]
+    march = log_at("2026-03-01T00:00:00+01:00")
+    log.append(march, (7, 0), False)  # January falls out
+    assert [p for p, _, _ in log.read()] == [first + 2, first + 3, march]
+    again = energystore.HourLog(path, H)
+    assert again.last_p == march and again.bad == 0
+
+
+def test_a_torn_hour_log_line_is_skipped_and_the_next_one_stands(tmp_path):
+    path = str(tmp_path / "energy.json.hours")
+    log = energystore.HourLog(path, H)
+    p = log_at("2026-02-02T10:00:00+01:00")
+    log.append(p, (1000, 0), False)
+    log.append(p + 1, (2000, 0), False)
+    with open(path, "rb") as f:
+        raw = f.read()
+    with open(path, "wb") as f:
+        f.write(raw[:-7])  # the power went while writing the second line
+    log = energystore.HourLog(path, H)
+    assert log.last_p == p and log.bad == 1
+    log.append(p + 1, (2000, 0), False)
+    log.append(p + 2, (3000, 0), True)
+    assert list(log.read()) == [
+        (p, (1000, 0), False), (p + 1, (2000, 0), False), (p + 2, (3000, 0), True)
+    ]
+
+
+def test_the_saver_fills_the_hour_log_from_the_state(tmp_path):
+    acc = accounted(30)
+    saver = energystore.Saver(acc, str(tmp_path / "energy.json"), str(tmp_path / "h"))
+    assert saver.step(force=True) is None
+    logged = list(saver.log.read())
+    assert [(p, wh[:2], est) for p, wh, est in acc.hours()] == logged and len(logged) == 30

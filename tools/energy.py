@@ -7,7 +7,8 @@ FRAMES has one frame per line: the arrival time in Unix seconds, a space, the wh
 as hex (`tools/simulate.py --frames FILE` writes it; `-` reads stdin). `--config` is a JSON
 file with the energy settings (the dongle's config file, whose "energy" object is used, or
 that object alone). With `--state` the accounting starts from that state file and saves it at
-the end, so a recording split in two runs gives what one run gives. Prints one JSON object:
+the end, and appends the closed hours to FILE.hours (this month's and the last), so a recording
+split in two runs gives what one run gives. Prints one JSON object:
 {"hours": [...], "days": [...], "months": [...], "rejected": {"stale": n, "backwards": n}};
 problems with the input go to stderr.
 """
@@ -34,20 +35,26 @@ def arrival(text):
 
 
 class Collector:
-    """Closed periods and months as the module reports them."""
+    """Closed periods and months as the module reports them; periods also to the hour log."""
 
     def __init__(self):
         self.hours = {}
         self.months = []
+        self.log = None
 
     def period(self, p, wh, estimated):
         self.hours[p] = (tuple(wh), estimated)
+        if self.log is not None:
+            self.log.append(p, wh, estimated)
 
     def month(self, summary):
         self.months.append(summary)
 
 
 def report(acc, col, period_s):
+    if col.log is not None:  # the hours of earlier runs, this month and the last
+        for p, wh, estimated in col.log.read():
+            col.hours.setdefault(p, (wh, estimated))
     for p, wh, estimated in acc.hours():
         col.hours.setdefault(p, (wh, estimated))
     hours = [
@@ -116,6 +123,8 @@ def main(argv=None):
         problem = energystore.load(acc, args.state)
         if problem:
             print(problem, file=sys.stderr)
+        saver = energystore.Saver(acc, args.state, args.state + ".hours")
+        col.log = saver.log
     bad = 0
     stream = sys.stdin if args.frames == "-" else open(args.frames)  # noqa: SIM115
     with stream:
@@ -134,7 +143,9 @@ def main(argv=None):
     if bad:
         print("{} line(s) skipped".format(bad), file=sys.stderr)
     if args.state:
-        energystore.save(acc, args.state)
+        problem = saver.step(force=True)
+        if problem:
+            print(problem, file=sys.stderr)
     json.dump(report(acc, col, acc.period_s), sys.stdout, ensure_ascii=False)
     sys.stdout.write("\n")
     return 0
