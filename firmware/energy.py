@@ -16,7 +16,7 @@ never has to lower, each local day's largest hour, and the month's figure and st
   closes only when the anchor after it arrives: one period apart it gets the exact register
   difference; over a gap the difference is split exactly (integer Wh, summing to it) by the
   integrated energy, the rest spread over the time without power data, and marked estimated.
-  So closed periods are final, and the month's figure can only grow.
+  So closed periods are final: no later correction lowers an hour or a day's maximum.
 - Periods are `resolution_min` long (60; 15 is only a setting) and counted in UTC, so local
   days of 23 and 25 hours need nothing special. Times are seconds since 2000 (small ints on
   MicroPython); the caller passes the arrival time of each reading or None when unknown.
@@ -172,10 +172,10 @@ class Energy:
 
     def new_series(self):
         """A replaced meter: its registers do not continue the old ones. Closed periods and the
-        month stay (same metering point); the periods since the old anchor are left unclosed."""
+        month stay (same metering point); the periods from the old meter's last anchor to the
+        new one's first get their integrated energy only, marked estimated."""
         self.meter_changes += 1
         self.a_p = -1
-        self.pd_n = 0
 
     def _integrate(self, c, w, s, ms):
         ls = self.l_s[c]
@@ -246,8 +246,10 @@ class Energy:
             p = osloclock.instants(wall)[0] // period_s
             if p <= self.closed_p:
                 self.stale += 1
-            else:
-                self._set_anchor(p, wall, reg)
+                return
+            if 0 <= self.closed_p and p - self.closed_p <= self.ring_n:
+                self._close_integrated(self.closed_p + 1, p)
+            self._set_anchor(p, wall, reg)
             return
         # The first reading of the clock that starts a later period: on the night the clocks
         # go back, a second 02:00 after an anchor at the first one is the later instant.
@@ -332,6 +334,18 @@ class Energy:
             if j0:
                 i += 1
             self._close(q, pieces, _EST)
+
+    def _close_integrated(self, first, p):
+        """Close periods first .. p-1 with the integrated energy alone (no registers span them)."""
+        wh = [0, 0, 0, 0]
+        i = 0
+        for q in range(first, p):
+            while i < self.pd_n and self.pd_p[i] < q:
+                i += 1
+            j0 = i < self.pd_n and self.pd_p[i] == q
+            for c in range(4):
+                wh[c] = self.pd_j[4 * i + c] // 3600 if j0 else 0
+            self._close(q, wh, _EST)
 
     def _close(self, p, wh, flags):
         n = self.ring_n

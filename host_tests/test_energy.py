@@ -217,13 +217,20 @@ def test_a_repeat_of_the_second_0200_in_october_is_stale():
 def test_a_meter_replaced_mid_month_starts_a_new_series_and_keeps_the_month():
     acc = energy.Energy()
     m = Meter(acc)
-    m.hours("2026-02-10T10:00:00+01:00", [3000, 1000])
+    t = m.hours("2026-02-10T10:00:00+01:00", [3000, 1000])  # old meter: 10:00-12:00
+    m.run_hour(t, 1500)  # 12:00 measured, then the power is cut for the swap
+    acc.feed({"active_power_import": 0}, t + H)
     new = Meter(acc, meter_id="M2", import_wh=12)
     new.closed = m.closed
     acc.on_period = lambda p, wh, est: new.closed.append((p, wh[0], est))
-    new.hours("2026-02-10T15:00:00+01:00", [500, 4000])
+    new.hours("2026-02-10T15:00:00+01:00", [500, 4000])  # new meter from 15:00
     assert acc.backwards == 0 and acc.meter_changes == 1
-    assert [wh for _, wh, _ in m.closed] == [3000, 1000, 500, 4000]
+    assert [(wh, est) for _, wh, est in m.closed] == [
+        (3000, False), (1000, False),
+        (1500, True), (0, True), (0, True),  # 12:00-15:00: integrated power only
+        (500, False), (4000, False),
+    ]
+    assert [p - m.closed[0][0] for p, _, _ in m.closed] == list(range(7))
     assert [(d, wh) for d, wh, _ in acc.summary()["top"]] == [(10, 4000)]
 
 
