@@ -34,6 +34,9 @@ from compat import const
 _RING_H = const(50)  # hours of closed periods kept: today and yesterday, whole
 _DAY = const(86400)
 _EST = const(1)
+_MAX_W = const(2_000_000)  # more than any HAN meter sees: a larger difference is a jump
+_MAX_GAP_DAYS = const(62)  # a longer gap is a wrong clock, or months unplugged: start again
+_BACKWARDS_RESTART = const(3)  # list 3s in a row with lower registers: the meter was reset
 
 KEYS_TOTAL = (
     "active_power_import_total",
@@ -130,7 +133,7 @@ class Energy:
         self.l_s = array("i", [-1] * 4)
         self.l_ms = array("i", bytes(16))
         self.l_carry = array("i", bytes(16))
-        self.a_reg = array("i", bytes(16))
+        self.a_reg = [0, 0, 0, 0]  # a list: registers may pass 2**31 Wh
         self.reset()
 
     def reset(self):
@@ -152,6 +155,8 @@ class Energy:
         self.estimated = 0
         self.dropped = 0  # periods of power data dropped for want of room
         self.meter_changes = 0
+        self.jumps = 0  # anchors too far from the last in time or energy: a new series
+        self.backwards_in_row = 0
 
     # --- input ------------------------------------------------------------------------------
 
@@ -176,6 +181,14 @@ class Energy:
         new one's first get their integrated energy only, marked estimated."""
         self.meter_changes += 1
         self.a_p = -1
+
+    def _first_anchor(self, p, wall, reg):
+        if p <= self.closed_p:
+            self.stale += 1
+            return
+        if 0 <= self.closed_p and p - self.closed_p <= self.ring_n:
+            self._close_integrated(self.closed_p + 1, p)
+        self._set_anchor(p, wall, reg)
 
     def _integrate(self, c, w, s, ms):
         ls = self.l_s[c]
@@ -243,13 +256,7 @@ class Energy:
             reg[c] = int(reading.get(KEYS_TOTAL[c]) or 0)
         period_s = self.period_s
         if self.a_p < 0:
-            p = osloclock.instants(wall)[0] // period_s
-            if p <= self.closed_p:
-                self.stale += 1
-                return
-            if 0 <= self.closed_p and p - self.closed_p <= self.ring_n:
-                self._close_integrated(self.closed_p + 1, p)
-            self._set_anchor(p, wall, reg)
+            self._first_anchor(osloclock.instants(wall)[0] // period_s, wall, reg)
             return
         # The first reading of the clock that starts a later period: on the night the clocks
         # go back, a second 02:00 after an anchor at the first one is the later instant.
@@ -262,10 +269,28 @@ class Energy:
             return
         for c in range(4):
             if reg[c] < self.a_reg[c]:
-                self.backwards += 1
+                self.backwards_in_row += 1
+                if self.backwards_in_row >= _BACKWARDS_RESTART:
+                    self._restart(p, wall, reg)
+                else:
+                    self.backwards += 1
                 return
+        self.backwards_in_row = 0
+        gap = p - self.a_p
+        if gap * period_s > _MAX_GAP_DAYS * _DAY or (
+            reg[0] - self.a_reg[0] > gap * period_s * (_MAX_W // 3600)
+        ):
+            self._restart(p, wall, reg)
+            return
         self._close_to(p, reg)
         self._set_anchor(p, wall, reg)
+
+    def _restart(self, p, wall, reg):
+        """A new series from this anchor: no register difference to the last one is usable."""
+        self.jumps += 1
+        self.backwards_in_row = 0
+        self.a_p = -1
+        self._first_anchor(p, wall, reg)
 
     def _same(self, reg):
         for c in range(4):
@@ -521,6 +546,7 @@ class Energy:
             "estimated": self.estimated,
             "dropped": self.dropped,
             "meter_changes": self.meter_changes,
+            "jumps": self.jumps,
         }
 
     # --- state ------------------------------------------------------------------------------
@@ -579,6 +605,7 @@ class Energy:
         self.estimated = counters["estimated"]
         self.dropped = counters["dropped"]
         self.meter_changes = counters["meter_changes"]
+        self.jumps = counters.get("jumps", 0)
         self.meter_id = state["meter_id"]
         anchor = state["anchor"]
         if anchor is not None:

@@ -291,3 +291,28 @@ def test_state_round_trips_through_dump_and_load():
     assert copy.dump() == acc.dump()
     assert copy.summary() == acc.summary()
     assert len(m.closed) == 120
+
+
+def test_registers_reset_to_zero_start_a_new_series_after_three_list3s():
+    acc = energy.Energy()
+    m = Meter(acc)
+    t = m.hours("2026-02-02T10:00:00+01:00", [1000])  # anchors at 10:00 and 11:00
+    m.import_wh = 50  # the meter was reset during 11:00, same id
+    for k in range(4):
+        m.run_hour(t + k * H, 700)
+        m.list3(osloclock.iso(t + (k + 1) * H), t + (k + 1) * H)
+    assert acc.backwards == 2 and acc.jumps == 1  # 12:00 and 13:00 rejected, 14:00 restarts
+    assert [(wh, est) for _, wh, est in m.closed] == [
+        (1000, False), (700, True), (700, True), (698, True), (700, False)
+    ]  # integrated power alone across the reset: 13:00's last 10 s were not yet integrated
+
+
+def test_a_register_jump_or_a_clock_years_ahead_starts_a_new_series():
+    acc = energy.Energy()
+    m = Meter(acc)
+    t = m.hours("2026-02-02T10:00:00+01:00", [1000])
+    m.import_wh += 5_000_000_000  # 5 GWh in an hour
+    m.list3(osloclock.iso(t + H), t + H)
+    assert acc.jumps == 1 and len(m.closed) == 2  # 11:00 with its integrated power only
+    m.list3("2031-02-02T12:00:00", t + 2 * H)  # a clock five years ahead
+    assert acc.jumps == 2 and len(m.closed) == 2  # nothing closed for five years
