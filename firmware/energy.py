@@ -10,8 +10,8 @@ never has to lower, each local day's largest hour, and the month's figure and st
   clock is Norwegian wall time whatever its deviation field says (NVE's HAN description; Aidon
   writes deviation 0 in winter and summer), read with `osloclock`. It anchors when it falls in
   a later period than the last anchor; a repeat or an earlier clock is counted `stale`, lower
-  registers `backwards`, and neither is used. On the night the clocks go back, the second 02:00
-  is the later instant when it comes after an anchor at the first one.
+  registers `backwards`, and neither is used. On the night the clocks go back, 02:00 is the
+  instant nearer the arrival time when that is known, else the first after the last anchor.
 - Between anchors, list 1/2 power is integrated per period (held for at most `hold_s`). A period
   closes only when the anchor after it arrives: one period apart it gets the exact register
   difference; over a gap the difference is split exactly (integer Wh, summing to it) by the
@@ -173,7 +173,7 @@ class Energy:
                 if w is not None:
                     self._integrate(c, int(w), s2k, ms)
         if KEYS_TOTAL[0] in reading and "meter_datetime" in reading:
-            self._anchor(reading)
+            self._anchor(reading, s2k)
 
     def new_series(self):
         """A replaced meter: its registers do not continue the old ones. Closed periods and the
@@ -246,7 +246,7 @@ class Energy:
             self.pd_j[i] = self.pd_j[i + 4 * k]
         self.pd_n = n
 
-    def _anchor(self, reading):
+    def _anchor(self, reading, s2k):
         wall = osloclock.wall_seconds(reading["meter_datetime"])
         if wall is None:
             self.stale += 1
@@ -258,9 +258,11 @@ class Energy:
         if self.a_p < 0:
             self._first_anchor(osloclock.instants(wall)[0] // period_s, wall, reg)
             return
-        # The first reading of the clock that starts a later period: on the night the clocks
-        # go back, a second 02:00 after an anchor at the first one is the later instant.
+        # On the night the clocks go back, 02:00 means two instants: the one nearer the arrival
+        # time when that is known, else the first that starts a later period than the anchor.
         first, second = osloclock.instants(wall)
+        if s2k is not None and first != second and abs(s2k - second) < abs(s2k - first):
+            first = second
         p = first // period_s
         if p <= self.a_p:
             p = second // period_s

@@ -316,3 +316,67 @@ def test_a_register_jump_or_a_clock_years_ahead_starts_a_new_series():
     assert acc.jumps == 1 and len(m.closed) == 2  # 11:00 with its integrated power only
     m.list3("2031-02-02T12:00:00", t + 2 * H)  # a clock five years ahead
     assert acc.jumps == 2 and len(m.closed) == 2  # nothing closed for five years
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_faults_never_count_twice_and_gaps_sum_exactly(seed):
+    """Seeded (deterministic) days of random load and faults, a reboot through dump/load."""
+    rng = __import__("random").Random(seed)
+    closed = {}
+
+    def on_period(p, wh, est):
+        assert p not in closed, "an hour closed twice"
+        closed[p] = (wh[0], est)
+
+    acc = energy.Energy(on_period=on_period)
+    t0 = at("2026-10-23T00:00:00+02:00")
+    hours = 96
+    register = 7_000_000
+    truth = {}
+    sent = set()
+    repeats = 0
+    silent_until = -1
+    reboot_at = rng.randrange(10, hours - 10) * H + rng.randrange(H)
+    last_anchor = None
+    for s in range(0, hours * H + 1, 30):
+        t = t0 + s
+        if s % H == 0:
+            truth[t // H] = register
+        if s == reboot_at - reboot_at % 30:
+            state = acc.dump()
+            acc = energy.Energy(on_period=on_period)
+            acc.load(state)
+        if s > silent_until and rng.random() < 0.0005:
+            silent_until = s + rng.randrange(600, 10 * H)
+        watts = rng.choice((300, 800, 2500, 6000)) if s % 600 == 0 else watts
+        if s <= silent_until:
+            register += watts * 30 // 3600
+            continue
+        acc.feed({"active_power_import": watts}, t)
+        register += watts * 30 // 3600
+        if s % H == 0:
+            reading = {
+                "meter_id": "M", "meter_datetime": osloclock.iso(t)[:19],
+                "active_power_import_total": truth[t // H], "active_power_export_total": 0,
+            }
+            if last_anchor is not None and rng.random() < 0.05:  # the Aidon repeat
+                reading["meter_datetime"] = osloclock.iso(last_anchor)[:19]
+                reading["active_power_import_total"] = truth[last_anchor // H]
+                repeats += 1
+            elif rng.random() < 0.05:  # lost
+                continue
+            else:
+                sent.add(t // H)
+                last_anchor = t
+            acc.feed(reading, t)
+    assert acc.stale == repeats and acc.backwards == 0
+    first, last = min(sent), max(sent)
+    assert sorted(closed) == list(range(first, last))
+    start = first
+    for p in range(first, last):
+        wh, est = closed[p]
+        assert wh >= 0
+        assert est is not (p in sent and p + 1 in sent)
+        if p + 1 in sent:
+            assert sum(closed[q][0] for q in range(start, p + 1)) == truth[p + 1] - truth[start]
+            start = p + 1

@@ -45,7 +45,7 @@ OCTOBER = {
     "start": "2026-10-24T00:00:00+02:00",
     "end": "2026-10-27T00:00:10+01:00",
     "repeat": ["2026-10-25T03:00:00+01:00"],  # repeats the second 02:00
-    "drop": [],
+    "drop": ["2026-10-25T02:00:00+02:00"],  # the first 02:00 lost: the second is still later
     "silence": [],
 }
 

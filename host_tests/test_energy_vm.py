@@ -24,7 +24,7 @@ ANCHOR_BUDGET = 8192  # bytes (short-lived) a list 3 may allocate, a gap's split
 
 OCTOBER_FAULTY = dict(
     OCTOBER,
-    drop=["2026-10-26T18:00:00+01:00"],
+    drop=["2026-10-25T02:00:00+02:00", "2026-10-26T18:00:00+01:00"],
     silence=["2026-10-25T10:30:00+01:00/2026-10-25T13:10:00+01:00"],
 )
 
