@@ -25,7 +25,8 @@ PROBE = ROOT / "tools" / "energy_probe.py"
 MP32 = "/tmp/mp/micropython32/micropython"
 RECORDING = [
     "--start", "2026-10-24T00:00:00+02:00", "--duration", "259210", "--slow", "24",
-    "--seed", "3", "--drop-list3", "2026-10-26T18:00:00+01:00",
+    "--seed", "3", "--drop-list3", "2026-10-25T02:00:00+02:00",
+    "--drop-list3", "2026-10-26T18:00:00+01:00",
     "--silence", "2026-10-25T10:30:00+01:00/2026-10-25T12:00:00+01:00",
 ]
 
@@ -75,6 +76,11 @@ def main(argv=None):
             "{} B; heap after 10 / all readings {} / {} B".format(
                 name, m["held"], m["alloc"]["1"], m["alloc"]["2"], m["alloc"]["3"],
                 *m["heap_after"],
+            )
+        )
+        print(
+            "  {:18s} now() allocates {} B, summary() {} B".format(
+                "", m["views"]["now"], m["views"]["summary"]
             )
         )
     print(

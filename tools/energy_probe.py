@@ -9,7 +9,8 @@ tools/bench_energy.py compare or tabulate its output. FRAMES is the tools/energy
     energy_probe.py run FRAMES      one {"p", "wh", "est"} line per closed period, then
                                     {"summary": ...} and {"counters": ...}
     energy_probe.py memory FRAMES   {"held": B, "alloc": {"1": max B, "2": ..., "3": ...},
-                                    "heap_after": [B after 10 readings, B after all]}
+                                    "heap_after": [B after 10 readings, B after all],
+                                    "views": {"now": B, "summary": B} allocated per call}
 """
 
 import gc
@@ -99,7 +100,15 @@ def memory(path):
     gc.collect()
     yield
     after.append(gc.mem_alloc() - base)
-    emit({"held": held, "alloc": alloc, "heap_after": after, "readings": n})
+    views = {}
+    for name, view in (("now", lambda: acc.now(s2k, ms)), ("summary", acc.summary)):
+        gc.collect()
+        gc.disable()
+        m0 = gc.mem_alloc()
+        view()
+        views[name] = gc.mem_alloc() - m0
+        gc.enable()
+    emit({"held": held, "alloc": alloc, "heap_after": after, "readings": n, "views": views})
 
 
 def main():
