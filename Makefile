@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup debs test bench clean demo deploy config flash
+.PHONY: setup debs test fuzz bench clean demo deploy config flash
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -30,6 +30,17 @@ debs:
 
 test: setup debs
 	$(PY) -m pytest -q host_tests
+
+# Open-ended random search with the property tests (minutes): new examples from a fresh seed on
+# every run, unlike `make test`. Prints the seed; a failure prints the falsifying example, which
+# then goes into its test as an @example. make fuzz [SEED=n] [FUZZ_EXAMPLES=20000]
+ifeq ($(origin SEED),undefined)
+SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+endif
+fuzz: setup
+	@echo "make fuzz SEED=$(SEED)"
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -m property -p no:cacheprovider \
+		--hypothesis-seed=$(SEED) --hypothesis-show-statistics host_tests
 
 # --- the dongle application (helper "app"): demo on this PC, deploy to an ESP32 -----------
 # make demo [METER=aidon|kaifa|kamstrup] [SPEED=10] [MQTT=127.0.0.1:1883] [HTTP_PORT=8080]

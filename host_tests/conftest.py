@@ -1,4 +1,46 @@
-"""Shared pytest fixtures for the host tests; each area keeps its logic in its own module."""
+"""Shared pytest fixtures and settings for the host tests; each area keeps its logic in its own
+module.
+
+Property tests (hypothesis) run under one of two profiles, chosen by HYPOTHESIS_PROFILE:
+  - "ci" (the default, what `make test` and CI run): derandomized, no example database, no
+    deadline. The same commit draws the same examples on every machine, so a green commit stays
+    green; what they cover grows only when a test or an @example is added.
+  - "fuzz" (`make fuzz`): many more random examples from the seed make prints, for minutes. Every
+    falsifying example it finds becomes an explicit @example of its test.
+Tests give no max_examples of their own: the profile decides, so `make fuzz` searches wider.
+"""
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
 
 # Real mosquitto brokers and subscribers (see brokers.py for the fixture signatures).
 from brokers import mqtt_broker, mqtt_broker_factory, mqtt_subscriber  # noqa: F401
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=200,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "fuzz",
+    derandomize=False,
+    database=None,
+    deadline=None,
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "20000")),
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every hypothesis test `property`, so `make fuzz` can pick them out."""
+    for item in items:
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.property)

@@ -71,3 +71,21 @@ def test_missing_file_is_a_clear_error():
     result = run(["/nonexistent/capture.bin"], b"")
     assert result.returncode == 2
     assert b"No such file" in result.stderr
+
+
+def test_hex_mode_says_when_a_push_is_cut_off_or_given_up():
+    import hanencode as enc
+
+    apdu = enc.apdu("Aidon", {"active_power_import": 5, "current_l1": 1.5})[3:]
+    blocks = enc.gbt_blocks(apdu, 9)
+    first = enc.hdlc_frame(enc.llc_pdu(blocks[0]))
+    third = enc.hdlc_frame(blocks[2])
+    result = run(["--hex", "-"], (first.hex() + "\n" + (first + third).hex() + "\n").encode())
+    out = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert out[0] == {
+        "readings": [],
+        "errors": ["a push of several frames is incomplete at the end of the input"],
+    }
+    given_up = "1 push(es) of several frames given up: block 3 arrived where block 2 was due"
+    assert given_up in out[1]["errors"]
+    assert "1 frame(s) undecodable: block 3 without the blocks before it" in out[1]["errors"]

@@ -136,7 +136,7 @@ def test_interrupted_segments_are_dropped_and_counted():
     first = enc.hdlc_segments(info, 20)[0]
     out, stats = feed_all(first + b"\x55" + frame(9))
     assert [r["active_power_import"] for r in out] == [9]
-    assert stats.truncated == 1
+    assert stats.abandoned == 1 and stats.push_frames == 1 and stats.truncated == 0
 
 
 def test_undecodable_payload_is_counted_not_raised():
@@ -199,7 +199,7 @@ def test_general_block_transfer_blocks_are_joined():
     for chunk in (1, 7, 1000):
         out, stats = feed_all(b"".join(frames), chunk=chunk)
         assert [r["active_power_import"] for r in out] == [77]
-        assert stats.truncated == 0
+        assert stats.abandoned == 0 and stats.push_frames == len(frames) - 1
 
 
 def test_noise_and_bad_frames_between_blocks_do_not_break_the_join():
@@ -216,14 +216,16 @@ def test_a_lost_block_drops_the_push_and_counts_it():
     frames = gbt_frames()
     out, stats = feed_all(b"".join(frames[:1] + frames[2:]) + frame(6))
     assert [r["active_power_import"] for r in out] == [6]
-    assert stats.truncated >= 1
+    assert stats.abandoned == 1
+    # The blocks after the gap have no push to join: each is a counted reject.
+    assert stats.undecodable == len(frames) - 2 and stats.push_frames == 1
 
 
 def test_a_new_apdu_in_the_middle_of_a_push_is_delivered():
     frames = gbt_frames()
     out, stats = feed_all(frames[0] + frames[1] + frame(8) + b"".join(gbt_frames(power=9)))
     assert [r["active_power_import"] for r in out] == [8, 9]
-    assert stats.truncated == 1
+    assert stats.abandoned == 1 and stats.truncated == 0
 
 
 def test_a_single_block_is_refused_by_decode_frame():

@@ -4,7 +4,7 @@ raise and never grow the reader's memory."""
 
 import random
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, strategies as st
 
 import corpus
 import hanencode as enc
@@ -79,7 +79,6 @@ def test_a_good_frame_after_a_cut_off_frame_is_not_lost():
     assert reader.stats.truncated + reader.stats.fcs_errors + reader.stats.hcs_errors >= 1
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=3000), st.integers(min_value=1, max_value=300))
 def test_random_bytes_never_raise_or_grow_the_buffer(data, chunk):
     reader = hanport.Reader(lambda reading: None, buffer_size=256)
@@ -91,7 +90,6 @@ def test_random_bytes_never_raise_or_grow_the_buffer(data, chunk):
     assert all(isinstance(v, int) and v >= 0 for v in stats.values())
 
 
-@settings(max_examples=200, deadline=None)
 @given(st.data())
 def test_corrupting_one_byte_of_a_good_frame_never_gives_a_wrong_reading(data):
     record = data.draw(st.sampled_from(GOOD))
@@ -105,22 +103,23 @@ def test_corrupting_one_byte_of_a_good_frame_never_gives_a_wrong_reading(data):
     assert got == []  # CRC-16 catches every single-byte error
 
 
-@settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=300), st.sampled_from((b"", b"\xe6\xe7\x00", b"\xe6\xe7\x00\x0f")))
+@example(payload=bytes.fromhex("e0000000000000"), prefix=b"")  # found in CI: vanished uncounted
+@example(payload=bytes.fromhex("e0400000000100"), prefix=b"")
 def test_random_payload_in_a_valid_frame_is_decoded_or_counted(payload, prefix):
     info = prefix + payload
     got = []
     reader = hanport.Reader(got.append)
     reader.feed(enc.hdlc_frame(info) if info else enc.hdlc_frame(b"\x00"))
     stats = reader.stats
-    # Decoded, or counted undecodable, or a first GBT block waiting for the rest of its push.
-    assert stats.frames_ok + stats.undecodable == 1 or reader.pending_bytes > 1
+    # Decoded, or counted undecodable, or the first part of a push waiting for the rest.
+    assert stats.frames_ok + stats.undecodable + stats.push_frames == 1
+    assert (stats.push_frames == 1) == reader.push_pending
     assert len(got) == stats.frames_ok
     for reading in got:
         assert isinstance(reading, dict) and reading
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_mutated_real_payloads_never_raise(data):
     record = data.draw(st.sampled_from([r for r in GOOD if r["file"] in corpus.NORWEGIAN_VENDORS]))
@@ -132,4 +131,4 @@ def test_mutated_real_payloads_never_raise(data):
     reader = hanport.Reader(lambda reading: None)
     reader.feed(enc.hdlc_frame(bytes(info)))
     stats = reader.stats
-    assert stats.frames_ok + stats.undecodable == 1 or reader.pending_bytes > 1
+    assert stats.frames_ok + stats.undecodable + stats.push_frames == 1

@@ -33,6 +33,9 @@ def _new_errors(before, after, reader):
     grown = after["undecodable"] - before["undecodable"]
     if grown:
         out.append("%d frame(s) undecodable: %s" % (grown, reader.last_error))
+    grown = after["abandoned"] - before["abandoned"]
+    if grown:
+        out.append("%d push(es) of several frames given up: %s" % (grown, reader.last_abandoned))
     return out
 
 
@@ -48,7 +51,9 @@ def decode_hex_line(line):
     before = reader.stats.as_dict()
     reader.feed(data)
     errors = _new_errors(before, reader.stats.as_dict(), reader)
-    if reader.pending_bytes > 1 and not readings and not errors:
+    if reader.push_pending:
+        errors.append("a push of several frames is incomplete at the end of the input")
+    elif reader.pending_bytes > 1 and not readings and not errors:
         errors.append("incomplete frame at end of input")
     if not data:
         errors.append("empty line")

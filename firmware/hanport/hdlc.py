@@ -9,16 +9,26 @@ one preallocated buffer: per byte it does compares and an index write, nothing m
 When a frame fails a check, the bytes after its opening flag are scanned again, so a good
 frame hidden inside a truncated one is not lost. Segments (S=1) are joined in place: each
 segment's information field is moved to the front of the buffer, and the next segment is
-collected behind it.
+collected behind it; General Block Transfer blocks are joined the same way.
+
+Every frame whose checksums verify ends as exactly one of:
+  - an APDU handed to on_info (the reader turns it into a reading or counts it undecodable);
+  - a reject handed to on_reject(reason) (a block or segment that cannot be used);
+  - a part of a push (HDLC segments or GBT blocks) held for the rest, counted in `push_frames`.
+A push is bounded by the buffer and by time (PUSH_TIMEOUT_MS after its last part, checked by
+expire()); when it is given up (a new push starts, a part is out of order or empty, a whole APDU
+or a bad frame breaks in, it does not fit, it times out) `abandoned` counts it and
+on_reject(reason, False) says why.
 """
 
-from .compat import const
+from .compat import const, ticks_diff, ticks_ms
 from .crc16 import crc16
 
 FLAG = const(0x7E)
 _GBT = const(0xE0)  # General Block Transfer APDU tag
 _MIN_FRAME = const(7)  # format(2) + dest + src + control + FCS(2)
 _HEADER_MAX = const(14)  # flag + format(2) + dest(4) + src(4) + control + HCS(2)
+PUSH_TIMEOUT_MS = const(5000)  # parts of one push arrive back to back; meters send every 2-10 s
 
 # Reasons a frame is rejected (the index of the counter in Framer.errors).
 BAD_HCS = const(0)
@@ -73,28 +83,52 @@ def info_start(buf, start, end):
 
 class Framer:
     """Turns bytes into checked frames; calls on_info(buf, start, end) with each
-    (reassembled) information field. Counts rejects in `errors` and junk in `skipped`."""
+    (reassembled) information field and on_reject(reason, is_frame) for what it gives up.
+    Counts rejected frames in `errors`, junk in `skipped`, pushes given up in `abandoned`."""
 
-    def __init__(self, on_info, buffer_size=2048):
+    def __init__(self, on_info, buffer_size=2048, on_reject=None, clock=ticks_ms):
         if buffer_size < 64:
             raise ValueError("buffer_size must be at least 64 bytes")
         self._buf = bytearray(buffer_size)
         self._on_info = on_info
+        self._on_reject = on_reject or _ignore
+        self._clock = clock
         self.errors = [0, 0, 0, 0, 0]
         self.skipped = 0
+        self.push_frames = 0  # good frames held as a part of a push (not its last part)
+        self.abandoned = 0  # pushes given up before their last part
         self._state = _HUNT
-        self._base = 0  # where the current frame's flag is; segments before it
+        self._base = 0  # where the current frame's flag is; a pending push's parts before it
         self._n = 0  # bytes held, base included
         self._mark = 0  # next position to act at in _BODY: header check, then end
         self._need = 0  # position just past the closing flag
         self._next_block = 0  # General Block Transfer: the block number expected next
+        self._push_ms = 0  # when the pending push's last part arrived
 
     def pending(self):
         return self._n
 
+    def push_pending(self):
+        """True while parts of a push wait for the rest."""
+        return self._base > 0
+
     def feed(self, data):
         """Consume a chunk (bytes, bytearray or memoryview, any size)."""
         self._run(data, 0, len(data))
+
+    def expire(self):
+        """Give up a push whose next part is more than PUSH_TIMEOUT_MS late. Acts only between
+        frames (a frame in progress is checked at the next call)."""
+        if not self._base or ticks_diff(self._clock(), self._push_ms) <= PUSH_TIMEOUT_MS:
+            return
+        state = self._state
+        if state == _HUNT or (state == _FORMAT and self._n == self._base + 1):
+            self._abandon("push timed out: no next part within {} ms".format(PUSH_TIMEOUT_MS))
+            if state == _FORMAT:
+                self._buf[0] = FLAG
+                self._n = 1
+            else:
+                self._n = 0
 
     def _run(self, src, i, end):
         buf = self._buf
@@ -164,6 +198,21 @@ class Framer:
                 if length < _MIN_FRAME:
                     reason = BAD_FORMAT
                 elif need > size:
+                    if base and length + 2 <= size:
+                        # It fits once the pending push is given up: move it to the front.
+                        self._abandon("push too large for the frame buffer")
+                        buf[0] = FLAG
+                        buf[1] = buf[base + 1]
+                        buf[2] = b
+                        n = 3
+                        need = length + 2
+                        self._need = need
+                        mark = _HEADER_MAX + 1
+                        if mark > need:
+                            mark = need
+                        self._mark = mark
+                        state = _BODY
+                        continue
                     reason = OVERSIZED
                 else:
                     self._need = need
@@ -200,11 +249,11 @@ class Framer:
         """Drop the rejected frame; move what follows its opening flag, from the next flag
         on, to where the frame began. Returns the end of the bytes kept there.
 
-        HDLC segments joined so far are dropped too (a lost segment cannot be told); GBT
+        HDLC segments joined so far are given up too (a lost segment cannot be told); GBT
         blocks are kept, since their numbers show whether the next one follows on."""
         base = self._base
-        if not self._next_block:
-            self._drop_segments()
+        if base and not self._next_block:
+            self._abandon("HDLC segments broken by a bad frame")
         origin = self._base
         buf = self._buf
         k = base + 1
@@ -215,12 +264,26 @@ class Framer:
             buf[origin + j - k] = buf[j]
         return origin + n - k
 
-    def _drop_segments(self):
-        """Forget a half-joined APDU (HDLC segments or GBT blocks), counting it truncated."""
+    def _abandon(self, reason):
+        """Give up the pending push (HDLC segments or GBT blocks), counting it."""
         if self._base:
-            self.errors[TRUNCATED] += 1
+            self.abandoned += 1
             self._base = 0
+            self._on_reject(reason, False)
         self._next_block = 0
+
+    def _reject(self, reason):
+        """This good frame is of no use: say why (the reader counts it undecodable)."""
+        self._on_reject(reason, True)
+        self._buf[0] = FLAG
+        return 1
+
+    def _hold(self, base):
+        """This frame's part joined the push now in buf[0:base]; returns the new n."""
+        self.push_frames += 1
+        self._base = base
+        self._buf[base] = FLAG
+        return base + 1
 
     def _frame_done(self, base, n):
         """A good frame in buf[base:n] (both flags): deliver or join segments; returns new n."""
@@ -228,22 +291,25 @@ class Framer:
         start = info_start(buf, base + 1, n - 1)
         end = n - 3
         segmented = buf[base + 1] & 0x08
-        if base and _opens_apdu(buf, start, end):
-            # Only a first segment or block carries the LLC header: the one before is lost.
-            self._drop_segments()
+        self._push_ms = self._clock()
+        if base and (_opens_apdu(buf, start, end) or (segmented and self._next_block)):
+            # Only a first segment or block carries the LLC header: the push before is lost.
+            self._abandon("a new push began before the last one ended")
             base = 0  # this frame, still behind the dropped part, moves to the front
         if segmented or (base and not self._next_block):
             # HDLC segmentation: move this information field behind the earlier ones.
+            if segmented and start == end:
+                self._abandon("an HDLC segment without data")
+                return self._reject("an HDLC segment without data")
             for j in range(start, end):
                 buf[base + j - start] = buf[j]
             base += end - start
             if segmented:
-                self._base = base
-                buf[base] = FLAG
-                return base + 1
+                return self._hold(base)
             start = 0
             end = base
             base = 0
+            self._base = 0  # the segments are one APDU now, whatever it holds
         return self._apdu(buf, start, end, base)
 
     def _apdu(self, buf, start, end, base):
@@ -253,7 +319,7 @@ class Framer:
         if pos < end and buf[pos] == _GBT:
             return self._block(buf, pos, end, base)
         if base:
-            self._drop_segments()
+            self._abandon("a whole APDU arrived in the middle of a push")
         self._base = 0
         self._on_info(buf, start, end)
         buf[0] = FLAG
@@ -280,14 +346,17 @@ class Framer:
             return self._apdu_error(buf, pos, end, base)
         if number == 1:
             if base:
-                self._drop_segments()
+                self._abandon("a new block transfer began before the last one ended")
             base = 0
-        elif number != self._next_block:
-            if not base:
-                self.errors[TRUNCATED] += 1  # a block without the ones before it
-            self._drop_segments()
-            buf[0] = FLAG
-            return 1
+        elif not base or number != self._next_block:
+            if base:
+                self._abandon(
+                    "block {} arrived where block {} was due".format(number, self._next_block)
+                )
+            return self._reject("block {} without the blocks before it".format(number))
+        if not size and not last:
+            self._abandon("a block without data")
+            return self._reject("block {} has no data".format(number))
         for j in range(data, data + size):
             buf[base + j - data] = buf[j]
         base += size
@@ -298,19 +367,20 @@ class Framer:
             buf[0] = FLAG
             return 1
         self._next_block = number + 1
-        self._base = base
-        buf[base] = FLAG
-        return base + 1
+        return self._hold(base)
 
     def _apdu_error(self, buf, pos, end, base):
         """A malformed block: drop what was joined and let the decoder say what is wrong."""
         if base:
-            self._drop_segments()
+            self._abandon("a malformed block arrived in the middle of a push")
         self._next_block = 0
         self._base = 0
         self._on_info(buf, pos, end)
         buf[0] = FLAG
         return 1
+
+def _ignore(reason, is_frame):
+    pass
 
 
 def _opens_apdu(buf, start, end):
