@@ -99,6 +99,14 @@ def _kw(w):
     return w // 1000 if w % 1000 == 0 else w / 1000
 
 
+def _number(v):
+    """An int of a reading's number; -1 for anything else (the caller counts it as bad)."""
+    try:
+        return int(v)
+    except (ValueError, TypeError, OverflowError):
+        return -1
+
+
 def _int(v):
     if isinstance(v, bool) or not isinstance(v, int):
         return -1
@@ -156,6 +164,7 @@ class Energy:
         self.dropped = 0  # periods of power data dropped for want of room
         self.meter_changes = 0
         self.jumps = 0  # anchors too far from the last in time or energy: a new series
+        self.bad = 0  # readings with a value that is not a number in range
         self.backwards_in_row = 0
 
     # --- input ------------------------------------------------------------------------------
@@ -171,7 +180,11 @@ class Energy:
             for c in range(4):
                 w = reading.get(KEYS_POWER[c])
                 if w is not None:
-                    self._integrate(c, int(w), s2k, ms)
+                    w = _number(w)
+                    if 0 <= w <= _MAX_W:
+                        self._integrate(c, w, s2k, ms)
+                    else:
+                        self.bad += 1
         if KEYS_TOTAL[0] in reading and "meter_datetime" in reading:
             self._anchor(reading, s2k)
 
@@ -248,12 +261,14 @@ class Energy:
 
     def _anchor(self, reading, s2k):
         wall = osloclock.wall_seconds(reading["meter_datetime"])
-        if wall is None:
-            self.stale += 1
-            return
         reg = [0, 0, 0, 0]
         for c in range(4):
-            reg[c] = int(reading.get(KEYS_TOTAL[c]) or 0)
+            reg[c] = _number(reading.get(KEYS_TOTAL[c]) or 0)
+            if reg[c] < 0:
+                wall = None
+        if wall is None:
+            self.bad += 1
+            return
         period_s = self.period_s
         if self.a_p < 0:
             self._first_anchor(osloclock.instants(wall)[0] // period_s, wall, reg)
@@ -549,6 +564,7 @@ class Energy:
             "dropped": self.dropped,
             "meter_changes": self.meter_changes,
             "jumps": self.jumps,
+            "bad": self.bad,
         }
 
     # --- state ------------------------------------------------------------------------------
@@ -608,6 +624,7 @@ class Energy:
         self.dropped = counters["dropped"]
         self.meter_changes = counters["meter_changes"]
         self.jumps = counters.get("jumps", 0)
+        self.bad = counters.get("bad", 0)
         self.meter_id = state["meter_id"]
         anchor = state["anchor"]
         if anchor is not None:

@@ -380,3 +380,17 @@ def test_random_faults_never_count_twice_and_gaps_sum_exactly(seed):
         if p + 1 in sent:
             assert sum(closed[q][0] for q in range(start, p + 1)) == truth[p + 1] - truth[start]
             start = p + 1
+
+
+def test_readings_with_junk_values_are_counted_and_never_raise():
+    acc = energy.Energy()
+    rng = __import__("random").Random(4)
+    junk = [None, "x", -5, 1e30, float("nan"), [], {}, 3.5, 10**40, "2026-02-02T10:00:00"]
+    keys = list(energy.KEYS_POWER) + list(energy.KEYS_TOTAL) + ["meter_datetime", "meter_id"]
+    t = at("2026-02-02T10:00:00+01:00")
+    for k in range(3000):
+        reading = {key: rng.choice(junk) for key in rng.sample(keys, rng.randrange(1, 6))}
+        acc.feed(reading, t + k * 7)
+        acc.now(t + k * 7)
+    assert acc.bad > 0
+    acc.summary()
