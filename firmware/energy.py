@@ -99,6 +99,10 @@ def _kw(w):
     return w // 1000 if w % 1000 == 0 else w / 1000
 
 
+def _kwh(wh):
+    return None if wh is None else wh / 1000
+
+
 def _number(v):
     """An int of a reading's number; -1 for anything else (the caller counts it as bad)."""
     try:
@@ -554,6 +558,60 @@ class Energy:
             "capacity_w": capacity_w,
             "step": self.step_kw(step),
             "headroom_wh": headroom,
+        }
+
+    def snapshot(self, s2k, ms=0):
+        """What MQTT, the HTTP API and the page show, as JSON-ready plain data: this hour, today,
+        the month (figure, step, headroom, top days), the last closed hour and the counters."""
+        now = self.now(s2k, ms)
+        period_s = self.period_s
+        wall = osloclock.local(s2k)
+        midnight_p = osloclock.instants(wall - wall % _DAY)[0] // period_s
+        today_wh = 0
+        n = self.ring_n
+        for k in range(self.r_len):
+            i = (self.r_head - 1 - k) % n
+            if self.r_p[i] < midnight_p:
+                break
+            today_wh += self.r_wh[4 * i]
+        last = None
+        if self.r_len:
+            i = (self.r_head - 1) % n
+            last = (self.r_p[i], self.r_wh[4 * i], self.r_wh[4 * i + 1], self.r_flags[i] & _EST)
+        summary = self.summary() if self.month else None
+        month = None
+        if summary is not None:
+            year, mon = summary["month"]
+            first = osloclock.days_from_civil(year, mon, 1)
+            month = {
+                "month": "{:04d}-{:02d}".format(year, mon),
+                "method": self.method,
+                "capacity_kw": summary["capacity_w"] / 1000,
+                "step": list(summary["step"]),
+                "top": [
+                    {"date": osloclock.date_iso(first + d - 1), "kwh": wh / 1000}
+                    for d, wh, _ in summary["top"]
+                ],
+            }
+        hour_wh = now["wh"]
+        return {
+            "hour": {
+                "start": osloclock.iso(now["start"] * period_s),
+                "kwh": None if hour_wh is None else hour_wh / 1000,
+                "projected_kwh": _kwh(now["projected_wh"]),
+                "headroom_kwh": _kwh(now["headroom_wh"]),
+            },
+            "today_kwh": (today_wh + (hour_wh or 0)) / 1000,
+            "month": month,
+            "last_hour": None
+            if last is None
+            else {
+                "start": osloclock.iso(last[0] * period_s),
+                "kwh": last[1] / 1000,
+                "export_kwh": last[2] / 1000,
+                "estimated": last[3] == _EST,
+            },
+            "counters": self.counters(),
         }
 
     def counters(self):

@@ -79,8 +79,8 @@ def main(argv=None):
             )
         )
         print(
-            "  {:18s} now() allocates {} B, summary() {} B".format(
-                "", m["views"]["now"], m["views"]["summary"]
+            "  {:18s} now() allocates {} B, summary() {} B, snapshot() {} B".format(
+                "", m["views"]["now"], m["views"]["summary"], m["views"]["snapshot"]
             )
         )
     print(

@@ -10,7 +10,7 @@ tools/bench_energy.py compare or tabulate its output. FRAMES is the tools/energy
                                     {"summary": ...} and {"counters": ...}
     energy_probe.py memory FRAMES   {"held": B, "alloc": {"1": max B, "2": ..., "3": ...},
                                     "heap_after": [B after 10 readings, B after all],
-                                    "views": {"now": B, "summary": B} allocated per call}
+                                    "views": {"now": B, "summary": B, "snapshot": B} per call}
 """
 
 import gc
@@ -101,7 +101,12 @@ def memory(path):
     yield
     after.append(gc.mem_alloc() - base)
     views = {}
-    for name, view in (("now", lambda: acc.now(s2k, ms)), ("summary", acc.summary)):
+    views_of = (
+        ("now", lambda: acc.now(s2k, ms)),
+        ("summary", acc.summary),
+        ("snapshot", lambda: acc.snapshot(s2k, ms)),
+    )
+    for name, view in views_of:
         gc.collect()
         gc.disable()
         m0 = gc.mem_alloc()
