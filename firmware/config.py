@@ -40,6 +40,7 @@ DEFAULTS = {
 
 # Keys whose default is None take a bool or None ("use the board's value").
 _NULLABLE_BOOL = ("uart.invert_rx",)
+_FILE_MAX = 16384  # several times the largest valid file; a bigger one is not ours
 _WATCHDOG_MIN_S = 30  # a shorter watchdog would reset a dongle that is working
 
 _INT_RANGES = {
@@ -57,6 +58,11 @@ _CHOICES = {
     "log.level": ("debug", "info", "warning", "error"),
 }
 _TOPIC_PARTS = ("mqtt.prefix", "publish.discovery_prefix")
+_NOT_EMPTY = ("http.user", "http.password")  # the settings page must never be left open
+
+# Secrets: never sent back by the API, shown as MASK; sending MASK back keeps the stored one.
+SECRETS = ("wifi.password", "mqtt.password", "http.password")
+MASK = "********"
 
 
 def defaults():
@@ -96,6 +102,8 @@ def check_value(name, value):
     choices = _CHOICES.get(name)
     if choices and value not in choices:
         return "{} must be one of {}, not {!r}".format(name, ", ".join(choices), value)
+    if name in _NOT_EMPTY and not value:
+        return "{} must not be empty".format(name)
     if name in _TOPIC_PARTS:
         if not value or "#" in value or "+" in value or value[0] == "/" or value[-1] == "/":
             return "{} must be a non-empty topic without #, + or leading/trailing /".format(name)
@@ -137,25 +145,37 @@ def load(path=PATH):
     cfg = defaults()
     notes = []
     try:
-        text = _read(path)
+        data = _read(path)
     except OSError:
         try:
             # A power cut between remove and rename (FAT) leaves only the new file's copy.
-            text = _read(path + ".tmp")
+            data = _read(path + ".tmp")
             notes.append("recovered settings from {}.tmp".format(path))
         except OSError:
             return cfg, ["no config file {}; using defaults".format(path)]
+    if len(data) > _FILE_MAX:
+        return cfg, ["config file {} is over {} bytes; using defaults".format(path, _FILE_MAX)]
+    # Any content at all, not only bad JSON, must leave the dongle booting on defaults.
+    try:
+        text = data.decode()
+    except Exception:  # UnicodeError; MemoryError on a nearly full heap
+        return cfg, ["config file {} is not UTF-8 text; using defaults".format(path)]
     try:
         stored = json.loads(text)
-    except ValueError:
+    except Exception:  # ValueError; also RuntimeError or MemoryError for absurd nesting
         return cfg, ["config file {} is not valid JSON; using defaults".format(path)]
-    problems = merge(cfg, stored)
+    try:
+        problems = merge(cfg, stored)
+    except Exception as exc:  # merge checks every type, but the boot must not depend on it
+        return defaults(), ["config file {} could not be applied ({!r}); using defaults".format(
+            path, exc)]
     return cfg, notes + ["{} (kept default)".format(p) for p in problems]
 
 
 def _read(path):
-    with open(path) as f:
-        return f.read()
+    """At most _FILE_MAX + 1 bytes of the file, undecoded."""
+    with open(path, "rb") as f:
+        return f.read(_FILE_MAX + 1)
 
 
 def save(cfg, path=PATH):
@@ -182,6 +202,44 @@ def update(changes, path=PATH):
         raise ValueError("; ".join(problems))
     save(cfg, path)
     return cfg
+
+
+def parse(name, text):
+    """The value of setting `name` from its text form ("mqtt.port", "1883" -> 1883), typed by
+    its default; ValueError saying what to fix when the setting or the value is not valid."""
+    default = _default_of(name)
+    if default is _MISSING:
+        raise ValueError("unknown setting {} (typo?)".format(name))
+    value = text
+    if isinstance(default, bool) or default is None:
+        value = {"true": True, "1": True, "false": False, "0": False, "null": None}.get(
+            text.lower(), text
+        )
+    elif isinstance(default, int) and text.lstrip("-").isdigit():
+        value = int(text)
+    problem = check_value(name, value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def masked(cfg):
+    """A copy of the settings with every non-empty secret replaced by MASK."""
+    out = json.loads(json.dumps(cfg))
+    for name in SECRETS:
+        section, key = name.split(".")
+        if out.get(section, {}).get(key):
+            out[section][key] = MASK
+    return out
+
+
+def unmask(changes):
+    """Drop secrets sent back as MASK from `changes`, so saving a form unchanged keeps them."""
+    for name in SECRETS:
+        section, key = name.split(".")
+        part = changes.get(section)
+        if isinstance(part, dict) and part.get(key) == MASK:
+            del part[key]
 
 
 _MISSING = object()

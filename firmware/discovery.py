@@ -11,31 +11,17 @@ numeric sensor instead of marking it unknown.
 
 import json
 
-# key stem -> (device_class or None, unit or None, state_class)
-_KINDS = (
-    ("active_power_import_total", "energy", "Wh", "total_increasing"),
-    ("active_power_export_total", "energy", "Wh", "total_increasing"),
-    # Home Assistant's reactive_energy class is recent; without it older versions still work.
-    ("reactive_power_import_total", None, "varh", "total_increasing"),
-    ("reactive_power_export_total", None, "varh", "total_increasing"),
-    ("active_power_", "power", "W", "measurement"),
-    ("reactive_power_", "reactive_power", "var", "measurement"),
-    ("current_", "current", "A", "measurement"),
-    ("voltage_", "voltage", "V", "measurement"),
-    ("power_factor", "power_factor", None, "measurement"),
-)
+import sensors
 
 _MAX_SENSORS = 48  # bound on announced keys; the whole vocabulary has about 40
 
 
 def kind_of(key):
     """(device_class, unit, state_class) for a reading key, or None if it is not a sensor."""
-    for stem, device_class, unit, state_class in _KINDS:
-        if key == stem or (stem[-1] == "_" and key.startswith(stem)):
-            return device_class, unit, state_class
-        if stem == "power_factor" and key.startswith("power_factor_l"):
-            return device_class, unit, state_class
-    return None
+    row = sensors.quantity(key)
+    if row is None:
+        return None
+    return row[2], row[1], row[3]
 
 
 def sensor_name(key):

@@ -1,8 +1,10 @@
 """Health: the watchdog, uptime and per-task error counts.
 
-The hardware watchdog is fed from the health task only while the meter reader task keeps
-beating, so a stuck reader (or a scheduler blocked for too long) resets the dongle, while a slow
-broker does not. The watchdog comes in as an argument (None = disabled).
+The hardware watchdog is fed from the health task only while every watched task keeps passing:
+the meter reader beats, and app.guarded() records each pass of every long-lived task. A stuck
+reader, a task that died or stopped coming round, or a scheduler blocked for too long, resets
+the dongle; a slow broker does not, because a failed MQTT pass still passes. The watchdog comes
+in as an argument (None = disabled).
 """
 
 from compat import const, mem_free, ticks_diff, ticks_ms
@@ -37,19 +39,40 @@ class Health:
         self._clock = clock
         self.stall_ms = stall_ms
         self.uptime = Uptime(clock)
-        self.heartbeat = clock()
         self.feeds = 0
         self.starved = 0
+        self.unreported = 0  # failures whose report itself failed (no memory to format it)
+        self.stalled = None  # name of the task that made the last step starve the watchdog
         self.task_errors = {}
+        self._passed = {}  # task name -> ticks of its last pass
+        self._limits = {}  # task name -> longest gap between passes, ms
+        self.watch("meter", 0)
+
+    def watch(self, task, period_ms):
+        """Starve the watchdog if `task` (which runs every period_ms) stops passing."""
+        self._limits[task] = self.stall_ms + period_ms
+        self._passed[task] = self._clock()
+
+    def passed(self, task):
+        """A pass of `task` ended; must not allocate (called even when memory ran out)."""
+        if task in self._passed:
+            self._passed[task] = self._clock()
 
     def beat(self):
         """Called by the meter reader after each pass."""
-        self.heartbeat = self._clock()
+        self._passed["meter"] = self._clock()
 
     def step(self):
-        """Feed the watchdog if the reader is alive."""
+        """Feed the watchdog if every watched task has passed recently enough."""
         self.uptime.ms()  # keeps the uptime count across the ticks wrap
-        if ticks_diff(self._clock(), self.heartbeat) < self.stall_ms:
+        now = self._clock()
+        late = None
+        for task in self._limits:
+            if ticks_diff(now, self._passed[task]) >= self._limits[task]:
+                late = task
+                break
+        self.stalled = late
+        if late is None:
             if self.wdt is not None:
                 self.wdt.feed()
             self.feeds += 1
@@ -70,4 +93,6 @@ class Health:
             "uptime_s": self.uptime_s(),
             "mem_free": mem_free(),
             "task_errors": sum(self.task_errors.values()),
+            "unreported_errors": self.unreported,
+            "stalled_task": self.stalled,
         }

@@ -39,6 +39,10 @@ _REFUSALS = {
 }
 
 
+def _always():
+    return True
+
+
 def refusal_text(exc):
     """Say what went wrong in words, for the log."""
     if type(exc).__name__ == "MQTTException" and exc.args:
@@ -61,6 +65,9 @@ class Publisher:
         keepalive_s=60,
         clock=ticks_ms,
         backoff=None,
+        network_up=None,
+        diagnostics=None,
+        diagnostics_ms=0,
     ):
         self._make_client = make_client
         self.meter = meter
@@ -73,9 +80,9 @@ class Publisher:
         self.backoff = backoff or Backoff(1000, 120000)
         self.client = None
         self.topic_id = None  # meter id the connection's Last Will was set for
-        self.network_up = lambda: True  # the app points this at the Wi-Fi keeper
-        self.diagnostics = None  # the app sets a callable returning a dict
-        self.diagnostics_ms = 0
+        self.network_up = network_up or _always  # the Wi-Fi keeper's state, in the app
+        self.diagnostics = diagnostics  # a callable returning the diagnostics dict
+        self.diagnostics_ms = diagnostics_ms
         self._slots = [None, None, None]
         self._seq = 0
         self._next_try = None

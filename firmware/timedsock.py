@@ -1,7 +1,8 @@
 """Time limits for the blocking socket inside umqtt.simple.
 
 umqtt.simple connects, reads the CONNACK and writes with a blocking socket, and switches it back
-to blocking (wait forever) after every check_msg(). In the dongle's one asyncio loop a broker
+to blocking (wait forever) after every check_msg(); from 1.5 (MicroPython v1.25) connect() also
+calls settimeout(None), which means the same. In the dongle's one asyncio loop a broker
 that accepts but never answers, or a connection that dies mid-write, would then stop everything:
 the meter's UART buffer overflows and the watchdog resets the device. `limit(module)` replaces
 the `socket` module that umqtt.simple sees with one whose sockets treat "blocking" as "blocking
@@ -31,6 +32,12 @@ class TimedSocket:
             self._sock.settimeout(self._timeout_s)
         else:
             self._sock.setblocking(False)
+
+    def settimeout(self, seconds):
+        """None (umqtt.simple 1.5+ connect() passes it) and anything longer mean our limit."""
+        if seconds is None or seconds > self._timeout_s:
+            seconds = self._timeout_s
+        self._sock.settimeout(seconds)
 
     def __getattr__(self, name):
         return getattr(self._sock, name)

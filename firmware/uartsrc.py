@@ -14,6 +14,15 @@ _CHUNK = const(256)  # bytes moved per readinto
 _CHUNKS_PER_POLL = const(8)  # bound on one poll, so the loop always gets control back
 
 _PARITY = {"N": None, "E": 0, "O": 1}
+_HINT_BYTES = const(1024)  # a few lists' worth: at the right settings a frame has come by then
+LINE_HINT = "bytes but no frames: check baud, parity and RX inversion"
+
+
+def line_hint(bytes_in, frames_ok):
+    """LINE_HINT when the meter sends but nothing decodes (wrong line settings), else None."""
+    if frames_ok == 0 and bytes_in >= _HINT_BYTES:
+        return LINE_HINT
+    return None
 
 
 def uart_settings(uart_cfg, board, inv_rx):
@@ -40,13 +49,16 @@ def uart_settings(uart_cfg, board, inv_rx):
 
 
 class MeterSource:
-    def __init__(self, uart, reader, chunk=_CHUNK):
+    def __init__(self, uart, reader, chunk=_CHUNK, rxbuf=RXBUF):
         self._uart = uart
         self._reader = reader
         self._buf = bytearray(chunk)
         self._view = memoryview(self._buf)
+        # machine.UART cannot count overruns; a buffer found this full has been dropping bytes.
+        self._full_at = rxbuf - chunk
         self.bytes_in = 0
         self.polls = 0
+        self.rx_full = 0  # polls that found the UART buffer (nearly) full: bytes likely lost
 
     def poll(self):
         """Feed every waiting byte (up to a bound) to the reader; return how many were fed."""
@@ -54,6 +66,8 @@ class MeterSource:
         total = 0
         uart = self._uart
         view = self._view
+        if uart.any() >= self._full_at:
+            self.rx_full += 1
         for _ in range(_CHUNKS_PER_POLL):
             if not uart.any():
                 break

@@ -40,6 +40,12 @@ def test_broken_board_file_falls_back_to_generic(tmp_path):
     assert loaded == board.GENERIC and "not valid JSON" in problems[0]
 
 
+def test_board_file_that_is_not_utf8_falls_back_to_generic(tmp_path):
+    (tmp_path / "b.json").write_bytes('{"name": "bø"}'.encode("latin-1"))
+    loaded, problems = board.load("b", str(tmp_path))
+    assert loaded == board.GENERIC and "not valid JSON" in problems[0]
+
+
 @pytest.mark.parametrize(
     "change, fragment",
     [
@@ -74,3 +80,54 @@ def test_pins_are_checked_against_the_chip():
     assert board.check(s3) == []
     c3 = dict(board.GENERIC, chip="esp32c3", uart_id=1, rx_pin=4, led_pin=30)
     assert any(p.startswith("led_pin must be a GPIO number 0..21") for p in board.check(c3))
+
+
+CHIPS = ("esp32", "esp32c3", "esp32c6", "esp32s2", "esp32s3")
+
+
+@pytest.mark.parametrize("chip", CHIPS)
+def test_the_fallback_fits_the_chip_it_runs_on(chip):
+    spare = board.fallback(chip)
+    assert spare["chip"] == chip and board.check(spare) == []
+    if chip in ("esp32c3", "esp32c6", "esp32s2"):
+        assert spare["uart_id"] == 1  # these chips have no UART 2
+
+
+@pytest.mark.parametrize("chip", ("esp32c3", "esp32c6", "esp32s2"))
+def test_uart_ids_the_chip_lacks_are_refused(chip):
+    spare = board.fallback(chip)
+    problems = board.check(dict(spare, uart_id=2))
+    assert problems == ["uart_id must be 0 or 1 on an {}".format(chip)]
+
+
+def test_a_c3_without_a_valid_board_setting_gets_a_c3_map(tmp_path):
+    boards_dir = str(ROOT / "boards")
+    # The default setting names the ESP32 DevKitC: on a C3 its UART 2 does not exist.
+    loaded, problems = board.load("esp32-devkitc", boards_dir, chip="esp32c3")
+    assert loaded["chip"] == "esp32c3" and loaded["uart_id"] == 1
+    assert "it is for an esp32, this is an esp32c3" in problems[0]
+    loaded, problems = board.load("nosuch", str(tmp_path), chip="esp32s2")
+    assert loaded["chip"] == "esp32s2" and loaded["uart_id"] == 1 and problems
+    loaded, problems = board.load("esp32c3-devkitm", boards_dir, chip="esp32c3")
+    assert problems == [] and loaded["name"] == "esp32c3-devkitm"
+    # A PC (chip unknown) trusts the file, as before.
+    assert board.load("esp32-devkitc", boards_dir, chip=None)[1] == []
+
+
+@pytest.mark.parametrize(
+    "machine, chip",
+    [
+        ("Generic ESP32 module with ESP32", "esp32"),
+        ("ESP32C3 module with ESP32C3", "esp32c3"),
+        ("Seeed Studio XIAO ESP32C3 with ESP32-C3FN4", "esp32c3"),
+        ("LOLIN_S2_MINI with ESP32-S2", "esp32s2"),
+        ("ESP32S3 module (spiram) with ESP32S3", "esp32s3"),
+        ("ESP32C6 module with ESP32C6", "esp32c6"),
+        ("TinyPICO with ESP32-PICO-D4", "esp32"),
+        ("Generic ESP32P4 module with ESP32P4", None),
+        ("x86_64", None),
+        ("", None),
+    ],
+)
+def test_chip_is_read_from_the_firmwares_machine_name(machine, chip):
+    assert board.chip_of(machine) == chip

@@ -11,6 +11,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "firmware"))
 
 import config  # noqa: E402
+import mpunix  # noqa: E402
 
 
 def test_missing_file_gives_defaults_and_says_so(tmp_path):
@@ -34,6 +35,36 @@ def test_corrupt_json_falls_back_to_defaults(tmp_path):
     cfg, problems = config.load(str(path))
     assert cfg == config.DEFAULTS
     assert "not valid JSON" in problems[0]
+
+
+# Files a flash fault, an editor or a wrong upload could leave: none may stop the boot.
+UNREADABLE = {
+    "latin-1": '{"mqtt": {"host": "hæst"}}'.encode("latin-1"),
+    "utf-16": '{"mqtt": {"host": "h"}}'.encode("utf-16"),
+    "binary": bytes(range(256)) * 4,
+    "nul": b"\0" * 64,
+    "nested": b"[" * 20000,
+    "huge": b" " * 40000 + b"{}",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(UNREADABLE))
+def test_unreadable_file_falls_back_to_defaults(tmp_path, kind):
+    path = tmp_path / "config.json"
+    path.write_bytes(UNREADABLE[kind])
+    cfg, problems = config.load(str(path))
+    assert cfg == config.DEFAULTS
+    assert problems and "using defaults" in problems[0]
+
+
+def test_unreadable_files_never_stop_the_boot_in_micropython(tmp_path):
+    paths = []
+    for kind in sorted(UNREADABLE):
+        paths.append(tmp_path / kind)
+        paths[-1].write_bytes(UNREADABLE[kind])
+    result = mpunix.run("mp_config_probe.py", *paths)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["defaults"] * len(paths), result.stdout
 
 
 def test_non_object_file_falls_back_to_defaults(tmp_path):

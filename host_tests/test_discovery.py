@@ -88,11 +88,15 @@ def test_sees_each_sensor_key_once_and_skips_identity():
     assert disc.due == ["active_power_import", "current_l1"]
 
 
-def test_sensor_list_is_bounded():
+def test_sensor_list_is_bounded(monkeypatch):
+    import sensors
+
+    keys = [row[0] + phase for row in sensors.QUANTITIES for phase in sensors.PHASES]
+    assert len(keys) <= discovery._MAX_SENSORS  # the whole vocabulary fits the bound
+    monkeypatch.setattr(discovery, "_MAX_SENSORS", 5)
     disc = discovery.Discovery()
-    disc.see({"active_power_import_l{}".format(i): 0 for i in range(100)})
-    assert len(disc.known) == discovery._MAX_SENSORS
-    assert disc.overflows == 100 - discovery._MAX_SENSORS
+    disc.see({key: 0 for key in keys})
+    assert len(disc.known) == 5 and disc.overflows == len(keys) - 5
 
 
 def test_only_home_assistant_online_birth_triggers_reannounce():

@@ -3,7 +3,7 @@
 import asyncio
 import time
 
-import httpd
+from web import httpd
 
 
 async def answer(request, response):

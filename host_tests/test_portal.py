@@ -16,9 +16,9 @@ for sub in ("firmware", "tools/hosttwin"):
     if str(ROOT / sub) not in sys.path:
         sys.path.insert(0, str(ROOT / sub))
 
-import dnsd  # noqa: E402
+from web import dnsd  # noqa: E402
 import network  # noqa: E402
-import portal  # noqa: E402
+from web import portal  # noqa: E402
 from wifi import WiFi  # noqa: E402
 
 # A standard query for connectivitycheck.gstatic.com, type A, class IN.
@@ -244,7 +244,7 @@ def test_setup_mode_still_serves_the_page_and_api_by_address(setup_dongle):
     status = setup_dongle.json("/api/v1/status")
     assert status["setup"]["setup_reason"] == "no_wifi"
     assert status["setup"]["ap_ssid"].startswith("hanport-")
-    assert status["frames"]["frames_ok"] > 0  # the meter is read in setup mode too
+    assert status["counters"]["frames_ok"] > 0  # the meter is read in setup mode too
 
 
 def test_dongle_answers_dns_with_its_own_address(setup_dongle):

@@ -7,7 +7,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT / "firmware") not in sys.path:
     sys.path.insert(0, str(ROOT / "firmware"))
 
-import state  # noqa: E402
+from web import state  # noqa: E402
 
 LIST1 = {"active_power_import": 1234}
 LIST2 = {

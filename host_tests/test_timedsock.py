@@ -10,7 +10,7 @@ import corpus
 
 sys.path.insert(0, str(corpus.ROOT / "tools" / "hosttwin"))
 
-import hw  # noqa: E402
+import mqttclient  # noqa: E402
 import timedsock  # noqa: E402
 from umqtt import simple  # noqa: E402
 
@@ -84,13 +84,13 @@ def quiet_broker():
 
 
 def test_connect_to_a_broker_that_never_answers_fails_in_bounded_time(silent_broker):
-    make = hw.mqtt_factory(mqtt_cfg(silent_broker.port), "t1", timeout_s=0.5)
+    make = mqttclient.ClientFactory(mqtt_cfg(silent_broker.port), "t1", timeout_s=0.5)
     client = make()
     assert isinstance(raised_within(client.connect, 3), OSError)
 
 
 def test_blocking_reads_after_check_msg_are_bounded(quiet_broker):
-    client = hw.mqtt_factory(mqtt_cfg(quiet_broker.port), "t2", timeout_s=0.5)()
+    client = mqttclient.ClientFactory(mqtt_cfg(quiet_broker.port), "t2", timeout_s=0.5)()
     client.connect()
     assert client.check_msg() is None  # non-blocking: nothing there
     # umqtt.simple switched the socket back to "blocking": still bounded

@@ -68,11 +68,24 @@ def test_status_reports_device_link_and_counters(dongle):
     assert status["wifi"] == {"connected": True, "ssid": "host-twin", "ip": "127.0.0.1",
                               "rssi": -55}
     assert status["mqtt"]["enabled"] and status["mqtt"]["connected"]  # the printing client
-    assert status["frames"]["frames_ok"] > 0 and status["frames"]["fcs_errors"] == 0
+    counters = status["counters"]
+    assert counters["frames_ok"] > 0 and counters["fcs_errors"] == 0
     assert status["meter"]["manufacturer"] == "Aidon" and status["meter"]["id"]
-    assert status["http"]["http_requests"] > 0
+    assert counters["http_requests"] > 0
     assert status["setup"]["setup_mode"] is False
-    assert status["uptime_s"] >= 0 and "mem_free" in status
+    assert status["gauges"]["uptime_s"] >= 0 and "mem_free" in status["gauges"]
+
+
+def test_status_diagnostics_and_metrics_show_the_same_counters(dongle):
+    """One telemetry snapshot (telemetry.py): every counter in /api/v1/status is a metric."""
+    status = dongle.json("/api/v1/status")
+    _, _, text = dongle.get("/metrics")
+    samples, types = parse_prometheus(text.decode())
+    for name in status["counters"]:
+        assert types.get("hanport_{}_total".format(name)) == "counter", name
+    for name in ("watchdog_starved", "wifi_drops", "state_dropped_keys", "meter_changes",
+                 "abandoned", "push_frames", "http_refused"):
+        assert name in status["counters"], name
 
 
 # --- Prometheus text format, checked by a strict parser of version 0.0.4 ---
@@ -278,11 +291,11 @@ def test_a_new_page_password_takes_effect_at_once(dongle):
     ],
 )
 def test_malformed_and_oversized_requests_get_a_clean_error(dongle, request_bytes, expected):
-    before = dongle.json("/api/v1/status")["http"]
+    before = dongle.json("/api/v1/status")["counters"]
     answer = dongle.raw(request_bytes)
     assert status_of(answer) == expected, answer[:200]
     assert b"Connection: close" in answer
-    after = dongle.json("/api/v1/status")["http"]
+    after = dongle.json("/api/v1/status")["counters"]
     counter = "http_too_large" if expected in (413, 431) else "http_bad_requests"
     assert after[counter] == before[counter] + 1
 
@@ -345,9 +358,11 @@ def test_many_clients_at_once_are_answered_or_refused_cleanly(dongle):
     assert set(results) <= {200, 503}, results
     assert results.count(200) >= 4
     after = dongle.json("/api/v1/status")
-    assert after["http"]["http_refused"] - before["http"]["http_refused"] == results.count(503)
-    assert after["http"]["http_errors"] == before["http"]["http_errors"]
-    frames = before["frames"]["frames_ok"]
+    assert after["counters"]["http_refused"] - before["counters"]["http_refused"] == results.count(
+        503
+    )
+    assert after["counters"]["http_errors"] == before["counters"]["http_errors"]
+    frames = before["counters"]["frames_ok"]
     dongle.wait_for(lambda: dongle.frames_ok() > frames, timeout=5, what="frames after the storm")
 
 

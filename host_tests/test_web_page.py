@@ -122,14 +122,14 @@ def test_settings_page_loads_masked_settings_and_reports_a_rejected_value(dongle
     )
     assert "mqtt.prefix must be a non-empty topic" in message
     time.sleep(0.1)
-    assert dongle.json("/api/v1/status")["frames"]["frames_ok"] > 0
+    assert dongle.json("/api/v1/status")["counters"]["frames_ok"] > 0
 
 
 def test_deploy_copies_the_served_gzip_pages_not_the_sources():
     import deploy
 
-    copies = [c for c in deploy.deploy_commands("/dev/null", "esp32-devkitc") if "cp" in c]
-    targets = [c[-1] for c in copies]
+    session = deploy.deploy_commands("/dev/null", "esp32-devkitc")[-1]  # one mpremote session
+    targets = [session[i + 2] for i, word in enumerate(session) if word == "cp"]
     for name in PAGES:
         assert ":www/{}.gz".format(name) in targets
         assert ":www/{}".format(name) not in targets

@@ -35,9 +35,8 @@ def mem_used_since(start):
         return tracemalloc.get_traced_memory()[1] - start
     return gc.mem_alloc() - start
 
-import httpd
-import metrics
-from state import State
+from web import httpd, metrics
+from web.state import State
 
 LIST3 = {
     "meter_manufacturer": "Aidon",

@@ -94,7 +94,7 @@ class Dongle:
             return read_all(s) if read else b""
 
     def frames_ok(self):
-        return self.json("/api/v1/status")["frames"]["frames_ok"]
+        return self.json("/api/v1/status")["counters"]["frames_ok"]
 
     def wait_for(self, predicate, timeout=15, what="condition"):
         deadline = time.monotonic() + timeout

@@ -5,7 +5,8 @@ is built as a list and either printed (`--dry-run`, what `make ... DRY_RUN=1` do
 tests check) or run in order, stopping at the first failure.
 
     deploy --port P --board B   compile firmware/ to .mpy (mpy-cross, the board's -march) into
-                                build/, copy it and boards/B.json with mpremote, select the board
+                                build/; then in one mpremote session copy it and boards/B.json,
+                                remove stale files, select the board and reset
     config --port P --set wifi.ssid=home --set mqtt.host=10.0.0.2
                                 validate on the host, then merge into the device's config.json
     flash  --port P --board B --firmware FILE.bin
@@ -28,6 +29,7 @@ import board as boards  # noqa: E402
 import config  # noqa: E402
 
 _KEEP_SOURCE = ("boot.py", "main.py")  # MicroPython runs these by name, as .py
+_NOT_OURS = ("webrepl_cfg.py",)  # device files the sweep of stale firmware must leave alone
 _BIN = os.path.dirname(sys.executable)
 
 
@@ -56,7 +58,21 @@ def sources():
     return found
 
 
+# While this file exists main.py leaves the REPL alone and starts nothing, so no watchdog:
+# a dongle reset half way through a deploy waits for the next one instead of running a mix.
+MARKER = "deploying"
+_WDT_STRETCH_MS = 600000  # room for a slow copy; the `reset` at the end clears it
+
+
 def deploy_commands(port, board_name):
+    """Host commands that compile, then ONE mpremote session that installs and resets.
+
+    Every separate mpremote command interrupts the app, and the ESP32 watchdog survives that,
+    so the session first leaves the marker main.py honours and stretches the running watchdog
+    (on MicroPython v1.22+ WDT() reconfigures it), then copies main.py (which knows the marker)
+    before everything else, removes files no longer part of the firmware (a stale .py would
+    be imported before the new .mpy), selects the board, removes the marker and resets.
+    """
     board = load_board(board_name)
     cmds = []
     copies = []
@@ -76,23 +92,47 @@ def deploy_commands(port, board_name):
     for name in sorted(os.listdir(www)) if os.path.isdir(www) else ():
         if name.endswith(".gz"):
             copies.append((os.path.join(www, name), "www/" + name))
-    dirs = sorted({os.path.dirname(rel) for _, rel in copies if "/" in rel} | {"boards"})
-    mk = "import os\nfor d in {!r}:\n try: os.mkdir(d)\n except OSError: pass".format(dirs)
-    mp = [tool("mpremote"), "connect", port]
-    cmds.append(mp + ["exec", mk])
+    board_file = "boards/{}.json".format(board_name)
+    copies.append((os.path.join(ROOT, board_file), board_file))
+    copies.sort(key=lambda copy: copy[1] != "main.py")  # main.py first, the rest in order
+    dirs = sorted({os.path.dirname(rel) for _, rel in copies if "/" in rel})
+    start = (
+        "import os, machine\n"
+        "open({!r}, 'w').close()\n"
+        "try: machine.WDT(timeout={})\n"
+        "except Exception: pass\n"
+        "for d in {!r}:\n try: os.mkdir(d)\n except OSError: pass"
+    ).format(MARKER, _WDT_STRETCH_MS, dirs)
+    session = [tool("mpremote"), "connect", port, "exec", start]
     for src, rel in copies:
-        cmds.append(mp + ["fs", "cp", src, ":" + rel])
-    cmds.append(
-        mp
-        + [
-            "fs",
-            "cp",
-            os.path.join(ROOT, "boards", board_name + ".json"),
-            ":boards/{}.json".format(board_name),
-        ]
-    )
-    cmds.append(config_command(port, {"board": board_name}))
+        session += ["+", "fs", "cp", src, ":" + rel]
+    session += ["+", "exec", sweep_code([rel for _, rel in copies] + list(_NOT_OURS))]
+    session += ["+", "exec", config_code({"board": board_name})]
+    session += ["+", "exec", "import os\nos.remove({!r})".format(MARKER)]
+    session += ["+", "reset"]
+    cmds.append(session)
     return cmds
+
+
+def sweep_code(keep):
+    """Device code that removes firmware files (.py, .mpy, www/*) not in `keep`, and the
+    folders that leaves empty. It leaves lib/ (mip installs there), boards/ and data alone."""
+    return (
+        "import os\n"
+        "keep = {!r}\n"
+        "def sweep(d):\n"
+        " for e in list(os.ilistdir(d or '.')):\n"
+        "  path = d + '/' + e[0] if d else e[0]\n"
+        "  if e[1] == 0x4000:\n"
+        "   if path not in ('lib', 'boards'):\n"
+        "    sweep(path)\n"
+        "    try: os.rmdir(path)\n"
+        "    except OSError: pass\n"
+        "  elif path not in keep and (path[-3:] == '.py' or path[-4:] == '.mpy' or d == 'www'):\n"
+        "   os.remove(path)\n"
+        "   print('removed stale', path)\n"
+        "sweep('')"
+    ).format(sorted(keep))
 
 
 def parse_settings(pairs):
@@ -102,20 +142,10 @@ def parse_settings(pairs):
         name, sep, text = pair.partition("=")
         if not sep:
             raise SystemExit("--set wants NAME=VALUE, got {!r}".format(pair))
-        default = config._default_of(name)
-        if default is config._MISSING:
-            raise SystemExit("unknown setting {} (typo?)".format(name))
-        if isinstance(default, bool) or default is None:
-            value = {"true": True, "1": True, "false": False, "0": False, "null": None}.get(
-                text.lower(), text
-            )
-        elif isinstance(default, int):
-            value = int(text) if text.lstrip("-").isdigit() else text
-        else:
-            value = text
-        problem = config.check_value(name, value)
-        if problem:
-            raise SystemExit(problem)
+        try:
+            value = config.parse(name, text)
+        except ValueError as exc:
+            raise SystemExit(str(exc))
         section, _, key = name.partition(".")
         if key:
             changes.setdefault(section, {})[key] = value
@@ -124,11 +154,16 @@ def parse_settings(pairs):
     return changes
 
 
-def config_command(port, changes):
-    code = "import config\nconfig.update({!r})\nprint('config updated')".format(
+def config_code(changes):
+    """Device code that merges `changes` into config.json (validated again on the device)."""
+    return "import config\nconfig.update({!r})\nprint('config updated')".format(
         json.loads(json.dumps(changes))
     )
-    return [tool("mpremote"), "connect", port, "exec", code]
+
+
+def config_command(port, changes):
+    """One mpremote session: update the settings, then reset so the app runs with them."""
+    return [tool("mpremote"), "connect", port, "exec", config_code(changes), "+", "reset"]
 
 
 def flash_commands(port, board_name, firmware):

@@ -23,8 +23,7 @@ sys.path[:0] = [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "tools", "hos
 import app  # noqa: E402
 import config  # noqa: E402
 import machine  # noqa: E402
-import portal  # noqa: E402
-import web  # noqa: E402
+from web import portal, routes  # noqa: E402
 
 _SHORT = 160  # discovery configs are long; the printing client shortens them
 
@@ -130,7 +129,7 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     machine.UART_SOURCE = args.uart
-    web.WWW_DIR = os.path.join(ROOT, "firmware", "www")
+    routes.WWW_DIR = os.path.join(ROOT, "firmware", "www")
     portal.DNS_HOST = "127.0.0.1"
     portal.DNS_PORT = args.dns_port
     path = args.config

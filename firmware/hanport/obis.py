@@ -26,41 +26,6 @@ ACTIVE_POWER_EXPORT_TOTAL = "active_power_export_total"
 REACTIVE_POWER_IMPORT_TOTAL = "reactive_power_import_total"
 REACTIVE_POWER_EXPORT_TOTAL = "reactive_power_export_total"
 
-# Units of each numeric key, for sinks that label values (Home Assistant, Prometheus, web page).
-UNITS = {
-    ACTIVE_POWER_IMPORT: "W",
-    ACTIVE_POWER_EXPORT: "W",
-    REACTIVE_POWER_IMPORT: "var",
-    REACTIVE_POWER_EXPORT: "var",
-    "active_power_import_l1": "W",
-    "active_power_import_l2": "W",
-    "active_power_import_l3": "W",
-    "active_power_export_l1": "W",
-    "active_power_export_l2": "W",
-    "active_power_export_l3": "W",
-    "reactive_power_import_l1": "var",
-    "reactive_power_import_l2": "var",
-    "reactive_power_import_l3": "var",
-    "reactive_power_export_l1": "var",
-    "reactive_power_export_l2": "var",
-    "reactive_power_export_l3": "var",
-    CURRENT_L1: "A",
-    CURRENT_L2: "A",
-    CURRENT_L3: "A",
-    VOLTAGE_L1: "V",
-    VOLTAGE_L2: "V",
-    VOLTAGE_L3: "V",
-    "power_factor": "",
-    "power_factor_l1": "",
-    "power_factor_l2": "",
-    "power_factor_l3": "",
-    ACTIVE_POWER_IMPORT_TOTAL: "Wh",
-    ACTIVE_POWER_EXPORT_TOTAL: "Wh",
-    REACTIVE_POWER_IMPORT_TOTAL: "varh",
-    REACTIVE_POWER_EXPORT_TOTAL: "varh",
-}
-
-
 def obis_id(a, c, d, e):
     """The lookup int of OBIS A-x:C.D.E.x (fits a MicroPython small int: no allocation)."""
     return ((a & 0x3F) << 24) | (c << 16) | (d << 8) | e
@@ -112,6 +77,3 @@ KEYS = {
     _electric(3, 8, 0): REACTIVE_POWER_IMPORT_TOTAL,
     _electric(4, 8, 0): REACTIVE_POWER_EXPORT_TOTAL,
 }
-
-# Keys whose value is text, not a number.
-TEXT_KEYS = (METER_MANUFACTURER, METER_TYPE, METER_ID, LIST_VER_ID, METER_DATETIME)

@@ -13,12 +13,12 @@ When it opens (checked every pass; the station keeps trying to join meanwhile):
   - "wifi_failed": the configured network has not been joined for `GIVE_UP_MS`.
 It closes again only for "wifi_failed", once the station has been up for `LINGER_MS`; the other
 two last until the restart that applies the new settings. The AP object and the button come in
-as arguments (hw.py, or the host twin of `network`).
+as arguments (hw.py, or the host twin of `network`). The DNS responder is imported only when
+setup mode opens.
 """
 
 import log
 from compat import const, ticks_diff, ticks_ms
-from dnsd import DNSResponder
 
 AP_PASSWORD = "hanport-setup"  # documented in README.md; WPA2 needs 8 characters or more
 HOLD_MS = const(3000)
@@ -118,6 +118,8 @@ class Portal:
         self.opens += 1
         self._up_since = None
         try:
+            from web.dnsd import DNSResponder  # only setup mode needs it
+
             self.dns = DNSResponder(self._dns_socket(), self.ip)
         except OSError as exc:  # the page still works by address without DNS
             log.error("setup", "no DNS responder: {!r}", exc)

@@ -15,41 +15,18 @@ browser draws everything from the JSON API.
 """
 
 import asyncio
-import json
 import os
 
-import config
-import httpd
 import jsonout
 import log
-import metrics
 from compat import sleep_ms
-from portal import PROBES
-from version import VERSION
+from web import httpd
+from web.portal import PROBES
 
 WWW_DIR = "www"  # on flash; the host launcher points it at firmware/www
-MASK = "********"  # stands for a stored secret; sending it back keeps the secret unchanged
-SECRETS = (("wifi", "password"), ("mqtt", "password"), ("http", "password"))
 _RESTART_DELAY_MS = 1000
 _JSON = "application/json"
 _PAGES = {"/": "index.html.gz", "/settings": "settings.html.gz"}
-
-
-def masked(cfg):
-    """A copy of the settings with every non-empty secret replaced by MASK."""
-    out = json.loads(json.dumps(cfg))
-    for section, key in SECRETS:
-        if out.get(section, {}).get(key):
-            out[section][key] = MASK
-    return out
-
-
-def unmask(changes):
-    """Drop secrets sent back as MASK, so saving the form unchanged keeps them."""
-    for section, key in SECRETS:
-        part = changes.get(section)
-        if isinstance(part, dict) and part.get(key) == MASK:
-            del part[key]
 
 
 def _is_ip(host):
@@ -58,14 +35,21 @@ def _is_ip(host):
 
 
 class Web:
-    def __init__(self, app, config_path, portal=None, restart=None, port=None, www_dir=None):
-        http_cfg = app.cfg["http"]
-        self.app = app
+    """The routes. They get only what they show: the reading store, the status and telemetry
+    callables, the settings file, the setup portal and a way to restart."""
+
+    def __init__(
+        self, http_cfg, state, status, telemetry, config_path, portal=None, restart=None
+    ):
+        self.state = state
+        self.status = status
+        self.telemetry = telemetry
         self.config_path = config_path
         self.portal = portal
         self.restart = restart
-        self.port = http_cfg["port"] if port is None else port
-        self.www_dir = www_dir or WWW_DIR
+        self.hostname = ""
+        self.port = http_cfg["port"]
+        self.www_dir = WWW_DIR
         self.user = http_cfg["user"]
         self.password = http_cfg["password"]
         self.server = httpd.Server(self.handle)
@@ -83,6 +67,29 @@ class Web:
             return []
         return [("setup", self.portal.step, 100)]
 
+    def add_counters(self, out):
+        """This side's counters, for telemetry.py."""
+        for key, value in self.server.stats().items():
+            if key != "http_active":
+                out[key] = value
+        out["http_auth_failures"] = self.auth_failures
+        out["config_saves"] = self.config_saves
+        out["config_rejects"] = self.config_rejects
+        out["state_dropped_keys"] = self.state.dropped_keys
+        out["readings"] = self.state.readings
+        if self.portal is not None:
+            out["setup_opens"] = self.portal.opens
+            out["dns_answered"] = self.portal.dns.answered if self.portal.dns is not None else 0
+
+    def add_gauges(self, out):
+        out["http_active"] = self.server.active
+        out["setup_mode"] = 1 if self.portal is not None and self.portal.open else 0
+
+    def setup_info(self):
+        if self.portal is None:
+            return {"setup_mode": False}
+        return self.portal.info()
+
     async def handle(self, req, resp):
         """Route one request."""
         path = req.path
@@ -96,18 +103,19 @@ class Web:
                 return
             await self._file(resp, _PAGES[path], "text/html; charset=utf-8")
         elif path == "/api/v1/reading" and not write:
-            await self._json(resp, 200, self.app.state.snapshot())
+            await self._json(resp, 200, self.state.snapshot())
         elif path == "/api/v1/status" and not write:
             await self._json(resp, 200, self.status())
         elif path == "/metrics" and not write:
             await self._metrics(resp)
         elif path == "/api/v1/config":
-            if not await self._auth(req, resp):
-                return
-            if write:
-                await self._save_config(req, resp)
-            else:
-                await self._json(resp, 200, masked(config.load(self.config_path)[0]))
+            if await self._auth(req, resp):
+                from web import settings  # the settings code loads only when it is used
+
+                if write:
+                    await settings.save(self, req, resp)
+                else:
+                    await settings.show(self, resp)
         elif path == "/api/v1/restart" and write:
             if await self._auth(req, resp):
                 await self._restart(resp)
@@ -117,44 +125,6 @@ class Web:
             await resp.send(404, "not found\n")
 
     # --- the parts ---
-
-    def status(self):
-        app = self.app
-        wifi = app.wifi
-        pub = app.publisher
-        frames = {"bytes_in": app.source.bytes_in, "reading_errors": app.reading_errors}
-        frames.update(app.reader.stats.as_dict())
-        ip = None
-        if wifi.up:
-            try:
-                ip = wifi.wlan.ifconfig()[0]
-            except OSError:
-                pass
-        info = app.health.snapshot()
-        return {
-            "firmware": VERSION,
-            "board": app.board["name"],
-            "uptime_s": info["uptime_s"],
-            "mem_free": info["mem_free"],
-            "task_errors": info["task_errors"],
-            "wifi": {"connected": wifi.up, "ssid": wifi.ssid, "ip": ip, "rssi": wifi.rssi()},
-            "mqtt": {
-                "enabled": pub is not None,
-                "connected": pub is not None and pub.connected,
-                "connects": pub.connects if pub is not None else 0,
-                "failures": pub.failures if pub is not None else 0,
-                "published": pub.published if pub is not None else 0,
-            },
-            "meter": {
-                "manufacturer": app.meter.manufacturer,
-                "model": app.meter.model,
-                "id": app.meter.id,
-                "readings": app.meter.readings,
-            },
-            "frames": frames,
-            "http": self.server.stats(),
-            "setup": self.portal.info() if self.portal is not None else {"setup_mode": False},
-        }
 
     async def _json(self, resp, status, obj):
         await resp.send(status, jsonout.dumps(obj), _JSON)
@@ -174,29 +144,10 @@ class Web:
             f.close()
 
     async def _metrics(self, resp):
-        app = self.app
-        state = app.state
-        pub = app.publisher
-        counters = dict(app.reader.stats.as_dict())
-        counters["bytes_in"] = app.source.bytes_in
-        counters["reading_errors"] = app.reading_errors
-        counters["readings"] = state.readings
-        for key, value in self.server.stats().items():
-            if key != "http_active":
-                counters[key] = value
-        if pub is not None:
-            counters["mqtt_published"] = pub.published
-            counters["mqtt_connects"] = pub.connects
-            counters["mqtt_failures"] = pub.failures
-        info = app.health.snapshot()
-        gauges = {
-            "uptime_seconds": info["uptime_s"],
-            "mem_free_bytes": info["mem_free"],
-            "wifi_rssi_dbm": app.wifi.rssi(),
-            "wifi_connected": 1 if app.wifi.up else 0,
-            "mqtt_connected": 1 if pub is not None and pub.connected else 0,
-            "setup_mode": 1 if self.portal is not None and self.portal.open else 0,
-        }
+        from web import metrics  # loads on the first scrape
+
+        counters, gauges = self.telemetry()
+        state = self.state
         await resp.start(200, "text/plain; version=0.0.4; charset=utf-8")
         for piece in metrics.lines(state.values, state.lists(), counters, gauges):
             await resp.write(piece)
@@ -213,41 +164,6 @@ class Web:
             headers=(("WWW-Authenticate", 'Basic realm="hanport", charset="UTF-8"'),),
         )
         return False
-
-    async def _save_config(self, req, resp):
-        try:
-            changes = json.loads(bytes(req.body).decode())
-        except (ValueError, UnicodeError) as exc:
-            self.config_rejects += 1
-            await self._json(resp, 400, {"error": "the body is not valid JSON ({})".format(exc)})
-            return
-        if not isinstance(changes, dict):
-            self.config_rejects += 1
-            await self._json(resp, 400, {"error": "the settings must be a JSON object"})
-            return
-        unmask(changes)
-        http_part = changes.get("http")
-        if isinstance(http_part, dict) and http_part.get("password") == "":
-            self.config_rejects += 1
-            await self._json(resp, 400, {"error": "http.password must not be empty"})
-            return
-        try:
-            cfg = config.update(changes, self.config_path)
-        except ValueError as exc:
-            self.config_rejects += 1
-            await self._json(resp, 400, {"error": str(exc)})
-            return
-        except OSError as exc:
-            self.config_rejects += 1
-            await self._json(resp, 500, {"error": "could not save: {!r}".format(exc)})
-            return
-        self.config_saves += 1
-        self.user = cfg["http"]["user"]
-        self.password = cfg["http"]["password"]
-        log.info("http", "settings saved from {}", req.peer)
-        await self._json(
-            resp, 200, {"saved": True, "restart_needed": True, "config": masked(cfg)}
-        )
 
     async def _restart(self, resp):
         if self.restart is None:
@@ -266,7 +182,7 @@ class Web:
         if req.path in PROBES:
             return True
         host = req.host.split(":")[0]
-        return bool(host) and not _is_ip(host) and host != self.app.wifi.hostname
+        return bool(host) and not _is_ip(host) and host != self.hostname
 
     async def _redirect(self, resp, ip):
         port = "" if self.port == 80 else ":{}".format(self.port)

@@ -1,0 +1,50 @@
+"""What each numeric reading key measures: its unit, and how Home Assistant and Prometheus see it.
+
+One row per quantity, keyed by the reading key without a phase suffix (`current` covers
+`current_l1` to `current_l3`). Discovery (discovery.py) and metrics (web/metrics.py) derive
+everything from this table, so a key and its unit are written once.
+
+    key stem, unit, Home Assistant device_class, state_class, metric name, metric type, help
+"""
+
+QUANTITIES = (
+    ("active_power_import", "W", "power", "measurement",
+     "hanport_active_power_import_watts", "gauge", "Active power import"),
+    ("active_power_export", "W", "power", "measurement",
+     "hanport_active_power_export_watts", "gauge", "Active power export"),
+    ("reactive_power_import", "var", "reactive_power", "measurement",
+     "hanport_reactive_power_import_vars", "gauge", "Reactive import"),
+    ("reactive_power_export", "var", "reactive_power", "measurement",
+     "hanport_reactive_power_export_vars", "gauge", "Reactive export"),
+    ("current", "A", "current", "measurement",
+     "hanport_current_amperes", "gauge", "Current per phase"),
+    ("voltage", "V", "voltage", "measurement",
+     "hanport_voltage_volts", "gauge", "Voltage per phase"),
+    ("power_factor", None, "power_factor", "measurement",
+     "hanport_power_factor", "gauge", "Power factor (total and per phase)"),
+    ("active_power_import_total", "Wh", "energy", "total_increasing",
+     "hanport_active_energy_import_watthours_total", "counter",
+     "Active energy imported (meter register)"),
+    ("active_power_export_total", "Wh", "energy", "total_increasing",
+     "hanport_active_energy_export_watthours_total", "counter",
+     "Active energy exported (meter register)"),
+    # Home Assistant's reactive_energy class is recent; without it older versions still work.
+    ("reactive_power_import_total", "varh", None, "total_increasing",
+     "hanport_reactive_energy_import_varhours_total", "counter",
+     "Reactive energy imported (meter register)"),
+    ("reactive_power_export_total", "varh", None, "total_increasing",
+     "hanport_reactive_energy_export_varhours_total", "counter",
+     "Reactive energy exported (meter register)"),
+)
+
+PHASES = ("", "_l1", "_l2", "_l3")
+
+
+def quantity(key):
+    """The row for a reading key (`voltage_l2` -> the voltage row), or None."""
+    if key[-3:-1] == "_l" and key[-1] in "123":
+        key = key[:-3]
+    for row in QUANTITIES:
+        if row[0] == key:
+            return row
+    return None

@@ -1,0 +1,10 @@
+"""The dongle's optional HTTP side, imported only when `http.enabled` is on.
+
+    httpd     a small bounded asyncio HTTP/1.1 server
+    routes    the JSON API and pages (settings and metrics load on their first request)
+    settings  GET/POST /api/v1/config
+    metrics   Prometheus text format
+    state     the latest value of every reading key, for the API
+    portal    setup mode: the dongle's own access point (dnsd answers DNS while it is open)
+Nothing here is imported by the meter reader or the MQTT side.
+"""

@@ -1,0 +1,48 @@
+"""GET and POST /api/v1/config: the settings, secrets masked, and changes saved as a whole.
+
+Loaded on the first request for it (web/routes.py) and kept out of the heap until then: a
+dongle's settings change a few times in its life. Validation, masking and the atomic write are
+config.py's; this only speaks HTTP.
+"""
+
+import json
+
+import config
+import log
+
+_JSON = "application/json"
+
+
+async def show(web, resp):
+    await web._json(resp, 200, config.masked(config.load(web.config_path)[0]))
+
+
+async def save(web, req, resp):
+    try:
+        changes = json.loads(bytes(req.body).decode())
+    except (ValueError, UnicodeError) as exc:
+        await _refuse(web, resp, 400, "the body is not valid JSON ({})".format(exc))
+        return
+    if not isinstance(changes, dict):
+        await _refuse(web, resp, 400, "the settings must be a JSON object")
+        return
+    config.unmask(changes)
+    try:
+        cfg = config.update(changes, web.config_path)
+    except ValueError as exc:
+        await _refuse(web, resp, 400, str(exc))
+        return
+    except OSError as exc:
+        await _refuse(web, resp, 500, "could not save: {!r}".format(exc))
+        return
+    web.config_saves += 1
+    web.user = cfg["http"]["user"]
+    web.password = cfg["http"]["password"]
+    log.info("http", "settings saved from {}", req.peer)
+    answer = {"saved": True, "restart_needed": True, "config": config.masked(cfg)}
+    await web._json(resp, 200, answer)
+
+
+async def _refuse(web, resp, status, error):
+    web.config_rejects += 1
+    await web._json(resp, status, {"error": error})
