@@ -1,23 +1,22 @@
 """The energy accounting on MicroPython: the same hours as CPython, and its RAM budget.
 
 tools/energy_probe.py is the one body every interpreter runs: CPython (the reference), the
-WebAssembly VM (tools/mpvm.mjs) and, when it has been built, the 32-bit unix MicroPython at
-/tmp/mp/micropython32 with the dongle's 96 KB heap (4-byte pointers and single floats as on the
+WebAssembly VM (tools/mpvm.mjs) and, when it has been built, the 32-bit unix MicroPython
+(host_tests/mpunix.py finds it) with the dongle's 96 KB heap (4-byte pointers and single floats as on the
 ESP32). The recording comes from the simulator with faults, as in test_energy_month.py.
 """
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
+import mpunix
 import mpvm
 from test_energy_month import MARCH, OCTOBER, generate
 
 PROBE = mpvm.ROOT / "tools" / "energy_probe.py"
-MP32 = "/tmp/mp/micropython32/micropython"
 HELD_BUDGET = 4096  # bytes the accounting holds (60 min resolution)
 READING_BUDGET = 64  # bytes a list 1 or list 2 reading may allocate
 ANCHOR_BUDGET = 8192  # bytes (short-lived) a list 3 may allocate, a gap's split included
@@ -48,10 +47,8 @@ def vm(*args, data=()):
 
 
 def mp32(*args):
-    if not os.access(MP32, os.X_OK):
-        pytest.skip("32-bit MicroPython not built at " + MP32)
     out = subprocess.run(
-        [MP32, "-X", "heapsize=96k", str(PROBE), *map(str, args)],
+        [mpunix.require(), "-X", "heapsize=96k", str(PROBE), *map(str, args)],
         check=True, capture_output=True, text=True, timeout=900,
     )
     return lines(out.stdout)

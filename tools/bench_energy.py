@@ -22,7 +22,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = ROOT / "tools" / "energy_probe.py"
-MP32 = "/tmp/mp/micropython32/micropython"
+
+
+def micropython32():
+    """The 32-bit unix MicroPython, found as host_tests/mpunix.py finds it, or None."""
+    for path in (
+        os.environ.get("MICROPYTHON32", ""),
+        str(ROOT / "build" / "micropython32" / "micropython"),
+        "/tmp/mp/micropython32/micropython",
+    ):
+        if path and os.access(path, os.X_OK):
+            return path
+    return None
+
+
 RECORDING = [
     "--start", "2026-10-24T00:00:00+02:00", "--duration", "259210", "--slow", "24",
     "--seed", "3", "--drop-list3", "2026-10-25T02:00:00+02:00",
@@ -55,8 +68,9 @@ def main(argv=None):
         node_vm = ["node", str(ROOT / "tools" / "mpvm.mjs"), "--data", frames, str(PROBE)]
         out, _ = probe(node_vm + ["memory", frames])
         figures["micropython_vm"] = json.loads(out)
-        if os.access(MP32, os.X_OK):
-            out, _ = probe([MP32, "-X", "heapsize=96k", str(PROBE), "memory", frames])
+        mp32 = micropython32()
+        if mp32 is not None:
+            out, _ = probe([mp32, "-X", "heapsize=96k", str(PROBE), "memory", frames])
             figures["micropython32_96k"] = json.loads(out)
         _, seconds = probe([sys.executable, str(PROBE), "run", frames])
         figures["cpython_readings_per_s"] = round(readings / seconds)
@@ -69,7 +83,7 @@ def main(argv=None):
     for name in ("micropython_vm", "micropython32_96k"):
         m = figures.get(name)
         if m is None:
-            print("  {:18s} not built ({})".format(name, MP32))
+            print("  {:18s} not built (set MICROPYTHON32)".format(name))
             continue
         print(
             "  {:18s} holds {} B; allocates per reading: list 1 {} B, list 2 {} B, list 3 up to "
