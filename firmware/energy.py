@@ -23,7 +23,8 @@ never has to lower, each local day's largest hour, and the month's figure and st
 
 RAM is fixed at construction: the last `_RING_H` hours of closed periods, the periods with power
 data since the last anchor (same bound; the oldest are dropped and counted), the month's daily
-maxima. Persistence is `energystore`; the MQTT/HTTP views are left to the app.
+maxima. Persistence (`dump`, `restore`, the files) is `energystore`; the JSON views for MQTT
+and HTTP are `energyview`, imported only by those sinks.
 """
 
 from array import array
@@ -97,10 +98,6 @@ def settings(cfg=None):
 
 def _kw(w):
     return w // 1000 if w % 1000 == 0 else w / 1000
-
-
-def _kwh(wh):
-    return None if wh is None else wh / 1000
 
 
 def _number(v):
@@ -560,60 +557,6 @@ class Energy:
             "headroom_wh": headroom,
         }
 
-    def snapshot(self, s2k, ms=0):
-        """What MQTT, the HTTP API and the page show, as JSON-ready plain data: this hour, today,
-        the month (figure, step, headroom, top days), the last closed hour and the counters."""
-        now = self.now(s2k, ms)
-        period_s = self.period_s
-        wall = osloclock.local(s2k)
-        midnight_p = osloclock.instants(wall - wall % _DAY)[0] // period_s
-        today_wh = 0
-        n = self.ring_n
-        for k in range(self.r_len):
-            i = (self.r_head - 1 - k) % n
-            if self.r_p[i] < midnight_p:
-                break
-            today_wh += self.r_wh[4 * i]
-        last = None
-        if self.r_len:
-            i = (self.r_head - 1) % n
-            last = (self.r_p[i], self.r_wh[4 * i], self.r_wh[4 * i + 1], self.r_flags[i] & _EST)
-        summary = self.summary() if self.month else None
-        month = None
-        if summary is not None:
-            year, mon = summary["month"]
-            first = osloclock.days_from_civil(year, mon, 1)
-            month = {
-                "month": "{:04d}-{:02d}".format(year, mon),
-                "method": self.method,
-                "capacity_kw": summary["capacity_w"] / 1000,
-                "step": list(summary["step"]),
-                "top": [
-                    {"date": osloclock.date_iso(first + d - 1), "kwh": wh / 1000}
-                    for d, wh, _ in summary["top"]
-                ],
-            }
-        hour_wh = now["wh"]
-        return {
-            "hour": {
-                "start": osloclock.iso(now["start"] * period_s),
-                "kwh": None if hour_wh is None else hour_wh / 1000,
-                "projected_kwh": _kwh(now["projected_wh"]),
-                "headroom_kwh": _kwh(now["headroom_wh"]),
-            },
-            "today_kwh": (today_wh + (hour_wh or 0)) / 1000,
-            "month": month,
-            "last_hour": None
-            if last is None
-            else {
-                "start": osloclock.iso(last[0] * period_s),
-                "kwh": last[1] / 1000,
-                "export_kwh": last[2] / 1000,
-                "estimated": last[3] == _EST,
-            },
-            "counters": self.counters(),
-        }
-
     def counters(self):
         return {
             "stale": self.stale,
@@ -624,78 +567,3 @@ class Energy:
             "jumps": self.jumps,
             "bad": self.bad,
         }
-
-    # --- state ------------------------------------------------------------------------------
-
-    def dump(self):
-        """Plain data for `energystore` (and `load`)."""
-        pend = []
-        for i in range(self.pd_n):
-            pend.append([self.pd_p[i]] + list(self.pd_j[4 * i : 4 * i + 4]) + [self.pd_cov[i]])
-        hours = []
-        for p, wh, est in self.hours():
-            hours.append([p] + list(wh) + [1 if est else 0])
-        days = []
-        for i in range(31):
-            if self.d_wh[i] >= 0:
-                days.append([i + 1, self.d_wh[i], self.d_p[i]])
-        return {
-            "v": 1,
-            "period_s": self.period_s,
-            "meter_id": self.meter_id,
-            "anchor": [self.a_p, self.a_wall] + list(self.a_reg) if self.a_p >= 0 else None,
-            "pending": pend,
-            "hours": hours,
-            "month": self.month,
-            "days": days,
-            "counters": self.counters(),
-        }
-
-    def load(self, state):
-        """Take `dump()` data back; ValueError (and a fresh start) when it does not fit."""
-        self.reset()
-        try:
-            self._load(state)
-        except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
-            self.reset()
-            raise ValueError("energy state unusable: {}".format(exc))
-
-    def _load(self, state):
-        if state.get("v") != 1 or state["period_s"] != self.period_s:
-            raise ValueError("another version or resolution")
-        for p, w0, w1, w2, w3, est in state["hours"][-self.ring_n :]:
-            self.r_p[self.r_head] = p
-            for c, v in enumerate((w0, w1, w2, w3)):
-                self.r_wh[4 * self.r_head + c] = v
-            self.r_flags[self.r_head] = _EST if est else 0
-            self.r_head = (self.r_head + 1) % self.ring_n
-            self.r_len += 1
-            self.closed_p = p
-        self.month = int(state["month"])
-        for mday, wh, p in state["days"]:
-            self.d_wh[mday - 1] = wh
-            self.d_p[mday - 1] = p
-        counters = state["counters"]
-        self.stale = counters["stale"]
-        self.backwards = counters["backwards"]
-        self.estimated = counters["estimated"]
-        self.dropped = counters["dropped"]
-        self.meter_changes = counters["meter_changes"]
-        self.jumps = counters.get("jumps", 0)
-        self.bad = counters.get("bad", 0)
-        self.meter_id = state["meter_id"]
-        anchor = state["anchor"]
-        if anchor is not None:
-            self.a_p = anchor[0]
-            self.a_wall = anchor[1]
-            for c in range(4):
-                self.a_reg[c] = anchor[2 + c]
-            if self.closed_p < 0:
-                self.closed_p = self.a_p - 1
-        for row in state["pending"][-self.ring_n :]:
-            i = self.pd_n
-            self.pd_p[i] = row[0]
-            for c in range(4):
-                self.pd_j[4 * i + c] = row[1 + c]
-            self.pd_cov[i] = row[5]
-            self.pd_n = i + 1

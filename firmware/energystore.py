@@ -16,11 +16,83 @@ import osloclock
 from hanport.crc16 import crc16
 
 PATH = "energy.json"
+COUNTERS = ("stale", "backwards", "estimated", "dropped", "meter_changes", "jumps", "bad")
+
+
+def dump(acc):
+    """The accounting's state as plain data (what `save` writes and `restore` takes)."""
+    pend = []
+    for i in range(acc.pd_n):
+        pend.append([acc.pd_p[i]] + list(acc.pd_j[4 * i : 4 * i + 4]) + [acc.pd_cov[i]])
+    hours = []
+    for p, wh, est in acc.hours():
+        hours.append([p] + list(wh) + [1 if est else 0])
+    days = []
+    for i in range(31):
+        if acc.d_wh[i] >= 0:
+            days.append([i + 1, acc.d_wh[i], acc.d_p[i]])
+    return {
+        "v": 1,
+        "period_s": acc.period_s,
+        "meter_id": acc.meter_id,
+        "anchor": [acc.a_p, acc.a_wall] + list(acc.a_reg) if acc.a_p >= 0 else None,
+        "pending": pend,
+        "hours": hours,
+        "month": acc.month,
+        "days": days,
+        "counters": acc.counters(),
+    }
+
+
+def restore(acc, state):
+    """Take `dump` data back into `acc`; ValueError (and a fresh start) when it does not fit."""
+    acc.reset()
+    try:
+        _restore(acc, state)
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
+        acc.reset()
+        raise ValueError("energy state unusable: {}".format(exc))
+
+
+def _restore(acc, state):
+    if state.get("v") != 1 or state["period_s"] != acc.period_s:
+        raise ValueError("another version or resolution")
+    for p, w0, w1, w2, w3, est in state["hours"][-acc.ring_n :]:
+        acc.r_p[acc.r_head] = p
+        for c, v in enumerate((w0, w1, w2, w3)):
+            acc.r_wh[4 * acc.r_head + c] = v
+        acc.r_flags[acc.r_head] = 1 if est else 0
+        acc.r_head = (acc.r_head + 1) % acc.ring_n
+        acc.r_len += 1
+        acc.closed_p = p
+    acc.month = int(state["month"])
+    for mday, wh, p in state["days"]:
+        acc.d_wh[mday - 1] = wh
+        acc.d_p[mday - 1] = p
+    for name, value in state["counters"].items():
+        if name in COUNTERS:
+            setattr(acc, name, int(value))
+    acc.meter_id = state["meter_id"]
+    anchor = state["anchor"]
+    if anchor is not None:
+        acc.a_p = anchor[0]
+        acc.a_wall = anchor[1]
+        for c in range(4):
+            acc.a_reg[c] = anchor[2 + c]
+        if acc.closed_p < 0:
+            acc.closed_p = acc.a_p - 1
+    for row in state["pending"][-acc.ring_n :]:
+        i = acc.pd_n
+        acc.pd_p[i] = row[0]
+        for c in range(4):
+            acc.pd_j[4 * i + c] = row[1 + c]
+        acc.pd_cov[i] = row[5]
+        acc.pd_n = i + 1
 
 
 def save(energy, path=PATH):
     """Write `energy`'s state atomically (temporary file + rename)."""
-    text = json.dumps(energy.dump(), separators=(",", ":"))
+    text = json.dumps(dump(energy), separators=(",", ":"))
     data = text.encode()
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
@@ -41,7 +113,7 @@ def load(energy, path=PATH):
     problem = _check(raw)
     if problem is None:
         try:
-            energy.load(json.loads(raw[: raw.rfind(b"\n", 0, len(raw) - 1)]))
+            restore(energy, json.loads(raw[: raw.rfind(b"\n", 0, len(raw) - 1)]))
             return None
         except ValueError as exc:
             problem = str(exc)

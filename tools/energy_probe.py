@@ -22,6 +22,7 @@ _HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 sys.path.insert(0, _HERE + "/../firmware")
 
 import energy  # noqa: E402
+import energyview  # noqa: E402
 import hanport  # noqa: E402
 
 UNIX_2000 = 946684800
@@ -104,7 +105,7 @@ def memory(path):
     views_of = (
         ("now", lambda: acc.now(s2k, ms)),
         ("summary", acc.summary),
-        ("snapshot", lambda: acc.snapshot(s2k, ms)),
+        ("snapshot", lambda: energyview.snapshot(acc, s2k, ms)),
     )
     for name, view in views_of:
         gc.collect()
