@@ -1,10 +1,10 @@
-"""Hour-by-hour energy and the month's capacity figure (effekttrinn) from the parser's readings.
+"""Hour-by-hour energy from the parser's readings, for the month's capacity charge (effekttrinn).
 
 Why: the grid company bills a capacity charge set by the month's largest hours, and the meter
 only gives hourly register snapshots (list 3) that are sometimes repeated (Aidon sends the
 previous hour's list 3 again: same clock, same registers), lost, or missing for hours while the
 dongle is off. This module turns readings into closed periods (hours) that a later correction
-never has to lower, each local day's largest hour, and the month's figure and step.
+never has to lower, and hands each to `capacity` for the month's figure and step.
 
 - A reading with `active_power_import_total` and `meter_datetime` is an anchor candidate. Its
   clock is Norwegian wall time whatever its deviation field says (NVE's HAN description; Aidon
@@ -17,19 +17,21 @@ never has to lower, each local day's largest hour, and the month's figure and st
   difference; over a gap the difference is split exactly (integer Wh, summing to it) by the
   integrated energy, the rest spread over the time without power data, and marked estimated.
   So closed periods are final: no later correction lowers an hour or a day's maximum.
+- Each closed period goes to `capacity` (daily maxima, the month's figure and step).
 - Periods are `resolution_min` long (60; 15 is only a setting) and counted in UTC, so local
   days of 23 and 25 hours need nothing special. Times are seconds since 2000 (small ints on
   MicroPython); the caller passes the arrival time of each reading or None when unknown.
 
 RAM is fixed at construction: the last `_RING_H` hours of closed periods, the periods with power
-data since the last anchor (same bound; the oldest are dropped and counted), the month's daily
-maxima. Persistence (`dump`, `restore`, the files) is `energystore`; the JSON views for MQTT
-and HTTP are `energyview`, imported only by those sinks.
+data since the last anchor (same bound; the oldest are dropped and counted), and in `capacity`
+the month's daily maxima. Persistence (`dump`, `restore`, the files) is `energystore`; the
+JSON views for MQTT and HTTP are `energyview`, imported only by those sinks.
 """
 
 from array import array
 
 import osloclock
+from capacity import Capacity
 from compat import const
 
 _RING_H = const(50)  # hours of closed periods kept: today and yesterday, whole
@@ -96,10 +98,6 @@ def settings(cfg=None):
     return out
 
 
-def _kw(w):
-    return w // 1000 if w % 1000 == 0 else w / 1000
-
-
 def _number(v):
     """An int of a reading's number; -1 for anything else (the caller counts it as bad)."""
     try:
@@ -120,14 +118,10 @@ class Energy:
 
     def __init__(self, cfg=None, on_period=None, on_month=None):
         cfg = settings(cfg)
-        self.method = cfg["method"]
-        self.days_n = 1 if self.method == "MND_MAX" else cfg["days"]
-        self.ladder_w = [int(kw * 1000 + 0.5) for kw in cfg["ladder_kw"]]
-        self.windows = cfg["windows"]
         self.period_s = cfg["resolution_min"] * 60
         self.hold_ms = cfg["hold_s"] * 1000
         self.on_period = on_period
-        self.on_month = on_month
+        self.capacity = Capacity(cfg, self.period_s, on_month)
         self.ring_n = _RING_H * 3600 // self.period_s
         n = self.ring_n
         self.r_p = array("i", bytes(4 * n))  # closed periods, a ring
@@ -136,8 +130,6 @@ class Energy:
         self.pd_p = array("i", bytes(4 * n))  # periods with power data since the anchor
         self.pd_j = array("i", bytes(16 * n))  # integrated joules (W s), four channels
         self.pd_cov = array("i", bytes(4 * n))  # ms of the period with import power data
-        self.d_wh = array("i", [-1] * 31)  # the month's daily maxima, by day of month
-        self.d_p = array("i", bytes(4 * 31))
         self.l_w = array("i", bytes(16))  # per channel: last power, its time, carry
         self.l_s = array("i", [-1] * 4)
         self.l_ms = array("i", bytes(16))
@@ -153,9 +145,7 @@ class Energy:
         self.r_len = 0
         self.r_head = 0
         self.pd_n = 0
-        self.month = 0  # year * 12 + month - 1 of the daily maxima, 0: none
-        for i in range(31):
-            self.d_wh[i] = -1
+        self.capacity.reset()
         for i in range(4):
             self.l_s[i] = -1
         self.closed_p = -1  # last closed period
@@ -405,100 +395,7 @@ class Energy:
             self.estimated += 1
         if self.on_period is not None:
             self.on_period(p, wh, flags & _EST == _EST)
-        start = p * self.period_s
-        wall = osloclock.local(start)
-        day = wall // _DAY
-        year, month, mday = osloclock.civil_from_days(day)
-        if not self.counts(wall, year, month, day):
-            return
-        m = year * 12 + month - 1
-        if m != self.month:
-            if m < self.month:
-                return
-            self._new_month(m)
-        if wh[0] > self.d_wh[mday - 1]:
-            self.d_wh[mday - 1] = wh[0]
-            self.d_p[mday - 1] = p
-
-    def _new_month(self, m):
-        if self.month and self.on_month is not None:
-            self.on_month(self.summary())
-        self.month = m
-        for i in range(31):
-            self.d_wh[i] = -1
-
-    def counts(self, wall, year, month, day):
-        """Whether the period starting at wall time `wall` counts for the capacity figure."""
-        if not self.windows:
-            return True
-        hour = wall % _DAY // 3600
-        wday = osloclock.weekday(day)
-        for w in self.windows:
-            if (
-                (not w.get("months") or month in w["months"])
-                and (not w.get("weekdays") or wday in w["weekdays"])
-                and (not w.get("hours") or hour in w["hours"])
-            ):
-                return True
-        return False
-
-    # --- output -----------------------------------------------------------------------------
-
-    def top(self, skip=-1):
-        """The month's largest daily maxima, largest first: [(day of month, Wh, period)]."""
-        out = []
-        taken = 0 if skip < 0 else 1 << skip  # a bit per day of month already chosen
-        d_wh = self.d_wh
-        for _ in range(self.days_n):
-            best = -1
-            for i in range(31):
-                if not taken >> i & 1 and d_wh[i] >= 0 and (best < 0 or d_wh[i] > d_wh[best]):
-                    best = i
-            if best < 0:
-                break
-            taken |= 1 << best
-            out.append((best + 1, d_wh[best], self.d_p[best]))
-        return out
-
-    def figure(self, top=None):
-        """(capacity W rounded, step index) of the month so far (closed periods)."""
-        top = self.top() if top is None else top
-        n = len(top)
-        if not n:
-            return 0, 0
-        sum_wh = 0
-        for t in top:
-            sum_wh += t[1]
-        scale = self.period_s * n
-        step = 0
-        for i, limit_w in enumerate(self.ladder_w):
-            if sum_wh * 3600 >= limit_w * scale:  # a boundary belongs to the step above
-                step = i
-        return (2 * sum_wh * 3600 + scale) // (2 * scale), step
-
-    def step_kw(self, step):
-        """(from, to) kW of a step; to is None on the top step."""
-        ladder = self.ladder_w
-        high = _kw(ladder[step + 1]) if step + 1 < len(ladder) else None
-        return _kw(ladder[step]), high
-
-    def summary(self):
-        """The month: {"month": (y, m), "method", "capacity_w", "step", "top", "days"}; days
-        and top as (day of month, Wh, period) with Wh the day's largest period."""
-        top = self.top()
-        capacity_w, step = self.figure(top)
-        days = []
-        for i in range(31):
-            if self.d_wh[i] >= 0:
-                days.append((i + 1, self.d_wh[i], self.d_p[i]))
-        return {
-            "month": (self.month // 12, self.month % 12 + 1),
-            "method": self.method,
-            "capacity_w": capacity_w,
-            "step": self.step_kw(step),
-            "top": top,
-            "days": days,
-        }
+        self.capacity.add(p, wh[0])
 
     def hours(self):
         """Closed periods kept, oldest first: [(period, (Wh x4), estimated)]."""
@@ -531,29 +428,13 @@ class Energy:
         if wh is not None and ls >= 0 and (s2k - ls) * 1000 + ms - self.l_ms[0] <= self.hold_ms:
             left_s = (p + 1) * period_s - s2k
             projected = wh + self.l_w[0] * left_s // 3600  # the present power to the end
-        wall = osloclock.local(p * period_s)
-        day = wall // _DAY
-        year, month, mday = osloclock.civil_from_days(day)
-        m = year * 12 + month - 1
-        top = self.top() if m == self.month else []
-        capacity_w, step = self.figure(top)
-        headroom = None
-        counted = self.counts(wall, year, month, day)
-        if wh is not None and step + 1 < len(self.ladder_w) and counted:
-            others = self.top(mday - 1) if m == self.month else []
-            n = min(self.days_n, len(others) + 1)
-            rest = 0
-            for t in others[: n - 1]:
-                rest += t[1]
-            limit = self.ladder_w[step + 1] * period_s * n
-            need = (limit + 3599) // 3600 - rest  # the least Wh that reaches the next step
-            headroom = need - 1 - wh if need - 1 > wh else 0
+        capacity_w, step, headroom = self.capacity.at(p, wh)
         return {
             "start": p,
             "wh": wh,
             "projected_wh": projected,
             "capacity_w": capacity_w,
-            "step": self.step_kw(step),
+            "step": self.capacity.step_kw(step),
             "headroom_wh": headroom,
         }
 

@@ -28,9 +28,10 @@ def dump(acc):
     for p, wh, est in acc.hours():
         hours.append([p] + list(wh) + [1 if est else 0])
     days = []
+    cap = acc.capacity
     for i in range(31):
-        if acc.d_wh[i] >= 0:
-            days.append([i + 1, acc.d_wh[i], acc.d_p[i]])
+        if cap.d_wh[i] >= 0:
+            days.append([i + 1, cap.d_wh[i], cap.d_p[i]])
     return {
         "v": 1,
         "period_s": acc.period_s,
@@ -38,7 +39,7 @@ def dump(acc):
         "anchor": [acc.a_p, acc.a_wall] + list(acc.a_reg) if acc.a_p >= 0 else None,
         "pending": pend,
         "hours": hours,
-        "month": acc.month,
+        "month": cap.month,
         "days": days,
         "counters": acc.counters(),
     }
@@ -65,10 +66,11 @@ def _restore(acc, state):
         acc.r_head = (acc.r_head + 1) % acc.ring_n
         acc.r_len += 1
         acc.closed_p = p
-    acc.month = int(state["month"])
+    cap = acc.capacity
+    cap.month = int(state["month"])
     for mday, wh, p in state["days"]:
-        acc.d_wh[mday - 1] = wh
-        acc.d_p[mday - 1] = p
+        cap.d_wh[mday - 1] = wh
+        cap.d_p[mday - 1] = p
     for name, value in state["counters"].items():
         if name in COUNTERS:
             setattr(acc, name, int(value))

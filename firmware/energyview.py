@@ -30,14 +30,15 @@ def snapshot(acc, s2k, ms=0):
     if acc.r_len:
         i = (acc.r_head - 1) % n
         last = (acc.r_p[i], acc.r_wh[4 * i], acc.r_wh[4 * i + 1], acc.r_flags[i] & 1)
-    summary = acc.summary() if acc.month else None
+    cap = acc.capacity
+    summary = cap.summary() if cap.month else None
     month = None
     if summary is not None:
         year, mon = summary["month"]
         first = osloclock.days_from_civil(year, mon, 1)
         month = {
             "month": "{:04d}-{:02d}".format(year, mon),
-            "method": acc.method,
+            "method": cap.method,
             "capacity_kw": summary["capacity_w"] / 1000,
             "step": list(summary["step"]),
             "top": [

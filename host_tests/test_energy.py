@@ -153,22 +153,23 @@ def _month(acc, days_wh):
 def test_the_step_boundary_belongs_to_the_step_above():
     acc = energy.Energy()
     _month(acc, [(1, 18, 5000), (2, 18, 5000), (3, 18, 5000)])
-    s = acc.summary()
+    s = acc.capacity.summary()
     assert s["capacity_w"] == 5000 and s["step"] == (5, 10)
     acc = energy.Energy()
     _month(acc, [(1, 18, 5000), (2, 18, 5000), (3, 18, 4999)])
-    assert acc.summary()["step"] == (2, 5)
+    assert acc.capacity.summary()["step"] == (2, 5)
 
 
 def test_the_three_largest_hours_on_one_day_count_once():
     acc = energy.Energy()
     _month(acc, [(2, 17, 9000), (2, 18, 8000), (2, 19, 7000), (4, 8, 3000), (5, 8, 1500)])
-    s = acc.summary()
+    s = acc.capacity.summary()
     assert [(d, wh) for d, wh, _ in s["top"]] == [(2, 9000), (4, 3000), (5, 1500)]
     assert s["capacity_w"] == 4500 and s["step"] == (2, 5)
     acc = energy.Energy({"method": "MND_MAX"})
     _month(acc, [(2, 17, 9000), (2, 18, 8000), (4, 8, 3000)])
-    assert acc.summary()["capacity_w"] == 9000 and acc.summary()["step"] == (5, 10)
+    s = acc.capacity.summary()
+    assert s["capacity_w"] == 9000 and s["step"] == (5, 10)
 
 
 def test_a_23_hour_and_a_25_hour_day():
@@ -192,7 +193,7 @@ def test_a_23_hour_and_a_25_hour_day():
         assert len(m.closed) == hours and acc.stale == 0
         assert not any(est for _, _, est in m.closed)
         assert [wh for _, wh, _ in m.closed] == [1001 + k for k in range(hours)]
-        (day,) = acc.summary()["days"]
+        (day,) = acc.capacity.summary()["days"]
         assert day[1] == 1000 + hours and osloclock.iso(day[2] * H)[11:13] == "23"
         if hours == 25:
             assert clocks.count(clocks[2]) == 2  # 02:00 twice, a new hour each time
@@ -232,7 +233,7 @@ def test_a_meter_replaced_mid_month_starts_a_new_series_and_keeps_the_month():
         (500, False), (4000, False),
     ]
     assert [p - m.closed[0][0] for p, _, _ in m.closed] == list(range(7))
-    assert [(d, wh) for d, wh, _ in acc.summary()["top"]] == [(10, 4000)]
+    assert [(d, wh) for d, wh, _ in acc.capacity.summary()["top"]] == [(10, 4000)]
 
 
 def test_now_gives_the_running_hour_projection_and_headroom():
@@ -253,7 +254,8 @@ def test_windows_count_only_the_hours_they_name():
     cfg = {"windows": [{"months": [2], "weekdays": [0, 1, 2, 3, 4], "hours": [7, 8, 9]}]}
     acc = energy.Energy(cfg)
     _month(acc, [(1, 18, 9000), (2, 8, 2500), (3, 8, 2000), (4, 9, 1500)])  # 1 Feb: Sunday
-    assert [(d, wh) for d, wh, _ in acc.summary()["top"]] == [(2, 2500), (3, 2000), (4, 1500)]
+    top = acc.capacity.summary()["top"]
+    assert [(d, wh) for d, wh, _ in top] == [(2, 2500), (3, 2000), (4, 1500)]
 
 
 def test_a_quarter_hour_resolution_is_only_a_setting():
@@ -263,7 +265,7 @@ def test_a_quarter_hour_resolution_is_only_a_setting():
     pieces = [wh for _, wh, _ in m.closed]
     assert len(pieces) == 8 and sum(pieces[:4]) == 4000 and sum(pieces[4:]) == 800
     assert pieces[:4] == [1000] * 4 and pieces[4:] == [200] * 4
-    s = acc.summary()
+    s = acc.capacity.summary()
     assert s["capacity_w"] == 4000  # 1000 Wh in 15 min is 4 kW
 
 
@@ -290,7 +292,7 @@ def test_state_round_trips_through_dump_and_load():
     copy = energy.Energy()
     energystore.restore(copy, energystore.dump(acc))
     assert energystore.dump(copy) == energystore.dump(acc)
-    assert copy.summary() == acc.summary()
+    assert copy.capacity.summary() == acc.capacity.summary()
     assert len(m.closed) == 120
 
 
@@ -394,4 +396,4 @@ def test_readings_with_junk_values_are_counted_and_never_raise():
         acc.feed(reading, t + k * 7)
         acc.now(t + k * 7)
     assert acc.bad > 0
-    acc.summary()
+    acc.capacity.summary()

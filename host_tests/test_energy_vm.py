@@ -2,8 +2,9 @@
 
 tools/energy_probe.py is the one body every interpreter runs: CPython (the reference), the
 WebAssembly VM (tools/mpvm.mjs) and, when it has been built, the 32-bit unix MicroPython
-(host_tests/mpunix.py finds it) with the dongle's 96 KB heap (4-byte pointers and single floats as on the
-ESP32). The recording comes from the simulator with faults, as in test_energy_month.py.
+(host_tests/mpunix.py finds it) with the dongle's 96 KB heap (4-byte pointers and single floats
+as on the ESP32). The recording comes from the simulator with faults, as in
+test_energy_month.py.
 """
 
 import json

@@ -67,8 +67,8 @@ def report(acc, col, period_s):
         for p, (wh, estimated) in sorted(col.hours.items())
     ]
     months = list(col.months)
-    if acc.month:
-        months.append(acc.summary())
+    if acc.capacity.month:
+        months.append(acc.capacity.summary())
     days = []
     out_months = []
     for m in months:

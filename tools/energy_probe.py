@@ -63,7 +63,7 @@ def run(path):
     acc = energy.Energy(on_period=closed, on_month=lambda s: emit({"month": s}))
     for s2k, ms, reading in frames(path):
         acc.feed(reading, s2k, ms)
-    emit({"summary": acc.summary()})
+    emit({"summary": acc.capacity.summary()})
     emit({"counters": acc.counters()})
 
 
@@ -104,7 +104,7 @@ def memory(path):
     views = {}
     views_of = (
         ("now", lambda: acc.now(s2k, ms)),
-        ("summary", acc.summary),
+        ("summary", acc.capacity.summary),
         ("snapshot", lambda: energyview.snapshot(acc, s2k, ms)),
     )
     for name, view in views_of:
