@@ -82,17 +82,24 @@ class Capacity:
     def top(self, skip=-1):
         """The month's largest daily maxima, largest first: [(day of month, Wh, period)]."""
         out = []
-        taken = 0 if skip < 0 else 1 << skip  # a bit per day of month already chosen
         d_wh = self.d_wh
+        last_wh = -1  # the last pick; the next is the largest below it (ties: the later day)
+        last_i = -1
         for _ in range(self.days_n):
             best = -1
             for i in range(31):
-                if not taken >> i & 1 and d_wh[i] >= 0 and (best < 0 or d_wh[i] > d_wh[best]):
+                wh = d_wh[i]
+                if wh < 0 or i == skip:
+                    continue
+                if last_i >= 0 and not (wh < last_wh or (wh == last_wh and i > last_i)):
+                    continue
+                if best < 0 or wh > d_wh[best]:
                     best = i
             if best < 0:
                 break
-            taken |= 1 << best
-            out.append((best + 1, d_wh[best], self.d_p[best]))
+            last_wh = d_wh[best]
+            last_i = best
+            out.append((best + 1, last_wh, self.d_p[best]))
         return out
 
     def figure(self, top=None):

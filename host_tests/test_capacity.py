@@ -96,3 +96,13 @@ def test_windows_choose_the_hours_that_count(when, counts):
     cap = capacity.Capacity(energy.settings(cfg), H)
     cap.add(period(when), 1234)
     assert (cap.top() != []) is counts
+
+
+def test_equal_maxima_take_the_earliest_days_and_day_31_counts():
+    cap = capacity.Capacity(energy.settings(), H)
+    for day in (31, 1, 30, 29):
+        cap.add(period("2026-03-{:02d}T12:00:00+01:00".format(day)), 2000)
+    assert [d for d, _, _ in cap.top()] == [1, 29, 30]
+    cap.add(period("2026-03-31T13:00:00+02:00"), 2001)
+    assert [d for d, _, _ in cap.top()] == [31, 1, 29]
+    assert [d for d, _, _ in cap.top(skip=30)] == [1, 29, 30]
