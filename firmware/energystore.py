@@ -1,12 +1,12 @@
-"""The energy accounting's state on flash: one small JSON file, written atomically.
+"""The energy accounting's state on flash: a small JSON file written atomically, an hour log.
 
 Why: hours, the month's daily maxima and the last anchor must survive reboots and power cuts,
 but flash wears, so `Saver` writes at most once per closed period (once an hour: 8,784 writes
 in a leap year, a few kB each; littlefs spreads them over the whole partition) plus when asked
 on a clean restart. The file is JSON followed by a line with its length and CRC-16, written to
 a temporary file that is then renamed over the old one (as `config.save` does), so a power cut
-leaves the old or the new state. A missing, truncated or corrupt file is reported and the
-accounting starts fresh; it never raises.
+leaves the old or the new state. A missing, truncated, oversized or corrupt file is reported
+and the accounting starts fresh; it never raises. `HourLog` keeps the month's hours.
 """
 
 import json
@@ -16,6 +16,7 @@ import osloclock
 from hanport.crc16 import crc16
 
 PATH = "energy.json"
+MAX_BYTES = 16384  # a state is about 2 KB; anything much larger is not ours
 COUNTERS = ("stale", "backwards", "estimated", "dropped", "meter_changes", "jumps", "bad")
 
 
@@ -50,7 +51,7 @@ def restore(acc, state):
     acc.reset()
     try:
         _restore(acc, state)
-    except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
         acc.reset()
         raise ValueError("energy state unusable: {}".format(exc))
 
@@ -126,12 +127,14 @@ def load(energy, path=PATH):
 def _read(path):
     try:
         with open(path, "rb") as f:
-            return f.read()
+            return f.read(MAX_BYTES + 1)
     except OSError:
         return None
 
 
 def _check(raw):
+    if len(raw) > MAX_BYTES:
+        return "is too large"
     end = raw.rfind(b"\n", 0, len(raw) - 1)
     if end < 0 or not raw.endswith(b"\n"):
         return "is truncated"

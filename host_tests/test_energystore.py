@@ -12,6 +12,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "firmware"))
 import energy  # noqa: E402
 import energystore  # noqa: E402
 import osloclock  # noqa: E402
+from hanport.crc16 import crc16  # noqa: E402
 
 H = 3600
 T0 = osloclock.wall_seconds("2026-02-02T10:00:00") - H  # 10:00 CET as s2k
@@ -59,6 +60,7 @@ def test_the_state_survives_a_save_and_load(tmp_path):
         (lambda raw: raw.replace(b"1001", b"1002", 1), "corrupt"),
         (lambda raw: b"", "truncated"),
         (lambda raw: b"\xff" * 100 + b"\n", "truncated"),
+        (lambda raw: raw * 100, "too large"),
     ],
 )
 def test_a_missing_truncated_or_corrupt_state_is_reported_and_starts_fresh(
@@ -236,3 +238,13 @@ def test_the_saver_fills_the_hour_log_from_the_state(tmp_path):
     assert saver.step(force=True) is None
     logged = list(saver.log.read())
     assert [(p, wh[:2], est) for p, wh, est in acc.hours()] == logged and len(logged) == 30
+
+
+def test_a_checked_state_that_is_not_ours_starts_fresh(tmp_path):
+    path = str(tmp_path / "energy.json")
+    for text in (b"[1, 2]", b'{"v": 1, "period_s": 3600}', b'"x"'):
+        with open(path, "wb") as f:
+            f.write(text + "\n{} {:04x}\n".format(len(text), crc16(text, 0, len(text))).encode())
+        acc = accounted(1)
+        assert "starting fresh" in energystore.load(acc, path)
+        assert energystore.dump(acc) == energystore.dump(energy.Energy())
