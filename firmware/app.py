@@ -86,7 +86,11 @@ class App:
         self.line_hint = None  # set when bytes arrive but no frame decodes
         # 1. The long-lived buffers first, from a tidy heap: the parser's frame buffer and the
         #    UART poller's chunk.
-        self.reader = hanport.Reader(self._on_reading, FRAME_MAX)
+        meter_cfg = cfg["meter"]
+        self.reader = hanport.Reader(
+            self._on_reading, FRAME_MAX, ticks_ms, meter_cfg["key"] or None,
+            meter_cfg["auth_key"] or None,
+        )
         self.source = MeterSource(uart, self.reader)
         # 2. Health: every task reports its errors to it.
         self.health = Health(wdt, clock)

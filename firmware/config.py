@@ -26,6 +26,8 @@ DEFAULTS = {
         "keepalive_s": 60,
     },
     "uart": {"baud": 2400, "bits": 8, "parity": "E", "stop": 1, "invert_rx": None},
+    # AES-128 keys of meters that cipher their lists (32 hex digits; the grid company gives them)
+    "meter": {"key": "", "auth_key": ""},
     "publish": {
         "state": True,
         "per_value_topics": False,
@@ -61,7 +63,8 @@ _TOPIC_PARTS = ("mqtt.prefix", "publish.discovery_prefix")
 _NOT_EMPTY = ("http.user", "http.password")  # the settings page must never be left open
 
 # Secrets: never sent back by the API, shown as MASK; sending MASK back keeps the stored one.
-SECRETS = ("wifi.password", "mqtt.password", "http.password")
+SECRETS = ("wifi.password", "mqtt.password", "http.password", "meter.key", "meter.auth_key")
+_HEX_KEYS = ("meter.key", "meter.auth_key")
 MASK = "********"
 
 
@@ -102,6 +105,8 @@ def check_value(name, value):
     choices = _CHOICES.get(name)
     if choices and value not in choices:
         return "{} must be one of {}, not {!r}".format(name, ", ".join(choices), value)
+    if name in _HEX_KEYS and value and not _is_hex(value, 32):
+        return "{} must be 32 hex digits (16 bytes) or empty".format(name)
     if name in _NOT_EMPTY and not value:
         return "{} must not be empty".format(name)
     if name in _TOPIC_PARTS:
@@ -202,6 +207,10 @@ def update(changes, path=PATH):
         raise ValueError("; ".join(problems))
     save(cfg, path)
     return cfg
+
+
+def _is_hex(text, digits):
+    return len(text) == digits and all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 def parse(name, text):

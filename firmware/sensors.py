@@ -35,6 +35,25 @@ QUANTITIES = (
     ("reactive_power_export_total", "varh", None, "total_increasing",
      "hanport_reactive_energy_export_varhours_total", "counter",
      "Reactive energy exported (meter register)"),
+    # Tariff registers and the other meters on a P1 port's M-Bus channels (Sweden, Denmark, NL).
+    ("active_power_import_total_t1", "Wh", "energy", "total_increasing",
+     "hanport_active_energy_import_tariff1_watthours_total", "counter",
+     "Active energy imported, tariff 1"),
+    ("active_power_import_total_t2", "Wh", "energy", "total_increasing",
+     "hanport_active_energy_import_tariff2_watthours_total", "counter",
+     "Active energy imported, tariff 2"),
+    ("active_power_export_total_t1", "Wh", "energy", "total_increasing",
+     "hanport_active_energy_export_tariff1_watthours_total", "counter",
+     "Active energy exported, tariff 1"),
+    ("active_power_export_total_t2", "Wh", "energy", "total_increasing",
+     "hanport_active_energy_export_tariff2_watthours_total", "counter",
+     "Active energy exported, tariff 2"),
+    ("gas_volume", "m³", "gas", "total_increasing",
+     "hanport_gas_cubic_meters_total", "counter", "Gas meter on the P1 port"),
+    ("water_volume", "m³", "water", "total_increasing",
+     "hanport_water_cubic_meters_total", "counter", "Water meter on the P1 port"),
+    ("heat_energy", "GJ", "energy", "total_increasing",
+     "hanport_heat_energy_gigajoules_total", "counter", "Heat meter on the P1 port"),
 )
 
 PHASES = ("", "_l1", "_l2", "_l3")

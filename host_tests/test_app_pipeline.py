@@ -426,3 +426,17 @@ def test_a_full_uart_buffer_is_counted():
     the_app.read_meter()
     the_app.read_meter()
     assert the_app.diagnostics()["uart_buffer_full"] == 1
+
+
+def test_meter_keys_from_the_settings_decrypt_ciphered_lists():
+    key = bytes(range(16))
+    cfg = config.defaults()
+    cfg["meter"]["key"] = key.hex()
+    cfg["meter"]["auth_key"] = key[::-1].hex()
+    uart = machine.UART(2, source="none", rxbuf=uartsrc.RXBUF)
+    the_app = app.App(cfg, BOARD, uart, network.WLAN())
+    plain = hanencode.apdu("Aidon", AIDON_LIST2)[3:]
+    ciphered = hanencode.glo_ciphering(plain, key, key[::-1], b"AIDON\x00\x00\x01", 7)
+    uart.inject(hanencode.hdlc_frame(hanencode.llc_pdu(ciphered)))
+    the_app.read_meter()
+    assert the_app.reader.stats.frames_ok == 1 and the_app.meter.id == AIDON_LIST2["meter_id"]

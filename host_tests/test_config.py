@@ -188,3 +188,21 @@ def test_watchdog_is_off_or_long_enough_to_survive_a_connect():
     assert config.check_value("health.watchdog_s", 30) is None
     for short in (1, 2, 29):
         assert "at least 30" in config.check_value("health.watchdog_s", short)
+
+
+def test_meter_keys_are_hex_secrets(tmp_path):
+    path = str(tmp_path / "config.json")
+    with pytest.raises(ValueError, match="32 hex digits"):
+        config.update({"meter": {"key": "00112233"}}, path)
+    key = "000102030405060708090A0B0C0D0E0F"
+    cfg = config.update({"meter": {"key": key, "auth_key": key.lower()}}, path)
+    assert cfg["meter"]["key"] == key
+    assert config.masked(cfg)["meter"] == {"key": config.MASK, "auth_key": config.MASK}
+    assert config.parse("meter.key", key) == key
+
+
+def test_the_page_password_is_never_empty_whichever_way_it_is_set(tmp_path):
+    with pytest.raises(ValueError, match="http.password must not be empty"):
+        config.parse("http.password", "")  # make config
+    with pytest.raises(ValueError, match="http.password must not be empty"):
+        config.update({"http": {"password": ""}}, str(tmp_path / "config.json"))  # the page

@@ -89,3 +89,44 @@ def test_hex_mode_says_when_a_push_is_cut_off_or_given_up():
     given_up = "1 push(es) of several frames given up: block 3 arrived where block 2 was due"
     assert given_up in out[1]["errors"]
     assert "1 frame(s) undecodable: block 3 without the blocks before it" in out[1]["errors"]
+
+
+def test_keys_decrypt_ciphered_captures_in_hex_mode():
+    by_id = {r["id"]: r for r in corpus.records("encrypted")}
+    evn = by_id["doc-evn-kaifa-ma309-mbus"]
+    result = run(["--key", evn["key"], "--hex", "-"], (evn["hex"] + "\n").encode())
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["errors"] == []
+    assert answer["readings"][0]["active_power_import_total"] == 12937
+    # Without the key: the same line says why it gives nothing.
+    answer = json.loads(run(["--hex", "-"], (evn["hex"] + "\n").encode()).stdout)
+    assert answer["readings"] == [] and "no decryption key" in answer["errors"][0]
+    lg = by_id["ams-landis-gyr-gh501-1"]
+    args = ["--key", lg["key"], "--auth-key", "00" * 16, "--hex", "-"]
+    answer = json.loads(run(args, (lg["hex"] + "\n").encode()).stdout)
+    assert "tag mismatch" in answer["errors"][0]
+
+
+def test_a_bad_key_is_a_usage_error():
+    for args in (["--key", "abc"], ["--auth-key", "00" * 16]):
+        result = run(args + ["--hex", "-"], b"")
+        assert result.returncode == 2 and b"key" in result.stderr
+
+
+def test_raw_mode_reads_p1_telegrams(tmp_path):
+    p1 = [r for r in corpus.records("p1") if r.get("crc_ok")]
+    data = b"".join(r["text"].encode("latin-1") for r in p1)
+    path = tmp_path / "p1.txt"
+    path.write_bytes(data)
+    result = run([str(path)], b"")
+    readings = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert len(readings) == len(p1)
+    assert all("meter_manufacturer" in r for r in readings)
+
+
+def test_hex_mode_says_when_a_telegram_is_cut_off():
+    line = b"/KFM5 cut\r\n1-0:1.7.0(0.1*kW)\r\n".hex() + "\n" + "680505" + "\n"
+    out = [json.loads(x) for x in run(["--hex", "-"], line.encode()).stdout.splitlines()]
+    assert out[0]["errors"] == ["incomplete frame at end of input"]
+    assert out[1]["errors"] == ["incomplete frame at end of input"]

@@ -89,7 +89,11 @@ def test_kaifa_values_by_position_with_units_fixed():
 
 
 def test_value_only_list_from_an_unknown_meter_is_refused():
-    values = [enc.octet_string(b"ISK1030789"), enc.uint32(1)] + [enc.uint32(0)] * 7
+    values = [enc.octet_string(b"XYZ1030789"), enc.uint32(1)] + [enc.uint32(0)] * 7
+    with pytest.raises(ValueError, match="unknown meter"):
+        decode_apdu(notification(enc.structure(values)))
+    # An Iskraemeco layout, but with a count none of its layouts has.
+    values = [enc.octet_string(b"ISK1030789"), enc.uint32(1)] + [enc.uint32(0)] * 6
     with pytest.raises(ValueError, match="unknown meter"):
         decode_apdu(notification(enc.structure(values)))
 

@@ -319,7 +319,7 @@ def test_slow_clients_get_408_while_the_meter_reader_keeps_counting(dongle):
     # Every slot is taken by a slow client: a fifth is refused at once, not queued.
     t0 = time.monotonic()
     assert status_of(dongle.raw(b"GET /api/v1/status HTTP/1.1\r\n\r\n")) == 503
-    assert time.monotonic() - t0 < 1
+    assert time.monotonic() - t0 < 2.5  # at once: well before a slot's 5 s deadline
     for _ in range(3):  # keep dribbling, a header line a second: slowloris
         time.sleep(1)
         for s in slow:

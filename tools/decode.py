@@ -5,6 +5,10 @@
                                    out per line in: {"readings": [...], "errors": [...]}
     tools/decode.py CAPTURE|-      raw bytes as read from the port; one JSON line per good
                                    frame, errors and a final stats summary on stderr
+
+HDLC frames, M-Bus long frames and P1 telegrams are all read, from the same input. Ciphered
+APDUs (general-glo-ciphering) need the meter's key: --key HEX (32 hex digits), and
+--auth-key HEX to check their authentication tags.
 """
 
 import argparse
@@ -12,7 +16,9 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "firmware"))
+_HERE = os.path.dirname(os.path.abspath(__file__))
+# The dongle's parser, and the host twin of its `cryptolib` (AES) for ciphered frames.
+sys.path[:0] = [os.path.join(_HERE, "..", "firmware"), os.path.join(_HERE, "hosttwin")]
 
 import hanport  # noqa: E402
 
@@ -39,7 +45,7 @@ def _new_errors(before, after, reader):
     return out
 
 
-def decode_hex_line(line):
+def decode_hex_line(line, keys=None):
     """One capture given as hex text to {"readings": [...], "errors": [...]}."""
     readings = []
     text = "".join(line.split())
@@ -47,9 +53,10 @@ def decode_hex_line(line):
         data = bytes.fromhex(text)
     except ValueError as err:
         return {"readings": [], "errors": ["not hex: %s" % err]}
-    reader = hanport.Reader(readings.append)
+    reader = hanport.Reader(readings.append, **(keys or {}))
     before = reader.stats.as_dict()
     reader.feed(data)
+    reader.flush()
     errors = _new_errors(before, reader.stats.as_dict(), reader)
     if reader.push_pending:
         errors.append("a push of several frames is incomplete at the end of the input")
@@ -60,19 +67,19 @@ def decode_hex_line(line):
     return {"readings": readings, "errors": errors}
 
 
-def run_hex(stream, out):
+def run_hex(stream, out, keys=None):
     for line in stream:
         line = line.rstrip("\r\n")
-        out.write(json.dumps(decode_hex_line(line)) + "\n")
+        out.write(json.dumps(decode_hex_line(line, keys)) + "\n")
         out.flush()
 
 
-def run_raw(stream, out, err):
+def run_raw(stream, out, err, keys=None):
     def emit(reading):
         out.write(json.dumps(reading) + "\n")
         out.flush()
 
-    reader = hanport.Reader(emit)
+    reader = hanport.Reader(emit, **(keys or {}))
     while True:
         chunk = stream.read(_CHUNK)
         if not chunk:
@@ -81,6 +88,10 @@ def run_raw(stream, out, err):
         reader.feed(chunk)
         for message in _new_errors(before, reader.stats.as_dict(), reader):
             err.write("error: %s\n" % message)
+    before = reader.stats.as_dict()
+    reader.flush()
+    for message in _new_errors(before, reader.stats.as_dict(), reader):
+        err.write("error: %s\n" % message)
     err.write("stats: %s\n" % json.dumps(reader.stats.as_dict()))
     return reader.stats
 
@@ -88,17 +99,30 @@ def run_raw(stream, out, err):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hex", action="store_true", help="input lines are hex captures")
+    parser.add_argument("--key", help="AES-128 encryption key of a meter that ciphers (hex)")
+    parser.add_argument("--auth-key", help="its authentication key (hex): tags are checked")
     parser.add_argument("input", help="file to read, or - for standard input")
     args = parser.parse_args(argv)
+    keys = {}
+    if args.key:
+        keys["key"] = args.key
+        keys["auth_key"] = args.auth_key
+    elif args.auth_key:
+        parser.error("--auth-key needs --key")
+    try:
+        if keys:
+            hanport.Reader(lambda r: None, **keys)  # a bad key is a usage error, said once
+    except ValueError as err:
+        parser.error("bad key: %s" % err)
     try:
         if args.hex:
             stream = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")
             with stream:
-                run_hex(stream, sys.stdout)
+                run_hex(stream, sys.stdout, keys)
             return 0
         stream = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")
         with stream:
-            run_raw(stream, sys.stdout, sys.stderr)
+            run_raw(stream, sys.stdout, sys.stderr, keys)
         return 0
     except OSError as err:
         sys.stderr.write("decode.py: %s\n" % err)

@@ -716,3 +716,52 @@ def build_frame(meter, reading, **options):
         raise ValueError(f"unknown option(s): {', '.join(sorted(unknown))}")
     opts.update(options)
     return hdlc_frame(apdu(meter, reading, **opts), opts["dest"], opts["src"], opts["control"])
+
+
+# --- Ciphered APDUs and M-Bus long frames (meters outside Norway) ----------------------------
+#
+# general-glo-ciphering (IEC 62056-5-3, security suite 0, AES-128-GCM):
+#     DB | 08 | system title(8) | length | SC | invocation counter(4) | data | [tag(12)]
+# M-Bus long frame (EN 13757-2), DLMS segments as Kaifa MA309 and Sagemcom T210-D send them:
+#     68 | L | L | 68 | C | A | CI (0x10 = last, low nibble = number) | STSAP | DTSAP | data
+#     | CS | 16
+
+SC_AUTHENTICATED = 0x10
+SC_ENCRYPTED = 0x20
+
+
+def glo_ciphering(plain, key, auth_key, title, counter, control=0x30):
+    """A general-glo-ciphering APDU wrapping the APDU `plain` (uses the `cryptography` package)."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    if len(title) != 8:
+        raise ValueError("the system title is 8 bytes")
+    iv = bytes(title) + counter.to_bytes(4, "big")
+    if control & SC_ENCRYPTED and control & SC_AUTHENTICATED:
+        sealed = AESGCM(key).encrypt(iv, plain, bytes([control]) + auth_key)
+        data = sealed[:-16] + sealed[-16:-4]  # DLMS sends 12 of the 16 tag bytes
+    elif control & SC_ENCRYPTED:
+        data = Cipher(algorithms.AES(key), modes.CTR(iv + b"\0\0\0\2")).encryptor().update(plain)
+    elif control & SC_AUTHENTICATED:
+        tag = AESGCM(key).encrypt(iv, b"", bytes([control]) + auth_key + plain)
+        data = plain + tag[:12]
+    else:
+        data = plain
+    inner = bytes([control]) + counter.to_bytes(4, "big") + data
+    return bytes([0xDB, 8]) + bytes(title) + axdr_length(len(inner)) + inner
+
+
+def mbus_telegrams(apdu_bytes, max_data=240, c=0x53, a=0xFF, stsap=0x01, dtsap=0x67):
+    """M-Bus long frames carrying `apdu_bytes` in segments of at most max_data bytes."""
+    if not 1 <= max_data <= 250:
+        raise ValueError("an M-Bus long frame holds at most 250 data bytes after its header")
+    chunks = [apdu_bytes[i : i + max_data] for i in range(0, len(apdu_bytes), max_data)] or [b""]
+    if len(chunks) > 16:
+        raise ValueError("more than 16 segments")
+    out = b""
+    for number, chunk in enumerate(chunks):
+        ci = number | (0x10 if number == len(chunks) - 1 else 0)
+        user = bytes((c, a, ci, stsap, dtsap)) + chunk
+        out += bytes((0x68, len(user), len(user), 0x68)) + user + bytes((sum(user) & 0xFF, 0x16))
+    return out

@@ -16,33 +16,59 @@ the host's job). Modes:
                                                same with a leaking callback as a self-check
                                                (MicroPython only)
     parser_probe.py speed FRAMES SECONDS       feed the frames round-robin for about SECONDS
+    parser_probe.py formats FRAMES             a fresh Reader per record, with the record's
+                                               "key"/"auth_key" if any: readings, stats, error
+    parser_probe.py cost FRAMES N              per record: heap allocated and time taken by a
+                                               warmed Reader for one frame (N times), with the
+                                               time and heap of the AES calls apart (on the
+                                               host and in the VM AES is the plain-Python twin;
+                                               the ESP32 does it in C)
+    parser_probe.py imports                    heap kept by each part imported on first use
+                                               (M-Bus, P1, Iskraemeco, GCM) and by a key's
+                                               Decryptor, after a collection (MicroPython)
+Ciphered records need `cryptolib`: on the host and in the VM, tools/hosttwin on sys.path.
 """
 
 import gc
 import json
 import sys
 
-# Run directly (`python tools/parser_probe.py`), the parser is in the repo's firmware/ folder;
-# in the VM, tools/mpvm.mjs has put it on sys.path already.
+# Run directly (`python tools/parser_probe.py`), the parser is in the repo's firmware/ folder
+# and the twin of the device's cryptolib in tools/hosttwin; in the VM, tools/mpvm.mjs has put
+# them on sys.path already.
 sys.path.append(__file__.rsplit("/", 2)[0] + "/firmware")
+sys.path.append(__file__.rsplit("/", 2)[0] + "/tools/hosttwin")  # cryptolib, for keyed records
 
 import hanport  # noqa: E402
 
 try:
-    from time import ticks_diff, ticks_ms
+    from time import ticks_diff, ticks_ms, ticks_us
 except ImportError:  # CPython
     from time import perf_counter
 
     def ticks_ms():
         return int(perf_counter() * 1000)
 
+    def ticks_us():
+        return int(perf_counter() * 1000000)
+
     def ticks_diff(end, start):
         return end - start
+
+try:
+    _mem_alloc = gc.mem_alloc
+except AttributeError:  # CPython: no heap figures
+
+    def _mem_alloc():
+        return 0
 
 
 COLLECT_EVERY = 100
 LEAKY_FRAMES = 200
-_USAGE = "usage: parser_probe.py decode F | stream S C | memory F N | speed F SEC"
+_USAGE = (
+    "usage: parser_probe.py decode F | stream S C | memory F N | speed F SEC | formats F"
+    " | cost F N | imports"
+)
 
 
 def load_frames(path):
@@ -238,6 +264,116 @@ def speed(path, seconds):
     )
 
 
+def load_records(path):
+    records = []
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                records.append(json.loads(line))
+    return records
+
+
+def formats(path):
+    for record in load_records(path):
+        readings = []
+        reader = hanport.Reader(
+            readings.append, key=record.get("key"), auth_key=record.get("auth_key")
+        )
+        reader.feed(bytes.fromhex(record["hex"]))
+        reader.flush()
+        error = reader.last_error
+        emit(
+            {
+                "id": record["id"],
+                "readings": readings,
+                "stats": reader.stats.as_dict(),
+                "error": None if error is None else str(error),
+            }
+        )
+
+
+class _MeteredAES:
+    """Wraps the cipher's AES object: adds up the time and heap its encrypt calls take."""
+
+    def __init__(self, aes):
+        self.aes = aes
+        self.us = 0
+        self.alloc = 0
+
+    def encrypt(self, src, dst):
+        m = _mem_alloc()
+        t = ticks_us()
+        self.aes.encrypt(src, dst)
+        self.us += ticks_diff(ticks_us(), t)
+        self.alloc += _mem_alloc() - m
+
+
+def cost(path, repeats):
+    held = [None]
+
+    def keep(reading):
+        held[0] = reading
+
+    for record in load_records(path):
+        raw = bytes.fromhex(record["hex"])
+        reader = hanport.Reader(keep, key=record.get("key"), auth_key=record.get("auth_key"))
+        metered = None
+        if reader._cipher is not None:
+            metered = _MeteredAES(reader._cipher._aes)
+            reader._cipher._aes = metered
+        reader.feed(raw)  # warm up: imports and first-use objects, as on a running dongle
+        reader.flush()
+        ok = reader.stats.frames_ok
+        total_alloc = 0
+        total_us = 0
+        if metered is not None:
+            metered.us = metered.alloc = 0
+        for _ in range(repeats):
+            held[0] = None
+            gc.collect()
+            gc.disable()
+            m = _mem_alloc()
+            t = ticks_us()
+            reader.feed(raw)
+            reader.flush()
+            total_us += ticks_diff(ticks_us(), t)
+            total_alloc += _mem_alloc() - m
+            gc.enable()
+        emit(
+            {
+                "id": record["id"],
+                "frame_len": len(raw),
+                "frames_ok": reader.stats.frames_ok - ok,
+                "alloc_per_frame": total_alloc // repeats,
+                "us_per_frame": total_us // repeats,
+                "aes_alloc_per_frame": metered.alloc // repeats if metered else 0,
+                "aes_us_per_frame": metered.us // repeats if metered else 0,
+            }
+        )
+
+
+def import_steps():
+    """Heap in use after each lazily imported part (a collection before each reading)."""
+    import cryptolib  # the host twin: not part of the dongle's heap, so taken first
+
+    gc.collect()
+    yield
+    used = gc.mem_alloc()
+    out = {}
+    keep = [cryptolib]
+    for name in ("mbus", "p1", "iskra", "gcm"):
+        keep.append(__import__("hanport." + name, None, None, [name]))
+        gc.collect()
+        yield
+        out[name] = gc.mem_alloc() - used
+        used = gc.mem_alloc()
+    keep.append(keep[-1].Decryptor(bytes(16), bytes(16)))
+    gc.collect()
+    yield
+    out["decryptor"] = gc.mem_alloc() - used
+    emit(out)
+
+
 def main(argv):
     mode = argv[1] if len(argv) > 1 else ""
     if mode == "decode" and len(argv) == 3:
@@ -248,6 +384,15 @@ def main(argv):
         memory(argv[2], int(argv[3]))
     elif mode == "speed" and len(argv) == 4:
         speed(argv[2], float(argv[3]))
+    elif mode == "formats" and len(argv) == 3:
+        formats(argv[2])
+    elif mode == "cost" and len(argv) == 4:
+        cost(argv[2], int(argv[3]))
+    elif mode == "imports" and len(argv) == 2:
+        if not hasattr(gc, "mem_alloc"):
+            print("imports: MicroPython only (it reads gc.mem_alloc)", file=sys.stderr)
+            sys.exit(2)
+        run_collected(import_steps())
     else:
         print(_USAGE, file=sys.stderr)
         sys.exit(2)

@@ -4,7 +4,8 @@
     date-time: 09 0C + 12 bytes (Kaifa), 0C + 12 bytes (Kamstrup, Iskra), 00 (Aidon: none)
 
 The body is one A-XDR list; `lists` walks it and the vendor modules name and scale what
-only they know. Encrypted (DB) and block-transfer (E0) APDUs are refused with a reason.
+only they know. Ciphered APDUs (DB, DF) are opened by the reader's cipher (gcm) when it has a
+key, and refused with a reason when not; block-transfer (E0) APDUs are joined by the framer.
 """
 
 from .compat import const
@@ -19,8 +20,10 @@ _GENERAL_BLOCK_TRANSFER = const(0xE0)
 VENDORS = (aidon, kaifa, kamstrup, landisgyr)
 
 
-def decode_info(buf, start, end, cur=None):
-    """The reading carried by the information field buf[start:end]; ValueError if none."""
+def decode_info(buf, start, end, cur=None, cipher=None):
+    """The reading carried by the information field buf[start:end]; ValueError if none.
+
+    cipher: a gcm.Decryptor for ciphered APDUs (decrypted in place), or None."""
     if cur is None:
         cur = axdr.Cursor()
     if end - start < 8:
@@ -29,14 +32,27 @@ def decode_info(buf, start, end, cur=None):
         if buf[start + 1] != 0xE7 or buf[start + 2] != 0x00:
             raise ValueError("bad LLC header")
         start += 3
-    return decode_apdu(buf, start, end, cur)
+    return decode_apdu(buf, start, end, cur, cipher)
 
 
-def decode_apdu(buf, start, end, cur):
+def decode_apdu(buf, start, end, cur, cipher=None):
     tag = buf[start]
     if tag != _DATA_NOTIFICATION:
         if tag == _GENERAL_GLO_CIPHERING or tag == _GENERAL_DED_CIPHERING:
-            raise ValueError("encrypted APDU (0x%02x): no decryption key" % tag)
+            if cipher is None:
+                raise ValueError("encrypted APDU (0x%02x): no decryption key" % tag)
+            title = start + 2
+            start, end = cipher.open(buf, start, end)  # the tag is checked first
+            if end - start < 6 or buf[start] != _DATA_NOTIFICATION:
+                raise ValueError("decrypted APDU is not a data notification (wrong key?)")
+            reading = decode_apdu(buf, start, end, cur)
+            if obis.METER_MANUFACTURER not in reading:
+                from . import makers  # the system title names the maker (AT Kaifa, Sagemcom)
+
+                maker = makers.name(buf, title)
+                if maker is not None:
+                    reading[obis.METER_MANUFACTURER] = maker
+            return reading
         if tag == _GENERAL_BLOCK_TRANSFER:
             raise ValueError("general block transfer APDU (0xE0): feed all blocks to a Reader")
         raise ValueError("APDU 0x%02x is not a data notification" % tag)
@@ -71,11 +87,16 @@ def decode_body(cur, reading):
     elif layout == lists.CAPTURED:
         lists.walk_captured(cur, count, reading)
     else:
+        vendor = kaifa
         keys = kaifa.value_keys(cur.buf, cur.pos, count)
+        if keys is None:
+            from . import iskra  # only for meters that send Iskraemeco's bare value lists
+
+            vendor = iskra
+            keys = iskra.value_keys(cur.buf, cur.pos, cur.end, count)
         if keys is None:
             raise ValueError("value-only list of %d elements from an unknown meter" % count)
         lists.walk_values(cur, count, keys, reading)
-        vendor = kaifa
     if vendor is None:
         ver = reading.get(obis.LIST_VER_ID)
         for candidate in VENDORS:

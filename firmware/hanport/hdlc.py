@@ -27,6 +27,8 @@ from .crc16 import crc16
 FLAG = const(0x7E)
 _GBT = const(0xE0)  # General Block Transfer APDU tag
 _MIN_FRAME = const(7)  # format(2) + dest + src + control + FCS(2)
+_MBUS_START = const(0x68)  # EN 13757-2 long frame: 68 L L 68
+_P1_START = const(0x2F)  # "/": a P1 telegram's header line
 _HEADER_MAX = const(14)  # flag + format(2) + dest(4) + src(4) + control + HCS(2)
 PUSH_TIMEOUT_MS = const(5000)  # parts of one push arrive back to back; meters send every 2-10 s
 
@@ -104,6 +106,8 @@ class Framer:
         self._need = 0  # position just past the closing flag
         self._next_block = 0  # General Block Transfer: the block number expected next
         self._push_ms = 0  # when the pending push's last part arrived
+        self.watch = False  # stop at an M-Bus or P1 start byte between frames (see feed)
+        self.watch_also = -1  # and at this byte (the reader's DB, when it has a key)
 
     def pending(self):
         return self._n
@@ -112,9 +116,11 @@ class Framer:
         """True while parts of a push wait for the rest."""
         return self._base > 0
 
-    def feed(self, data):
-        """Consume a chunk (bytes, bytearray or memoryview, any size)."""
-        self._run(data, 0, len(data))
+    def feed(self, data, start=0):
+        """Consume data[start:] (bytes, bytearray or memoryview, any size). Returns where it
+        stopped: len(data), or, with `watch` set, the index of a byte that may open an M-Bus
+        telegram (68), a P1 telegram (/) or `watch_also` between frames, left for the reader."""
+        return self._run(data, start, len(data))
 
     def expire(self):
         """Give up a push whose next part is more than PUSH_TIMEOUT_MS late. Acts only between
@@ -136,6 +142,8 @@ class Framer:
         state = self._state
         n = self._n
         mark = self._mark
+        watch = self.watch and src is not buf
+        also = self.watch_also
         while i < end:
             b = src[i]
             i += 1
@@ -173,6 +181,11 @@ class Framer:
                     buf[self._base] = b
                     n = self._base + 1
                     state = _FORMAT
+                elif (
+                    watch and (b == _MBUS_START or b == _P1_START or b == also) and not self._base
+                ):
+                    i -= 1
+                    break
                 else:
                     self.skipped += 1
                 continue
@@ -181,9 +194,12 @@ class Framer:
                     continue  # flags between frames
                 if b & 0xF0 != 0xA0:
                     # Noise between frames; a half-joined APDU waits for its next part.
-                    self.skipped += 1
                     n = self._base
                     state = _HUNT
+                    if watch and (b == _MBUS_START or b == _P1_START or b == also) and not n:
+                        i -= 1
+                        break
+                    self.skipped += 1
                     continue
                 buf[n] = b
                 n += 1
@@ -244,6 +260,7 @@ class Framer:
         self._state = state
         self._n = n
         self._mark = mark
+        return i
 
     def _resync(self, n):
         """Drop the rejected frame; move what follows its opening flag, from the next flag

@@ -6,12 +6,14 @@ Meters lay out the same readings in three ways; the first element tells which:
                 02 03 | 09 06 <obis> | <value> | 02 02 0F <scaler> 16 <unit>
     PAIRS       structure of OBIS, value, OBIS, value, ...            Kamstrup, SE Kaifa
                 [0A nn <list version>] | 09 06 <obis> | <value> | ...
-    VALUES      structure of bare values, known by position          Kaifa (NO)
+                (AT/PL Kaifa MA309, Sagemcom T210-D: [09 0C <clock>] | 09 06 <obis> |
+                <value> | [02 02 0F <scaler> 16 <unit>] | ... | [09 nn <meter number>])
+    VALUES      structure of bare values, known by position          Kaifa (NO), Iskraemeco
     CAPTURED    structure of {capture objects}, value, value, ...     Landis+Gyr E450 (CH)
                 01 n (02 04 12 <class> 09 06 <obis> 0F <attribute> 12 <index>)... | <value>...
                 element i is the value of capture object i (object 0: the list itself)
 
-Only STRUCTURES carries scalers; vendor modules scale the others.
+STRUCTURES (and the AT/PL PAIRS) carry scalers; vendor modules scale the others.
 """
 
 from .compat import const
@@ -73,7 +75,7 @@ def layout_of(cur):
         return CAPTURED
     if tag == axdr.OCTET_STRING and buf[pos + 1] == 6:
         return PAIRS
-    if tag == axdr.VISIBLE_STRING:
+    if tag == axdr.VISIBLE_STRING or tag == axdr.OCTET_STRING:  # a list version or clock first
         after = pos + 2 + buf[pos + 1]
         if after + 1 < cur.end and buf[after] == axdr.OCTET_STRING and buf[after + 1] == 6:
             return PAIRS
@@ -85,40 +87,68 @@ def walk_structures(cur, count, reading):
     for _ in range(count):
         if cur.byte() != axdr.STRUCTURE:
             raise ValueError("expected {OBIS, value} structure")
-        items = cur.length()
-        if items < 2:
-            raise ValueError("element structure has %d items" % items)
-        key = keys.get(_obis_id(cur))
-        value = store(cur, key, reading)
-        items -= 2
-        if items and cur.peek() == axdr.STRUCTURE:
-            items -= 1
-            cur.byte()
-            if cur.length() != 2 or cur.byte() != axdr.INT8:
-                raise ValueError("bad scaler/unit structure")
-            scaler = cur.int(1)
-            if cur.byte() != axdr.ENUM:
-                raise ValueError("bad scaler/unit structure")
-            cur.byte()
-            if key is not None and value is not None and key != obis.METER_DATETIME:
-                reading[key] = _scaled(value, scaler)
-        for _ in range(items):
-            cur.skip()
+        _element(cur, keys, reading)
+
+
+def _element(cur, keys, reading):
+    """The rest of an {OBIS, value[, {scaler, unit}]} structure, its tag already read."""
+    items = cur.length()
+    if items < 2:
+        raise ValueError("element structure has %d items" % items)
+    key = keys.get(_obis_id(cur))
+    value = store(cur, key, reading)
+    items -= 2
+    if items and cur.peek() == axdr.STRUCTURE:
+        items -= 1
+        _apply_scaler(cur, key, value, reading)
+    for _ in range(items):
+        cur.skip()
+
+
+def _apply_scaler(cur, key, value, reading):
+    """Read a {scaler, unit} structure and scale the value just stored under key."""
+    cur.byte()
+    if cur.length() != 2 or cur.byte() != axdr.INT8:
+        raise ValueError("bad scaler/unit structure")
+    scaler = cur.int(1)
+    if cur.byte() != axdr.ENUM:
+        raise ValueError("bad scaler/unit structure")
+    cur.byte()
+    if key is not None and value is not None and key != obis.METER_DATETIME:
+        reading[key] = _scaled(value, scaler)
 
 
 def walk_pairs(cur, count, reading):
+    """OBIS, value pairs; as Kaifa MA309 and Sagemcom T210-D (AT, PL) send them, a pair may
+    be followed by its {scaler, unit}, and {OBIS, value[, scaler]} structures, a leading
+    clock and a closing meter number (EVN) may sit among the pairs."""
     keys = obis.KEYS
+    buf = cur.buf
     i = 0
     while i < count:
         tag = cur.peek()
-        if tag == axdr.OCTET_STRING and cur.buf[cur.pos + 1] == 6 and i + 1 < count:
-            store(cur, keys.get(_obis_id(cur)), reading)
+        if tag == axdr.OCTET_STRING and buf[cur.pos + 1] == 6 and i + 1 < count:
+            key = keys.get(_obis_id(cur))
+            value = store(cur, key, reading)
             i += 2
+            if i < count and cur.peek() == axdr.STRUCTURE and buf[cur.pos + 2] == axdr.INT8:
+                _apply_scaler(cur, key, value, reading)
+                i += 1
+        elif tag == axdr.STRUCTURE:
+            cur.byte()
+            _element(cur, keys, reading)
+            i += 1
         elif tag == axdr.NULL:
             cur.byte()
             i += 1
+        elif i == 0 and tag == axdr.OCTET_STRING and buf[cur.pos + 1] == 12:
+            store(cur, obis.METER_DATETIME, reading)  # the push's clock (Kaifa MA309, AT)
+            i += 1
         elif i == 0 and (tag == axdr.VISIBLE_STRING or tag == axdr.OCTET_STRING):
             store(cur, obis.LIST_VER_ID, reading)  # Kamstrup: the version has no OBIS code
+            i += 1
+        elif i == count - 1 and tag == axdr.OCTET_STRING and obis.METER_ID not in reading:
+            store(cur, obis.METER_ID, reading)  # EVN (AT): the meter number closes the list
             i += 1
         else:
             raise ValueError("expected an OBIS code at list element %d" % i)
@@ -127,7 +157,11 @@ def walk_pairs(cur, count, reading):
 def walk_values(cur, count, keys, reading):
     """Bare values, named by position from `keys` (None: skip)."""
     for i in range(count):
-        store(cur, keys[i], reading)
+        key = keys[i]
+        if key is None:
+            cur.skip()
+        else:
+            store(cur, key, reading)
 
 
 def walk_captured(cur, count, reading):

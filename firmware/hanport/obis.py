@@ -25,6 +25,9 @@ ACTIVE_POWER_IMPORT_TOTAL = "active_power_import_total"
 ACTIVE_POWER_EXPORT_TOTAL = "active_power_export_total"
 REACTIVE_POWER_IMPORT_TOTAL = "reactive_power_import_total"
 REACTIVE_POWER_EXPORT_TOTAL = "reactive_power_export_total"
+GAS_VOLUME = "gas_volume"  # P1: the gas meter on an M-Bus channel of the electricity meter
+WATER_VOLUME = "water_volume"
+HEAT_ENERGY = "heat_energy"
 
 def obis_id(a, c, d, e):
     """The lookup int of OBIS A-x:C.D.E.x (fits a MicroPython small int: no allocation)."""
@@ -76,4 +79,8 @@ KEYS = {
     _electric(2, 8, 0): ACTIVE_POWER_EXPORT_TOTAL,
     _electric(3, 8, 0): REACTIVE_POWER_IMPORT_TOTAL,
     _electric(4, 8, 0): REACTIVE_POWER_EXPORT_TOTAL,
+    _electric(1, 8, 1): "active_power_import_total_t1",  # tariff registers (P1, DSMR)
+    _electric(1, 8, 2): "active_power_import_total_t2",
+    _electric(2, 8, 1): "active_power_export_total_t1",
+    _electric(2, 8, 2): "active_power_export_total_t2",
 }

@@ -1,8 +1,16 @@
 """The streaming reader: bytes in, one reading per good frame out, every reject counted.
 
-Wires the framer to the DLMS decoder. Nothing that arrives from the meter makes `feed`
-raise: bad frames and undecodable payloads are counted in `stats` and dropped. An
-exception raised by the caller's `on_reading` is the caller's and propagates.
+Wires the framers to the decoders. One byte stream may carry HDLC frames, M-Bus long frames
+(68 L L 68) or P1 telegrams (/ ... !CRC): the HDLC framer hunts for frames and stops at a 68 or
+a "/" between frames, and the M-Bus or P1 framer (imported then, on first sight) takes the
+bytes from there until its frame ends or turns out not to be one. All of them use the HDLC
+framer's one buffer and counters (a bad M-Bus checksum or P1 CRC counts in fcs_errors). With
+a key, ciphered APDUs (general-glo/ded-ciphering) are checked and decrypted (`gcm`) before
+the DLMS layer reads them; without one they are counted undecodable.
+
+Nothing that arrives from the meter makes `feed` raise: bad frames and undecodable payloads
+are counted in `stats` and dropped. An exception raised by the caller's `on_reading` is the
+caller's and propagates.
 
 The accounting rule, tested directly (host_tests/test_accounting.py): every frame whose
 checksums verify adds exactly one to exactly one of
@@ -16,7 +24,10 @@ checksums fail count in hcs_errors, fcs_errors, oversized, truncated or bad_form
 """
 
 from . import axdr, dlms, hdlc
-from .compat import ticks_ms
+from .compat import const, ticks_ms
+
+_MBUS_START = const(0x68)
+_GLO_CIPHERING = const(0xDB)
 
 
 class Stats:
@@ -75,36 +86,132 @@ class Stats:
 
 
 class Reader:
-    """Feed it meter bytes; it calls on_reading(reading) once per good frame, in order."""
+    """Feed it meter bytes; it calls on_reading(reading) once per good frame, in order.
 
-    def __init__(self, on_reading, buffer_size=2048, clock=ticks_ms):
+    key / auth_key: the meter's AES-128 encryption and authentication keys (16 bytes, or 32
+    hex digits) for ciphered APDUs; with auth_key set, every tag is checked."""
+
+    def __init__(self, on_reading, buffer_size=2048, clock=ticks_ms, key=None, auth_key=None):
         self._on_reading = on_reading
         self._framer = hdlc.Framer(self._on_info, buffer_size, self._on_reject, clock)
+        self._framer.watch = True
+        self._clock = clock
         self._cursor = axdr.Cursor()
         self.stats = Stats(self._framer)
         self.last_error = None
         self.last_abandoned = None  # why the last push was given up
+        self._cipher = None
+        if key is not None:
+            from . import gcm  # only with a key: AES tables and buffers cost heap
+
+            self._cipher = gcm.Decryptor(_key_bytes(key), _key_bytes(auth_key))
+            self._framer.watch_also = _GLO_CIPHERING  # bare ciphered APDUs (Smarty P1)
+        self._mbus = None  # the M-Bus framer, made when a 68 is first seen between frames
+        self._p1 = None  # the P1 framer, made when a "/" is first seen between frames
+        self._bare = None  # the framer of bare ciphered APDUs, with a key, on first DB
+        self._other = None  # whichever of them is inside a telegram now
 
     def feed(self, data):
         framer = self._framer
         if framer.push_pending():
             framer.expire()
-        framer.feed(data)
+        mbus = self._mbus
+        if mbus is not None and mbus.push_pending():
+            mbus.expire()
+        i = 0
+        end = len(data)
+        other = self._other
+        while i < end:
+            if other is not None:
+                i = other.feed(data, i, end)
+                if other.active:
+                    break
+                if other is mbus and mbus.replayed:
+                    self._replay(mbus)
+                other = self._other = None
+                continue
+            if mbus is not None and mbus.push_pending():
+                # The push's data sits at the front of the buffer, where the HDLC framer puts
+                # a flag it meets: a lone flag is put back, a frame gives the push up.
+                before = self._hdlc_outcomes()
+                first = framer._buf[0]
+                i = framer.feed(data, i)
+                if framer.pending() or self._hdlc_outcomes() != before:
+                    mbus.abandon("an HDLC frame broke into an M-Bus push")
+                else:
+                    framer._buf[0] = first
+            else:
+                i = framer.feed(data, i)
+            if i < end:
+                other = self._other = self._framer_for(data[i])
+                mbus = self._mbus
+                other.begin()
+
+    def flush(self):
+        """End of input (a file, a closed port): a P1 telegram whose "!" and CRC have come is
+        read without waiting for its line end."""
+        if self._other is not None and self._other is self._p1:
+            self._p1.flush()
+            if not self._p1.active:
+                self._other = None
 
     def expire(self):
         """Give up a push that has waited too long for its next part; for callers that poll
         when no bytes come (feed does it too)."""
         self._framer.expire()
+        if self._mbus is not None:
+            self._mbus.expire()
 
     @property
     def push_pending(self):
         """True while parts of a segmented or block-transfer push wait for the rest."""
-        return self._framer.push_pending()
+        mbus = self._mbus
+        return self._framer.push_pending() or (mbus is not None and mbus.push_pending())
 
     @property
     def pending_bytes(self):
         """Bytes held for a frame not yet complete (0 or 1 between frames)."""
-        return self._framer.pending()
+        other = self._other
+        return self._framer.pending() + (other.held() if other is not None else 0)
+
+    def _framer_for(self, start):
+        """The M-Bus or P1 framer for a frame that starts with this byte, made on first use
+        (their code is imported only by a dongle whose meter sends such frames)."""
+        if start == _MBUS_START:
+            if self._mbus is None:
+                from . import mbus
+
+                self._mbus = mbus.Framer(self._framer, self._on_info, self._on_reject, self._clock)
+            return self._mbus
+        if self._mbus is not None and self._mbus.push_pending():
+            self._mbus.abandon("another frame broke into an M-Bus push")
+        if start == _GLO_CIPHERING:
+            if self._bare is None:
+                from . import gcm
+
+                self._bare = gcm.Framer(self._framer, self._on_bare)
+            return self._bare
+        if self._p1 is None:
+            from . import p1
+
+            self._p1 = p1.Framer(self._framer, self._on_telegram)
+        return self._p1
+
+    def _replay(self, mbus):
+        """Scan the bytes an M-Bus false start took (68 L L: L may be an HDLC flag) as HDLC."""
+        framer = self._framer
+        framer.watch = False
+        framer.feed(memoryview(mbus.replay)[: mbus.replayed])
+        framer.watch = True
+        mbus.replayed = 0
+
+    def _hdlc_outcomes(self):
+        framer = self._framer
+        stats = self.stats
+        return (
+            sum(framer.errors) + framer.push_frames + framer.abandoned
+            + stats.frames_ok + stats.undecodable
+        )
 
     def _on_reject(self, reason, is_frame):
         if is_frame:
@@ -115,10 +222,52 @@ class Reader:
 
     def _on_info(self, buf, start, end):
         try:
-            reading = dlms.decode_info(buf, start, end, self._cursor)
+            reading = dlms.decode_info(buf, start, end, self._cursor, self._cipher)
         except Exception as err:  # any payload, however malformed, is only counted
             self.stats.undecodable += 1
             self.last_error = err
             return
         self.stats.frames_ok += 1
         self._on_reading(reading)
+
+    def _on_bare(self, buf, start, end):
+        """A ciphered APDU that came without a frame: its plaintext is a P1 telegram (Smarty)
+        or a DLMS APDU."""
+        try:
+            start, end = self._cipher.open(buf, start, end)
+        except ValueError as err:
+            self.stats.undecodable += 1
+            self.last_error = err
+            return
+        if end > start and buf[start] == 0x2F:  # "/"
+            self._on_telegram(buf, start, end)
+        else:
+            self._on_info(buf, start, end)
+
+    def _on_telegram(self, buf, start, end):
+        from . import p1  # imported already, unless the telegram came ciphered (Smarty)
+
+        try:
+            bang = p1.check(buf, start, end)
+        except ValueError as err:
+            self._framer.errors[hdlc.BAD_FCS] += 1
+            self.last_error = err
+            return
+        try:
+            reading = p1.decode_checked(buf, start, end, bang)
+        except Exception as err:  # any text, however malformed, is only counted
+            self.stats.undecodable += 1
+            self.last_error = err
+            return
+        self.stats.frames_ok += 1
+        self._on_reading(reading)
+
+
+def _key_bytes(key):
+    """A key given as 16 bytes or 32 hex digits, as bytes; None stays None."""
+    if key is None or not isinstance(key, str):
+        return key
+    try:
+        return bytes.fromhex(key)
+    except ValueError:
+        raise ValueError("a key is 32 hex digits")
