@@ -17,6 +17,8 @@ from hanport.crc16 import crc16
 
 PATH = "energy.json"
 MAX_BYTES = 16384  # a state is about 2 KB; anything much larger is not ours
+_LINE_MAX = 64  # an hour log line is about 25 bytes
+_TOO_LARGE = b"?"
 COUNTERS = ("stale", "backwards", "estimated", "dropped", "meter_changes", "jumps", "bad")
 
 
@@ -125,15 +127,18 @@ def load(energy, path=PATH):
 
 
 def _read(path):
+    """The file's bytes, _TOO_LARGE for a file above MAX_BYTES, or None if absent."""
     try:
+        if os.stat(path)[6] > MAX_BYTES:  # not read at all: it could not fit the heap
+            return _TOO_LARGE
         with open(path, "rb") as f:
-            return f.read(MAX_BYTES + 1)
+            return f.read()
     except OSError:
         return None
 
 
 def _check(raw):
-    if len(raw) > MAX_BYTES:
+    if raw is _TOO_LARGE:
         return "is too large"
     end = raw.rfind(b"\n", 0, len(raw) - 1)
     if end < 0 or not raw.endswith(b"\n"):
@@ -154,9 +159,10 @@ class HourLog:
 
     The state file keeps only the last 50 hours, and RAM no more; the month's hours live here.
     Each line is `<period> <import Wh> <export Wh> <estimated> <CRC-16>` in hex, about 20
-    bytes: a line torn by a power cut fails its check and is skipped (counted in `bad`), and
-    the hours after it are appended again from the state. The first period of a new month
-    moves the file to `<path>.prev`, replacing the month before.
+    bytes: a line torn by a power cut fails its check and is skipped (`bad` counts them at
+    start), and the hours after it are appended again from the state. Lines are read 64 bytes
+    at most at a time. The first period of a new month moves the file to `<path>.prev`,
+    replacing the month before.
     """
 
     def __init__(self, path, period_s):
@@ -165,12 +171,11 @@ class HourLog:
         self.last_p = -1
         self.month = 0
         self.bad = 0
-        for p, _, _ in self._lines(path):
+        for p, _, _ in self._lines(path, True):
             self.last_p = p
             if not self.month:
                 self.month = self._month(p)
-        raw = _read(path)
-        self.torn = bool(raw) and raw[-1:] != b"\n"  # the next line starts on a line of its own
+        self.torn = _ends_torn(path)  # then the next line starts on a line of its own
 
     def _month(self, p):
         year, month, _ = osloclock.civil_from_days(osloclock.local(p * self.period_s) // 86400)
@@ -196,16 +201,19 @@ class HourLog:
     def read(self):
         """(period, (import Wh, export Wh), estimated) of every good line, oldest first."""
         for path in (self.path + ".prev", self.path):
-            for row in self._lines(path):
+            for row in self._lines(path, False):
                 yield row
 
-    def _lines(self, path):
+    def _lines(self, path, count):
         try:
             f = open(path, "rb")
         except OSError:
             return
         with f:
-            for line in f:
+            while True:
+                line = f.readline(_LINE_MAX)  # bounded: a damaged file cannot fill the heap
+                if not line:
+                    return
                 parts = line.split()
                 if len(parts) == 5 and line.endswith(b"\n"):
                     text = line[: line.rfind(b" ")]
@@ -217,7 +225,21 @@ class HourLog:
                             continue
                     except ValueError:
                         pass
-                self.bad += 1
+                if count:
+                    self.bad += 1
+                while line and not line.endswith(b"\n"):  # the rest of an overlong line
+                    line = f.readline(_LINE_MAX)
+
+
+def _ends_torn(path):
+    try:
+        with open(path, "rb") as f:
+            if f.seek(0, 2) == 0:
+                return False
+            f.seek(-1, 2)
+            return f.read(1) != b"\n"
+    except OSError:
+        return False
 
 
 def _replace(src, dst):

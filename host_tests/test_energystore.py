@@ -248,3 +248,16 @@ def test_a_checked_state_that_is_not_ours_starts_fresh(tmp_path):
         acc = accounted(1)
         assert "starting fresh" in energystore.load(acc, path)
         assert energystore.dump(acc) == energystore.dump(energy.Energy())
+
+
+def test_an_overlong_line_in_the_hour_log_is_skipped_in_bounded_reads(tmp_path):
+    path = str(tmp_path / "energy.json.hours")
+    log = energystore.HourLog(path, H)
+    p = log_at("2026-02-02T10:00:00+01:00")
+    log.append(p, (1000, 0), False)
+    with open(path, "ab") as f:
+        f.write(b"7" * 100_000 + b"\n")
+    log = energystore.HourLog(path, H)
+    log.append(p + 1, (2000, 0), True)
+    assert list(log.read()) == [(p, (1000, 0), False), (p + 1, (2000, 0), True)]
+    assert log.bad == 1
