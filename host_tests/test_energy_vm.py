@@ -118,3 +118,24 @@ def test_bench_energy_reports_every_figure():
     assert figures["readings"] > 4000
     check_budget(figures["micropython_vm"])
     assert figures["cpython_readings_per_s"] > 0 and figures["vm_readings_per_s"] > 0
+
+
+def test_the_state_and_hour_log_work_alike_on_micropython(october, tmp_path):
+    """Saver, hour log and the damaged-file paths, with no read larger than the heap allows."""
+    folders = {name: tmp_path / name for name in ("cpython", "vm", "mp32")}
+    for folder in folders.values():
+        folder.mkdir()
+    reference = cpython("store", october, folders["cpython"])
+    assert reference[1] == {"load": None} and reference[2] == {"same": True}
+    assert reference[3]["bad"] == 1 and "too large" in reference[4]["load"]
+    vm_lines = vm("store", october, folders["vm"], data=[october, folders["vm"]])
+    assert [line for line in vm_lines if "load" not in line] == [
+        line for line in reference if "load" not in line
+    ]
+    mp_lines = mp32("store", october, folders["mp32"])
+    assert [line for line in mp_lines if "load" not in line] == [
+        line for line in reference if "load" not in line
+    ]
+    with open(folders["cpython"] / "energy.json.hours", "rb") as a:
+        with open(folders["mp32"] / "energy.json.hours", "rb") as b:
+            assert a.read() == b.read()

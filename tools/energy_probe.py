@@ -11,6 +11,8 @@ tools/bench_energy.py compare or tabulate its output. FRAMES is the tools/energy
     energy_probe.py memory FRAMES   {"held": B, "alloc": {"1": max B, "2": ..., "3": ...},
                                     "heap_after": [B after 10 readings, B after all],
                                     "views": {"now": B, "summary": B, "snapshot": B} per call}
+    energy_probe.py store FRAMES DIR  the same with a Saver and hour log in DIR, then damaged
+                                    files loaded again: one line per step
 """
 
 import gc
@@ -117,9 +119,40 @@ def memory(path):
     emit({"held": held, "alloc": alloc, "heap_after": after, "readings": n, "views": views})
 
 
+def store(path, folder):
+    """Run the recording with a Saver and an hour log in `folder`, damage the files, load."""
+    import energystore
+
+    state = folder + "/energy.json"
+    acc = energy.Energy()
+    saver = energystore.Saver(acc, state, state + ".hours")
+    acc.on_period = saver.log.append
+    for s2k, ms, reading in frames(path):
+        acc.feed(reading, s2k, ms)
+        saver.step()
+    saver.step(force=True)
+    emit({"writes": saver.writes, "errors": saver.errors})
+    copy = energy.Energy()
+    emit({"load": energystore.load(copy, state)})
+    emit({"same": energystore.dump(copy) == energystore.dump(acc)})
+    with open(state + ".hours", "ab") as f:
+        for _ in range(50):
+            f.write(b"7" * 100)  # an overlong line
+        f.write(b"\n")
+    log = energystore.HourLog(state + ".hours", acc.period_s)
+    emit({"hours": len(list(log.read())), "bad": log.bad, "last": log.last_p})
+    with open(state, "ab") as f:
+        for _ in range(20):
+            f.write(b"x" * 1000)  # too large to load
+    emit({"load": energystore.load(copy, state)})
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "store":
+        store(sys.argv[2], sys.argv[3])
+        return
     if len(sys.argv) != 3 or sys.argv[1] not in ("run", "memory"):
-        print("usage: energy_probe.py run|memory FRAMES")
+        print("usage: energy_probe.py run|memory FRAMES | store FRAMES DIR")
         sys.exit(2)
     if sys.argv[1] == "run":
         run(sys.argv[2])
