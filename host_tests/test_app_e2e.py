@@ -6,7 +6,6 @@ process exactly as `make demo` runs it; an independent `mosquitto_sub` records w
 
 import json
 import pathlib
-import signal
 import subprocess
 import sys
 import time
@@ -52,10 +51,12 @@ class Run:
         self.ended = time.time()
         return self.app.returncode
 
-    def interrupt(self, timeout=30):
-        """Ctrl-C: the app stops at once (its Last Will follows); returns its exit code."""
-        self.app.send_signal(signal.SIGINT)
-        return self.wait(timeout)
+    def end(self, timeout=30):
+        """Stop the app as a power cut would (SIGTERM: no clean MQTT disconnect, so the broker
+        sends its Last Will); SIGINT would do nothing where a test runner ignores it."""
+        self.app.terminate()
+        self.wait(timeout)
+        return self.app.returncode is not None
 
     def sent(self):
         return [json.loads(line) for line in self.log_path.read_text().splitlines()]
@@ -116,7 +117,7 @@ def test_values_that_arrive_equal_what_the_simulator_encoded(
         if sum(1 for m in sub.messages if m.topic == topic and b"meter_id" in m.payload) >= full:
             break
         time.sleep(0.1)
-    assert r.interrupt() == 0, r.output
+    assert r.end(), r.output
     states = [
         json.loads(m.payload)
         for m in sub.messages
