@@ -28,7 +28,10 @@ DEBS := mosquitto:mosquitto mosquitto_passwd:mosquitto mosquitto_sub:mosquitto-c
 debs:
 	sh tools/ensure_debs.sh $(DEBS)
 
+# The real MicroPython (32-bit, built once from ../shared/micropython into build/micropython32/,
+# rebuilt only when that changes); without it the MicroPython tests say why they are skipped.
 test: setup debs
+	-$(PY) tools/run_mp.py --build
 	$(PY) -m pytest -q host_tests
 
 # Open-ended random search with the property tests (minutes): new examples from a fresh seed on
@@ -44,15 +47,17 @@ fuzz: setup
 
 # --- the dongle application (helper "app"): demo on this PC, deploy to an ESP32 -----------
 # make demo [METER=aidon|kaifa|kamstrup] [SPEED=10] [MQTT=127.0.0.1:1883] [HTTP_PORT=8080]
+#   [RUNTIME=cpython]  (default: the real MicroPython when at hand, else CPython)
 METER ?= aidon
 HTTP_PORT ?= 8080
 SPEED ?= 1
+RUNTIME ?= auto
 BOARD ?= esp32-devkitc
 DRY = $(if $(DRY_RUN),--dry-run)
 
 demo: setup
 	$(PY) tools/demo.py --meter $(METER) --speed $(SPEED) $(if $(MQTT),--mqtt $(MQTT)) \
-		--http-port $(HTTP_PORT)
+		--http-port $(HTTP_PORT) --runtime $(RUNTIME)
 
 # make deploy PORT=/dev/ttyUSB0 BOARD=esp32-devkitc   (DRY_RUN=1 prints the commands)
 deploy: setup
@@ -79,12 +84,14 @@ flash: setup
 		$(if $(FIRMWARE),--firmware $(FIRMWARE)) $(DRY)
 
 # Parser speed (CPython, amshan, MicroPython VM), VM memory figures, the latency from a
-# frame's last byte to its message at a real broker, and the energy accounting's RAM and
-# allocation per reading; printed, never asserted.
-# For machines: .venv/bin/python tools/bench.py --json; tools/bench_latency.py --json
+# frame's last byte to its message at a real broker, the firmware's heap in the real 32-bit
+# MicroPython (per module group, after build(), over 10 simulated minutes), and the energy
+# accounting's RAM and allocation per reading; printed, never asserted. For machines:
+# tools/bench.py --json; bench_latency.py --json; bench_heap.py --json; bench_energy.py --json
 bench: setup debs
 	$(PY) tools/bench.py
 	$(PY) tools/bench_latency.py
+	$(PY) tools/bench_heap.py
 	$(PY) tools/bench_energy.py
 
 clean:

@@ -35,7 +35,9 @@ _WIFI_MS = const(250)
 _HEALTH_MS = const(1000)
 _LED_MS = const(250)
 _ERROR_PAUSE_MS = const(1000)
-_BOOT_ONLY = ("config", "board", "hw")  # dropped from the heap once the app is built
+# Used once at boot and then dropped from the heap: the settings, the pin maps, the hardware
+# layer and the code that wires them up (builder.py).
+_BOOT_ONLY = ("builder", "config", "board", "hw")
 
 
 async def guarded(name, step, period_ms, health):
@@ -204,74 +206,14 @@ def build(config_path=None, boards_dir=None, make_client=None):
 
     `make_client` replaces the umqtt client factory (the host launcher's printing client).
     """
-    import board as boards
-    import config
-    import hw
+    import builder
 
     try:
-        return _build(config, boards, hw, config_path or config.PATH, boards_dir, make_client)
+        return builder.build(App, config_path, boards_dir, make_client)
     finally:
         for name in _BOOT_ONLY:  # nothing that runs refers to them: their code leaves the heap
             sys.modules.pop(name, None)
         gc.collect()
-
-
-def _build(config, boards, hw, config_path, boards_dir, make_client):
-    # 1. Settings: a bad file never stops the boot, it is reported and defaults fill in.
-    cfg, problems = config.load(config_path)
-    log.set_level(cfg["log"]["level"])
-    for problem in problems:
-        log.warning("config", "{}", problem)
-    # 2. The board's pins, checked against the chip it really runs on.
-    board, problems = boards.load(cfg["board"], boards_dir or boards.DIR, boards.chip_of(hw.machine_name()))
-    for problem in problems:
-        log.warning("board", "{}", problem)
-    # 3. Setup button held at power-on: stay out of the way, leave the REPL free.
-    if hw.button_pressed(board):
-        log.warning("app", "setup button held: safe mode, application not started")
-        return None
-    # 4. Hardware, after a collect so the buffers come from a tidy heap.
-    gc.collect()
-    device_id = hw.device_id()
-    client_id = cfg["mqtt"]["client_id"] or "hanport-" + device_id
-    if make_client is None and cfg["mqtt"]["host"]:
-        from mqttclient import ClientFactory
-
-        make_client = ClientFactory(cfg["mqtt"], client_id)
-    elif make_client is None:
-        log.warning("mqtt", "mqtt.host is not set; readings are only logged")
-    app = App(
-        cfg,
-        board,
-        hw.make_uart(cfg["uart"], board),
-        hw.make_wlan(),
-        hw.make_led(board),
-        hw.make_wdt(cfg["health"]["watchdog_s"]),
-        make_client,
-        client_id,
-    )
-    # 5. HTTP API, pages and setup mode (web/), only when enabled.
-    if cfg["http"]["enabled"]:
-        from web.portal import Portal
-        from web.routes import Web
-        from web.state import State
-
-        state = State(ticks_ms, app.health.uptime_ms)
-        portal = Portal(hw.make_ap(), app.wifi, device_id, hw.make_button(board))
-        restart = hw.reset_function()
-        web = Web(cfg["http"], state, app.status_info, app.telemetry, config_path, portal, restart)
-        web.hostname = app.wifi.hostname
-        app.add_web(state, web)
-    log.info(
-        "app",
-        "board {}, UART{} rx={} {} baud, client id {}",
-        board["name"],
-        board["uart_id"],
-        board["rx_pin"],
-        cfg["uart"]["baud"],
-        client_id,
-    )
-    return app
 
 
 def start(config_path=None, boards_dir=None, make_client=None):

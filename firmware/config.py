@@ -42,7 +42,7 @@ DEFAULTS = {
 
 # Keys whose default is None take a bool or None ("use the board's value").
 _NULLABLE_BOOL = ("uart.invert_rx",)
-_FILE_MAX = 16384  # several times the largest valid file; a bigger one is not ours
+_FILE_MAX = 4096  # several times the largest valid file (about 700 B); a bigger one is not ours
 _WATCHDOG_MIN_S = 30  # a shorter watchdog would reset a dongle that is working
 
 _INT_RANGES = {
@@ -158,7 +158,7 @@ def load(path=PATH):
             notes.append("recovered settings from {}.tmp".format(path))
         except OSError:
             return cfg, ["no config file {}; using defaults".format(path)]
-    if len(data) > _FILE_MAX:
+    if data is None:
         return cfg, ["config file {} is over {} bytes; using defaults".format(path, _FILE_MAX)]
     # Any content at all, not only bad JSON, must leave the dongle booting on defaults.
     try:
@@ -178,9 +178,12 @@ def load(path=PATH):
 
 
 def _read(path):
-    """At most _FILE_MAX + 1 bytes of the file, undecoded."""
+    """The file's bytes, undecoded; None when it is over _FILE_MAX (asked of the file system,
+    so a huge file costs no buffer: reading up to the bound would take 4 KB of heap at boot)."""
+    if os.stat(path)[6] > _FILE_MAX:
+        return None
     with open(path, "rb") as f:
-        return f.read(_FILE_MAX + 1)
+        return f.read()
 
 
 def save(cfg, path=PATH):

@@ -1,8 +1,12 @@
 """`make demo`: a simulated meter and the dongle application on this PC, wired over TCP.
 
 Why: the main job needs no hardware to show. This starts `tools/simulate.py --tcp 0` in a child
-process, reads the port it prints, and runs the firmware (tools/run_host.py) with its UART twin
-reading that port. With --mqtt it publishes to that broker; without, it prints each message.
+process, reads the port it prints, and runs the firmware with its UART twin reading that port:
+in the real MicroPython interpreter whenever one is at hand (tools/run_mp.py: the 32-bit build,
+else the PyPI one; with the real umqtt.simple when --mqtt is given), else, or with
+`--runtime cpython`, in CPython (tools/run_host.py). The first line says which. With --mqtt it
+publishes to that broker; without, MicroPython logs each reading and CPython prints each message
+it would send.
 """
 
 import argparse
@@ -13,7 +17,29 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import run_host  # noqa: E402
+import run_mp  # noqa: E402
+
+
+def choose_runtime(wanted, mqtt):
+    """'micropython' or 'cpython' (None when MicroPython was asked for and is not at hand),
+    after printing the first line: which interpreter and which umqtt.simple the firmware uses."""
+    if wanted != "cpython":
+        interp, why = run_mp.interpreter()
+        umqtt = run_mp.UMQTT_DEFAULT if mqtt else None
+        if interp is not None and umqtt and run_mp.umqtt_dir(umqtt) is None:
+            interp, why = None, "no umqtt.simple at hand ({} is missing)".format(run_mp.SHARED)
+        if interp is not None:
+            print("demo: firmware in " + run_mp.describe(interp, umqtt, run_mp.HEAP_DEFAULT))
+            return "micropython"
+        if wanted == "micropython":
+            print("demo: " + why, file=sys.stderr)
+            return None
+        print("demo: firmware in CPython with the host twins ({}); {}".format(
+            "umqtt.simple twin" if mqtt else "messages printed", why), flush=True)
+        return "cpython"
+    print("demo: firmware in CPython with the host twins ({})".format(
+        "umqtt.simple twin from tools/hosttwin" if mqtt else "messages printed"), flush=True)
+    return "cpython"
 
 
 def main(argv=None):
@@ -23,7 +49,11 @@ def main(argv=None):
     parser.add_argument("--phases", type=int, default=3, choices=(1, 3))
     parser.add_argument("--mqtt", metavar="HOST:PORT")
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--runtime", default="auto", choices=("auto", "micropython", "cpython"))
     args, rest = parser.parse_known_args(argv)
+    runtime = choose_runtime(args.runtime, args.mqtt)
+    if runtime is None:
+        return 2
     sim = subprocess.Popen(
         [
             sys.executable,
@@ -57,7 +87,11 @@ def main(argv=None):
             host_args += ["--mqtt", args.mqtt]
         if args.duration:
             host_args += ["--duration", str(args.duration)]
-        return run_host.main(host_args)
+        if runtime == "cpython":
+            import run_host
+
+            return run_host.main(host_args)
+        return run_mp.main(host_args)
     finally:
         sim.terminate()
         sim.wait(timeout=5)

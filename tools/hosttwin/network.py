@@ -1,10 +1,29 @@
 """Host twin of MicroPython's `network` module: a station WLAN that "connects" at once.
 
-Why: the Wi-Fi keeper in the firmware drives `network.WLAN`, which CPython lacks. The PC is
-already on a network, so this twin only keeps the state machine honest: `connect()` makes
-`isconnected()` true, `disconnect()` makes it false, and tests can drop the link with
-`WLAN.link_up = False` to exercise the reconnect path.
+Why: the Wi-Fi keeper in the firmware drives `network.WLAN`, which a PC lacks. The PC is already
+on a network, so this twin only keeps the state machine honest: `connect()` makes `isconnected()`
+true, `disconnect()` makes it false. Runs in MicroPython (unix port) and CPython alike.
+
+The link can be dropped, to exercise the reconnect path: in the same process with
+`WLAN.link_up = False`; from outside it (a test driving the interpreter) by creating the file
+named by the environment variable `HANPORT_WLAN_DOWN` - the link is down while that file exists.
 """
+
+import os
+
+_DOWN_FILE = os.getenv("HANPORT_WLAN_DOWN")
+
+
+def _link():
+    if not WLAN.link_up:
+        return False
+    if _DOWN_FILE:
+        try:
+            os.stat(_DOWN_FILE)
+            return False
+        except OSError:
+            pass
+    return True
 
 STA_IF = 0
 AP_IF = 1
@@ -16,8 +35,8 @@ STAT_NO_AP_FOUND = 201
 
 
 class WLAN:
-    link_up = True  # class-wide switch for tests: False makes every connect fail
-    _connected = False
+    link_up = True  # class-wide switch for tests: False takes the access point away
+    _connected = False  # joined or joining: up whenever the link is there, as on the chip
 
     def __init__(self, interface=STA_IF):
         self.interface = interface
@@ -34,13 +53,13 @@ class WLAN:
     def connect(self, ssid=None, key=None, **kwargs):
         self.connects += 1
         self._config["ssid"] = ssid or ""
-        WLAN._connected = bool(self._active and WLAN.link_up)
+        WLAN._connected = self._active
 
     def disconnect(self):
         WLAN._connected = False
 
     def isconnected(self):
-        return WLAN._connected and WLAN.link_up
+        return WLAN._connected and _link()
 
     def status(self, param=None):
         if param == "rssi":

@@ -1,0 +1,74 @@
+"""Builds the App at boot: settings, pin map, hardware objects, MQTT client and HTTP side.
+
+app.build() imports this, runs it once and drops it with config, board and hw, so none of this
+code stays in the heap while the dongle runs.
+"""
+
+import gc
+
+import board as boards
+import config
+import hw
+import log
+from compat import ticks_ms
+
+
+def build(App, config_path, boards_dir, make_client):
+    """The steps of app.build(); see there."""
+    config_path = config_path or config.PATH
+    # 1. Settings: a bad file never stops the boot, it is reported and defaults fill in.
+    cfg, problems = config.load(config_path)
+    log.set_level(cfg["log"]["level"])
+    for problem in problems:
+        log.warning("config", "{}", problem)
+    # 2. The board's pins, checked against the chip it really runs on.
+    chip = boards.chip_of(hw.machine_name())
+    board, problems = boards.load(cfg["board"], boards_dir or boards.DIR, chip)
+    for problem in problems:
+        log.warning("board", "{}", problem)
+    # 3. Setup button held at power-on: stay out of the way, leave the REPL free.
+    if hw.button_pressed(board):
+        log.warning("app", "setup button held: safe mode, application not started")
+        return None
+    # 4. Hardware, after a collect so the buffers come from a tidy heap.
+    gc.collect()
+    device_id = hw.device_id()
+    client_id = cfg["mqtt"]["client_id"] or "hanport-" + device_id
+    if make_client is None and cfg["mqtt"]["host"]:
+        from mqttclient import ClientFactory
+
+        make_client = ClientFactory(cfg["mqtt"], client_id)
+    elif make_client is None:
+        log.warning("mqtt", "mqtt.host is not set; readings are only logged")
+    app = App(
+        cfg,
+        board,
+        hw.make_uart(cfg["uart"], board),
+        hw.make_wlan(),
+        hw.make_led(board),
+        hw.make_wdt(cfg["health"]["watchdog_s"]),
+        make_client,
+        client_id,
+    )
+    # 5. HTTP API, pages and setup mode (web/), only when enabled.
+    if cfg["http"]["enabled"]:
+        from web.portal import Portal
+        from web.routes import Web
+        from web.state import State
+
+        state = State(ticks_ms, app.health.uptime_ms)
+        portal = Portal(hw.make_ap(), app.wifi, device_id, hw.make_button(board))
+        restart = hw.reset_function()
+        web = Web(cfg["http"], state, app.status_info, app.telemetry, config_path, portal, restart)
+        web.hostname = app.wifi.hostname
+        app.add_web(state, web)
+    log.info(
+        "app",
+        "board {}, UART{} rx={} {} baud, client id {}",
+        board["name"],
+        board["uart_id"],
+        board["rx_pin"],
+        cfg["uart"]["baud"],
+        client_id,
+    )
+    return app

@@ -1,0 +1,118 @@
+"""The dongle in the real MicroPython interpreter, for the end-to-end tests: simulator -> TCP ->
+main.py in `micropython -X heapsize=N` (staged by tools/run_mp.py, as `make deploy` lays out the
+board's filesystem) -> real umqtt.simple -> mosquitto, and HTTP on 127.0.0.1.
+
+Why a module: the MicroPython end-to-end, page and soak tests all need the same launcher, the
+simulator's log, HTTP helpers (inherited from webhost.Dongle) and a clear skip when there is no
+interpreter or no umqtt.simple at hand.
+"""
+
+import os
+import subprocess
+import time
+
+import config
+import pytest
+import run_mp
+from simproc import start_simulator
+from webhost import Dongle, free_port
+
+_interp = []
+
+
+def interpreter():
+    """The MicroPython to test in (built once per session), or skip saying why there is none."""
+    if not _interp:
+        _interp.append(run_mp.interpreter(build=True))
+    interp, why = _interp[0]
+    if interp is None:
+        pytest.skip(why)
+    return interp
+
+
+def need_umqtt(version):
+    if run_mp.umqtt_dir(version) is None:
+        pytest.skip(
+            "umqtt.simple {} is not at hand ({} is missing)".format(version, run_mp.SHARED)
+        )
+    return version
+
+
+def device_config(broker=None, http=True, client_id="mp-e2e", diagnostics_s=1):
+    cfg = config.defaults()
+    cfg["wifi"]["ssid"] = "host-twin"
+    cfg["log"]["level"] = "info"
+    cfg["publish"]["diagnostics_s"] = diagnostics_s
+    cfg["mqtt"]["client_id"] = client_id
+    if broker is not None:
+        cfg["mqtt"]["host"] = broker.host
+        cfg["mqtt"]["port"] = broker.port
+    cfg["http"]["enabled"] = http
+    cfg["http"]["port"] = free_port()
+    return cfg
+
+
+class MpDongle(Dongle):
+    """A simulated meter and the firmware in MicroPython; `stop()` ends both.
+
+    `link_down()`/`link_up()` take the twin WLAN's network away and back from outside.
+    """
+
+    def __init__(
+        self,
+        tmp_path,
+        cfg,
+        meter="aidon",
+        speed=5,
+        start="2024-03-01T12:59:59",
+        umqtt=None,
+        heap=run_mp.HEAP_DEFAULT,
+        sim_args=(),
+    ):
+        interp = interpreter()
+        self.interp = interp
+        self.cfg = cfg
+        self.log_path = tmp_path / "sim.jsonl"
+        self.port = cfg["http"]["port"]
+        self.down_file = str(tmp_path / "wlan-down")
+        stage = run_mp.stage(str(tmp_path / "fs"), cfg)
+        self.sim, where = start_simulator(
+            meter, self.log_path, start, speed, "--seed", "7", *sim_args
+        )
+        env = run_mp.environment(stage, umqtt, "tcp://" + where, self.down_file, interp)
+        self.out_path = tmp_path / "mp.out"
+        self._out = open(self.out_path, "w")  # noqa: SIM115 - closed in stop()
+        self.app = subprocess.Popen(
+            run_mp.command(interp, heap),
+            cwd=stage,
+            env=env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )
+        if cfg["http"]["enabled"]:
+            self._wait_listening(timeout=30)
+
+    @property
+    def output(self):
+        return self.out_path.read_text(errors="replace")
+
+    def link_down(self):
+        open(self.down_file, "w").close()
+
+    def link_up(self):
+        os.remove(self.down_file)
+
+    def wait_output(self, text, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output:
+                return True
+            assert self.app.poll() is None, "MicroPython ended:\n" + self.output
+            time.sleep(0.1)
+        raise AssertionError("no {!r} in the output:\n{}".format(text, self.output))
+
+    def assert_clean(self):
+        out = self.output
+        assert "MemoryError" not in out, out
+        assert "Traceback" not in out, out
+        assert self.app.poll() is None, "MicroPython ended:\n" + out

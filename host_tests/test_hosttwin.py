@@ -1,0 +1,100 @@
+"""The `machine` and `network` twins behave the same in the real MicroPython and in CPython: one
+script drives them in both. UART from a file (never overruns) and from TCP (bytes beyond rxbuf
+waiting at a drain are dropped and counted), the WLAN link dropped from outside through the
+HANPORT_WLAN_DOWN file, late watchdog feeds counted, and reset() ending the process with its own
+exit status."""
+
+import socket
+import subprocess
+import sys
+
+import pytest
+import run_mp
+from mphost import interpreter
+
+SCRIPT = r"""
+import os, sys, time
+import machine, network
+
+def sleep_ms(ms):
+    time.sleep(ms / 1000)
+
+u = machine.UART(2, rxbuf=8, source="file:" + sys.argv[1])
+b = bytearray(5)
+print("file", u.any(), u.readinto(b), bytes(b), u.read(), u.read(), u.read(), u.overruns)
+t = machine.UART(2, rxbuf=16, source="tcp://127.0.0.1:" + sys.argv[2])
+deadline = time.time() + 10
+while t.any() < 16 and time.time() < deadline:
+    sleep_ms(20)
+sleep_ms(300)
+print("tcp", t.any(), len(t.read()), t.overruns + t.any() + 16)
+w = network.WLAN(network.STA_IF)
+w.active(True)
+w.connect("home", "pw")
+up = w.isconnected()
+open(sys.argv[3], "w").close()
+down = w.isconnected()
+os.remove(sys.argv[3])
+print("wlan", up, down, w.isconnected())
+d = machine.WDT(timeout=50)
+d.feed()
+sleep_ms(120)
+d.feed()
+print("wdt", d.feeds, d.missed, len(machine.unique_id()))
+try:  # CPython-only twins must not shadow MicroPython's own modules
+    import cryptolib
+    crypto = "file" if hasattr(cryptolib, "__file__") else "builtin"
+except ImportError:
+    crypto = "missing"
+try:
+    import umqtt.simple
+    mqtt = "found"
+except ImportError:
+    mqtt = "missing"
+print("shadow", crypto, mqtt)
+machine.reset()
+print("not reached")
+"""
+
+
+def run(argv, env, tmp_path):
+    data = tmp_path / "bytes.bin"
+    data.write_bytes(b"hello world bytes")
+    server = socket.create_server(("127.0.0.1", 0))
+    (tmp_path / "twin_check.py").write_text(SCRIPT)
+    proc = subprocess.Popen(
+        argv + [str(tmp_path / "twin_check.py"), str(data), str(server.getsockname()[1]),
+                str(tmp_path / "down")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    conn, _ = server.accept()
+    conn.sendall(bytes(100))  # 100 bytes at once into a 16-byte receive buffer
+    out, err = proc.communicate(timeout=60)
+    conn.close()
+    server.close()
+    return proc.returncode, out.splitlines(), err
+
+
+@pytest.mark.parametrize("where", ["micropython", "cpython"])
+def test_twins_behave_alike_in_both_interpreters(where, tmp_path):
+    interp = interpreter() if where == "micropython" else None
+    env = run_mp.environment(str(tmp_path), None, "none", str(tmp_path / "down"), interp)
+    if where == "micropython":
+        argv = [interp.path]
+    else:
+        argv = [sys.executable]
+        env["PYTHONPATH"] = run_mp.TWIN
+    code, lines, err = run(argv, env, tmp_path)
+    assert code == 86, (lines, err)  # machine.RESET_EXIT
+    # A file waits for the reader: 8 bytes buffered at a time, all read, no overrun.
+    assert lines[0] == "file 8 5 b'hello' b' world b' b'ytes' None 0", lines
+    # 100 bytes at once into 16 bytes of buffer: 84 dropped and counted, 16 read.
+    assert lines[1] == "tcp 16 16 100", (lines, err)
+    assert lines[2] == "wlan True False True", lines
+    assert lines[3] == "wdt 2 1 6", lines
+    if where == "micropython":
+        # Its own cryptolib when built in, the twin only where it is not (the 32-bit build).
+        crypto = "builtin" if interp.has("cryptolib") else "file"
+        assert lines[4] == "shadow {} missing".format(crypto), lines  # no umqtt folder given
+    assert "WDT would have reset the chip" in err and "machine.reset()" in err
+    assert "not reached" not in lines
