@@ -21,6 +21,27 @@ def number(value):
     return "0.0" if text == "-0.0" else text
 
 
+def pieces(obj):
+    """The same text as dumps(obj), in small pieces: an HTTP answer is written out as they come,
+    so no string the size of the whole answer is ever built."""
+    if isinstance(obj, dict):
+        sep = "{"
+        for key in obj:
+            yield sep + json.dumps(str(key)) + ": "
+            sep = ", "
+            yield from pieces(obj[key])
+        yield "{}" if sep == "{" else "}"
+    elif isinstance(obj, (list, tuple)):
+        sep = "["
+        for value in obj:
+            yield sep
+            sep = ", "
+            yield from pieces(value)
+        yield "[]" if sep == "[" else "]"
+    else:
+        yield number(obj)
+
+
 def dumps(obj):
     """JSON text of dicts, lists and plain values, floats through number()."""
     if isinstance(obj, dict):

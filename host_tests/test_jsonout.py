@@ -45,3 +45,10 @@ def test_vm_writes_the_same_text(tmp_path):
         '{"v": 163777250}',
         '{"v": [0.3]}',
     ]
+
+
+def test_pieces_join_to_what_dumps_writes():
+    samples = [{}, [], {"a": [], "b": {}}, {"x": 1.5, "y": [1, 2.25, "s", None, True, {"z": {}}]},
+               "text", 3, [{}], {"reading": {"voltage_l1": 230.1, "meter_id": "7359"}}]
+    for obj in samples:
+        assert "".join(jsonout.pieces(obj)) == jsonout.dumps(obj)
