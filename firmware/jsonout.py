@@ -43,9 +43,6 @@ def pieces(obj):
 
 
 def dumps(obj):
-    """JSON text of dicts, lists and plain values, floats through number()."""
-    if isinstance(obj, dict):
-        return "{" + ", ".join(json.dumps(str(k)) + ": " + dumps(v) for k, v in obj.items()) + "}"
-    if isinstance(obj, (list, tuple)):
-        return "[" + ", ".join(dumps(v) for v in obj) + "]"
-    return number(obj)
+    """JSON text of dicts, lists and plain values, floats through number(); joined once from
+    pieces(), so building it holds the text only once besides its small pieces."""
+    return "".join(pieces(obj))
