@@ -383,8 +383,18 @@ class PtySink:
         return int.from_bytes(buf, sys.byteorder)
 
     def close(self, drain_s=5.0):
+        # The kernel moves written bytes to the terminal side a little later, so "nothing
+        # pending" is believed only when it holds for 0.2 s (closing too early lost the last
+        # frame now and then).
         deadline = time.monotonic() + drain_s
-        while self.pending() and time.monotonic() < deadline:
+        quiet_since = None
+        while time.monotonic() < deadline:
+            if self.pending():
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= 0.2:
+                break
             time.sleep(0.02)
         os.close(self.master)
         os.close(self.slave)
