@@ -84,13 +84,15 @@ flash: setup
 		$(if $(FIRMWARE),--firmware $(FIRMWARE)) $(DRY)
 
 # Parser speed (CPython, amshan, MicroPython VM), VM memory figures, the latency from a
-# frame's last byte to its message at a real broker, and the firmware's heap in the real
-# 32-bit MicroPython (per module group, after build(), over 10 simulated minutes); printed,
-# never asserted. For machines: tools/bench.py --json; bench_latency.py --json; bench_heap.py --json
+# frame's last byte to its message at a real broker, the firmware's heap in the real 32-bit
+# MicroPython (per module group, after build(), over 10 simulated minutes), and the energy
+# accounting's RAM and allocation per reading; printed, never asserted. For machines:
+# tools/bench.py --json; bench_latency.py --json; bench_heap.py --json; bench_energy.py --json
 bench: setup debs
 	$(PY) tools/bench.py
 	$(PY) tools/bench_latency.py
 	$(PY) tools/bench_heap.py
+	$(PY) tools/bench_energy.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis build

@@ -21,10 +21,28 @@ def number(value):
     return "0.0" if text == "-0.0" else text
 
 
-def dumps(obj):
-    """JSON text of dicts, lists and plain values, floats through number()."""
+def pieces(obj):
+    """The same text as dumps(obj), in small pieces: an HTTP answer is written out as they come,
+    so no string the size of the whole answer is ever built."""
     if isinstance(obj, dict):
-        return "{" + ", ".join(json.dumps(str(k)) + ": " + dumps(v) for k, v in obj.items()) + "}"
-    if isinstance(obj, (list, tuple)):
-        return "[" + ", ".join(dumps(v) for v in obj) + "]"
-    return number(obj)
+        sep = "{"
+        for key in obj:
+            yield sep + json.dumps(str(key)) + ": "
+            sep = ", "
+            yield from pieces(obj[key])
+        yield "{}" if sep == "{" else "}"
+    elif isinstance(obj, (list, tuple)):
+        sep = "["
+        for value in obj:
+            yield sep
+            sep = ", "
+            yield from pieces(value)
+        yield "[]" if sep == "[" else "]"
+    else:
+        yield number(obj)
+
+
+def dumps(obj):
+    """JSON text of dicts, lists and plain values, floats through number(); joined once from
+    pieces(), so building it holds the text only once besides its small pieces."""
+    return "".join(pieces(obj))

@@ -45,3 +45,13 @@ def test_vm_writes_the_same_text(tmp_path):
         '{"v": 163777250}',
         '{"v": [0.3]}',
     ]
+
+
+def test_pieces_are_the_json_text_in_parts():
+    samples = [{}, [], {"a": [], "b": {}}, {"x": 1.5, "y": [1, 2.25, "s", None, True, {"z": {}}]},
+               "text", 3, [{}], {"reading": {"voltage_l1": 230.1, "meter_id": "7359"}}]
+    for obj in samples:
+        text = "".join(jsonout.pieces(obj))
+        assert json.loads(text) == json.loads(json.dumps(obj))
+    assert "".join(jsonout.pieces({"a": [1, {}], "b": 9.3})) == '{"a": [1, {}], "b": 9.3}'
+    assert max(len(p) for p in jsonout.pieces({"k{}".format(i): i for i in range(50)})) < 16

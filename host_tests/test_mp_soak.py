@@ -27,7 +27,7 @@ import pytest
 from mphost import MpDongle, device_config, interpreter, need_umqtt
 
 HEAP_HTTP = os.environ.get("HANPORT_SOAK_HEAP", "160k")
-HEAP_NO_HTTP = os.environ.get("HANPORT_SOAK_HEAP_NO_HTTP", "136k")
+HEAP_NO_HTTP = os.environ.get("HANPORT_SOAK_HEAP_NO_HTTP", "120k")
 UMQTT = "1.8.0"
 MINUTES = 10
 SPEED = 10  # 10 meter minutes in about a minute

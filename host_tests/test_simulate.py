@@ -324,3 +324,64 @@ def test_serial_output_through_pyserial(tmp_path):
         os.close(master)
         os.close(slave)
     assert_arrived_as_sent(bytes(data), read_log(log))
+
+
+# --- Recordings for tools/energy.py: Oslo wall clock, frames file, faults --------------------
+
+
+def list3_clocks(sim, start, hours):
+    out = []
+    for when, reading, _ in sim.frames(start):
+        if when >= start.astimezone(datetime.timezone.utc).replace(tzinfo=None) + (
+            datetime.timedelta(hours=hours)
+        ):
+            break
+        if "active_power_import_total" in reading:
+            out.append((when, reading["meter_datetime"], reading["active_power_import_total"]))
+    return out
+
+
+def test_an_aware_start_runs_in_utc_with_an_oslo_wall_clock_on_the_meter():
+    start = datetime.datetime.fromisoformat("2026-10-25T00:00:00+02:00")
+    clocks = list3_clocks(simulate.Simulator("Aidon", 3, 1, slow=24), start, 4)
+    walls = [c[1][11:16] for c in clocks]
+    assert walls == ["00:00", "01:00", "02:00", "02:00"]  # the clocks go back at 03:00 CEST
+    assert [c[0].hour for c in clocks] == [22, 23, 0, 1]  # UTC, 10 s after the hour
+    assert clocks[3][2] > clocks[2][2]  # the second 02:00 is a new hour
+
+
+def test_faults_repeat_drop_and_silence_list3_and_frames():
+    start = datetime.datetime.fromisoformat("2026-02-02T10:00:00+01:00")
+    ms = simulate.parse_time_ms
+    faults = simulate.Faults(
+        repeat_list3=[ms("2026-02-02T11:00:00+01:00")],
+        drop_list3=[ms("2026-02-02T12:00:00+01:00")],
+        silence=[(ms("2026-02-02T13:30:00+01:00"), ms("2026-02-02T14:30:00+01:00"))],
+    )
+    sim = simulate.Simulator("Aidon", 3, 1, slow=24, faults=faults)
+    clocks = list3_clocks(sim, start, 6)
+    assert [c[1][11:16] for c in clocks] == ["10:00", "10:00", "13:00", "15:00"]
+    assert clocks[0][2] == clocks[1][2]  # the repeat carries the old registers
+    end = datetime.datetime(2026, 2, 2, 15, 0)  # UTC
+    times = [t for t, _, _ in itertools.takewhile(lambda f: f[0] < end, sim.frames(start))]
+    quiet_from = datetime.datetime(2026, 2, 2, 12, 30)
+    quiet_to = datetime.datetime(2026, 2, 2, 13, 30)
+    assert not [t for t in times if quiet_from <= t < quiet_to]
+    assert [t for t in times if t < quiet_from] and [t for t in times if t >= quiet_to]
+
+
+def test_the_frames_file_holds_unix_time_and_the_frame_as_hex(tmp_path):
+    frames = tmp_path / "frames.txt"
+    subprocess.run(
+        [sys.executable, SIMULATE, "--speed", "0", "--count", "30", "--slow", "2",
+         "--start", "2026-02-02T10:59:00+01:00", "--frames", str(frames),
+         "--drop-list3", "2026-02-02T12:00:00+01:00"],
+        check=True, stdout=subprocess.DEVNULL, timeout=60,
+    )
+    lines = frames.read_text().splitlines()
+    assert len(lines) == 30
+    first_time, first_hex = lines[0].split(" ")
+    assert float(first_time) == datetime.datetime.fromisoformat(
+        "2026-02-02T10:59:00+01:00"
+    ).timestamp()
+    assert hanport.decode_frame(bytes.fromhex(first_hex))["active_power_import"] > 0

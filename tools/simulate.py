@@ -75,18 +75,20 @@ def meter_name(text):
     raise ValueError(f"unknown meter {text!r} (choose from {', '.join(PROFILES)})")
 
 
-def schedule(meter, start_ms):
-    """Endless (send time ms, list number) events from `start_ms` on (ms since the epoch)."""
+def schedule(meter, start_ms, slow=1):
+    """Endless (send time ms, list number) events from `start_ms` on (ms since the epoch);
+    `slow` N sends lists 1 and 2 N times less often (a month of test data in seconds)."""
     profile = PROFILES[meter_name(meter)]
     send_offset = profile["hourly"][0]
     nexts = {}
-    for list_no, period in profile["lists"]:
+    lists = tuple((n, period * slow) for n, period in profile["lists"])
+    for list_no, period in lists:
         nexts[list_no] = -(-start_ms // period) * period
     hour = start_ms - start_ms % HOUR_MS
     nexts[3] = (
         hour + send_offset if hour + send_offset >= start_ms else hour + HOUR_MS + send_offset
     )
-    periods = dict(profile["lists"])
+    periods = dict(lists)
     periods[3] = HOUR_MS
     while True:
         due = min(nexts.values())
@@ -119,6 +121,8 @@ class HouseholdLoad:
             rng.uniform(1e4, 2e6),
         ]  # A+ A- R+ R-
         self.snapshots = {}
+        if start_ms % HOUR_MS == 0:  # a start on the hour: its list 3 has the counters of then
+            self.snapshots[start_ms] = list(self.energy_wh)
         self.state = self._sample(start_ms)
 
     def advance(self, t_ms):
@@ -200,15 +204,37 @@ class HouseholdLoad:
         return state
 
 
+class Faults:
+    """Faults on request, each at a time on the simulator's timeline (ms since the epoch):
+    `repeat_list3` hours whose list 3 repeats the previous hour's clock and registers (the Aidon
+    fault), `drop_list3` hours whose list 3 is lost, `silence` (from, to) spans with no frames
+    at all (the dongle unplugged). The meter keeps counting through all of them."""
+
+    def __init__(self, repeat_list3=(), drop_list3=(), silence=()):
+        self.repeat_list3 = {t - t % HOUR_MS for t in repeat_list3}
+        self.drop_list3 = {t - t % HOUR_MS for t in drop_list3}
+        self.silence = list(silence)
+
+    def silent(self, t_ms):
+        return any(start <= t_ms < end for start, end in self.silence)
+
+
 class Simulator:
     """One simulated meter: `frames(start_time)` yields (time, reading, frame_bytes) forever.
 
     time is the meter's clock when the frame goes out (naive local datetime), reading the
     canonical values exactly as encoded (what a correct decoder returns), frame the bytes.
     The same meter, phases, seed and start time give the same frames.
+
+    A start time with a UTC offset runs the timeline in UTC and the meter clock in Norwegian
+    wall time (Europe/Oslo, summer time included, as NVE's HAN description says); time is
+    then the UTC instant (naive). `slow` and `faults` as in `schedule` and `Faults`.
     """
 
-    def __init__(self, meter, phases=3, seed=0, meter_id=None):
+    def __init__(self, meter, phases=3, seed=0, meter_id=None, slow=1, faults=None):
+        self.slow = slow
+        self.faults = faults or Faults()
+        self.wall = None  # timeline ms -> meter clock ms; None: the same
         self.meter = meter_name(meter)
         if phases not in (1, 3):
             raise ValueError("phases must be 1 or 3")
@@ -225,13 +251,23 @@ class Simulator:
 
     def frames(self, start_time):
         """Frames from `start_time` (naive datetime, meter's local clock) on, endlessly."""
+        if start_time.tzinfo is not None:
+            start_time = start_time.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+            self.wall = _oslo_wall
         start_ms = _to_ms(start_time)
         rng = random.Random(f"{self.meter}/{self.phases}/{self.seed}/load")
         load = HouseholdLoad(rng, self.phases, start_ms)
         clock_offset = PROFILES[self.meter]["hourly"][1]
-        for t_ms, list_no in schedule(self.meter, start_ms):
+        faults = self.faults
+        for t_ms, list_no in schedule(self.meter, start_ms, self.slow):
             state = load.advance(t_ms)
-            raw = self._reading(list_no, t_ms, state, load, clock_offset)
+            hour = t_ms - t_ms % HOUR_MS
+            if faults.silent(t_ms) or (list_no == 3 and hour in faults.drop_list3):
+                continue
+            if list_no == 3 and hour in faults.repeat_list3:
+                raw = self._reading(3, t_ms - HOUR_MS, state, load, clock_offset)
+            else:
+                raw = self._reading(list_no, t_ms, state, load, clock_offset)
             frame = hanencode.build_frame(self.meter, raw)
             yield _from_ms(t_ms), hanencode.quantise(self.meter, raw), frame
 
@@ -243,7 +279,7 @@ class Simulator:
         if list_no == 3:
             clock_ms = t_ms - t_ms % HOUR_MS + clock_offset
             totals = load.totals_at(clock_ms)
-            reading["meter_datetime"] = _iso(clock_ms)
+            reading["meter_datetime"] = _iso(self._clock(clock_ms))
             for key, value in zip(
                 (
                     "active_power_import_total",
@@ -256,11 +292,31 @@ class Simulator:
                 reading[key] = value
         elif self.meter != "Aidon":
             # Kaifa and Kamstrup stamp every frame with the clock in the APDU header.
-            reading["meter_datetime"] = _iso(t_ms - t_ms % 1000)
+            reading["meter_datetime"] = _iso(self._clock(t_ms - t_ms % 1000))
         return reading
+
+    def _clock(self, t_ms):
+        return t_ms if self.wall is None else self.wall(t_ms)
 
 
 _EPOCH = datetime.datetime(1970, 1, 1)
+
+
+def _oslo_wall(t_ms):
+    """Norwegian wall-clock ms of the UTC instant `t_ms` (zoneinfo: the reference, not ours)."""
+    import zoneinfo  # only the wall-clock mode needs the zone database
+
+    utc = datetime.datetime.fromtimestamp(t_ms // 1000, datetime.timezone.utc)
+    wall = utc.astimezone(zoneinfo.ZoneInfo("Europe/Oslo")).replace(tzinfo=None)
+    return _to_ms(wall) + t_ms % 1000
+
+
+def parse_time_ms(text):
+    """Timeline ms of an ISO time: UTC when it has an offset, else as written."""
+    when = datetime.datetime.fromisoformat(text)
+    if when.tzinfo is not None:
+        when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return _to_ms(when)
 
 
 def _to_ms(when):
@@ -327,8 +383,18 @@ class PtySink:
         return int.from_bytes(buf, sys.byteorder)
 
     def close(self, drain_s=5.0):
+        # The kernel moves written bytes to the terminal side a little later, so "nothing
+        # pending" is believed only when it holds for 0.2 s (closing too early lost the last
+        # frame now and then).
         deadline = time.monotonic() + drain_s
-        while self.pending() and time.monotonic() < deadline:
+        quiet_since = None
+        while time.monotonic() < deadline:
+            if self.pending():
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= 0.2:
+                break
             time.sleep(0.02)
         os.close(self.master)
         os.close(self.slave)
@@ -398,6 +464,20 @@ class SerialSink:
         self.port.close()
 
 
+class FramesSink:
+    """One line per frame: arrival time in Unix seconds, a space, the frame as hex
+    (the input of tools/energy.py). The timeline is taken as UTC."""
+
+    def __init__(self, path):
+        self.file = open(path, "w")  # noqa: SIM115 - lives as long as the simulator runs
+
+    def record(self, when, reading, frame, meter):
+        self.file.write("{:.3f} {}\n".format(_to_ms(when) / 1000, frame.hex()))
+
+    def close(self):
+        self.file.close()
+
+
 class LogSink:
     """One JSON line per frame: t (meter time), list, meter, hex, values (reading as encoded)."""
 
@@ -434,7 +514,9 @@ def run(
     """Send frames to `sinks` until `count` frames or `duration_s` meter seconds; return count.
 
     speed N runs the meter clock N times faster than the wall clock; 0 sends without waiting.
+    `log` is a log sink (LogSink, FramesSink) or a list of them.
     """
+    logs = log if isinstance(log, list) else [log] if log is not None else []
     sent = 0
     wall_start = clock()
     first_ms = None
@@ -453,8 +535,8 @@ def run(
                 sleep(delay)
         for sink in sinks:
             sink.write(frame)
-        if log is not None:
-            log.record(when, reading, frame, simulator.meter)
+        for entry in logs:
+            entry.record(when, reading, frame, simulator.meter)
         sent += 1
     return sent
 
@@ -486,10 +568,35 @@ def main(argv=None):
     parser.add_argument("--baud", type=int, default=2400)
     parser.add_argument("--parity", default="E", choices=("N", "E", "O"))
     parser.add_argument("--log", metavar="FILE", help="JSON line per frame sent")
+    parser.add_argument(
+        "--frames", metavar="FILE", help="'<unix seconds> <hex>' line per frame (tools/energy.py)"
+    )
+    parser.add_argument(
+        "--slow", type=int, default=1, help="send lists 1 and 2 N times less often"
+    )
+    parser.add_argument(
+        "--repeat-list3", action="append", default=[], metavar="ISO",
+        help="that hour's list 3 repeats the previous one (Aidon fault); repeatable",
+    )
+    parser.add_argument(
+        "--drop-list3", action="append", default=[], metavar="ISO",
+        help="that hour's list 3 is lost; repeatable",
+    )
+    parser.add_argument(
+        "--silence", action="append", default=[], metavar="ISO/ISO",
+        help="no frames from the first time to the second; repeatable",
+    )
     args = parser.parse_args(argv)
 
     try:
-        simulator = Simulator(args.meter, args.phases, args.seed)
+        faults = Faults(
+            [parse_time_ms(t) for t in args.repeat_list3],
+            [parse_time_ms(t) for t in args.drop_list3],
+            [tuple(parse_time_ms(t) for t in span.split("/")) for span in args.silence],
+        )
+        if args.slow < 1:
+            raise ValueError("--slow must be 1 or more")
+        simulator = Simulator(args.meter, args.phases, args.seed, slow=args.slow, faults=faults)
         start = (
             datetime.datetime.fromisoformat(args.start)
             if args.start
@@ -510,18 +617,22 @@ def main(argv=None):
         sinks.append(SerialSink(args.serial, args.baud, args.parity))
     if not sinks:
         sinks.append(StdoutSink())
-    log = LogSink(args.log) if args.log else None
+    logs = []
+    if args.log:
+        logs.append(LogSink(args.log))
+    if args.frames:
+        logs.append(FramesSink(args.frames))
     try:
         if args.tcp is not None and args.wait_client:
             tcp_sink.connected.wait()
-        run(simulator, start, sinks, log, args.count, args.duration, args.speed)
+        run(simulator, start, sinks, logs, args.count, args.duration, args.speed)
     except KeyboardInterrupt:
         pass
     finally:
         for sink in sinks:
             sink.close()
-        if log is not None:
-            log.close()
+        for entry in logs:
+            entry.close()
     return 0
 
 

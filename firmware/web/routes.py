@@ -127,7 +127,10 @@ class Web:
     # --- the parts ---
 
     async def _json(self, resp, status, obj):
-        await resp.send(status, jsonout.dumps(obj), _JSON)
+        # Written in pieces without a Content-Length (every answer ends with the connection).
+        await resp.start(status, _JSON)
+        for piece in jsonout.pieces(obj):
+            await resp.write(piece)
 
     async def _file(self, resp, name, content_type):
         path = "{}/{}".format(self.www_dir, name)
