@@ -71,6 +71,7 @@ def host_config(args):
     cfg["wifi"]["ssid"] = "host-twin"
     cfg["log"]["level"] = args.log_level
     cfg["health"]["watchdog_s"] = 0
+    cfg["health"]["safe_window_s"] = 0
     cfg["publish"]["diagnostics_s"] = args.diagnostics
     if args.mqtt:
         host, _, port = args.mqtt.rpartition(":")
