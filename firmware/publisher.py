@@ -28,6 +28,7 @@ from meter import LIST_FULL, LIST_POWER, LIST_TOTALS, list_of
 
 _SLOTS = (LIST_POWER, LIST_FULL, LIST_TOTALS)
 _DISCOVERY_BATCH = 4  # discovery configs sent per pass, so one pass stays short
+_MESSAGE_MAX = 2048  # a state with every key is about 1.2 KB, the diagnostics about 1 KB
 
 # CONNACK return codes (MQTT 3.1.1 section 3.2.2.3) as umqtt's MQTTException carries them.
 _REFUSALS = {
@@ -84,6 +85,8 @@ class Publisher:
         self.diagnostics = diagnostics  # a callable returning the diagnostics dict
         self.diagnostics_ms = diagnostics_ms
         self._slots = [None, None, None]
+        self._out = bytearray(_MESSAGE_MAX)  # every JSON message is written here
+        self.oversized_messages = 0
         self._seq = 0
         self._next_try = None
         self._last_tx = 0
@@ -201,7 +204,7 @@ class Publisher:
                 self.discovery.see(reading)
             if self.state:
                 # bytes: umqtt.simple takes len() of what it sends, and a str may hold non-ASCII
-                self.client.publish(base + "/state", jsonout.dumps(reading).encode())
+                self.client.publish(base + "/state", self._json(reading))
             if self.per_value_topics:
                 for key in reading:
                     value = reading[key]
@@ -210,6 +213,15 @@ class Publisher:
             self._slots[index] = None  # only now: a failed publish keeps it for the next try
             self.published += 1
             self._last_tx = self._clock()
+
+    def _json(self, obj):
+        """The message text of obj in the one preallocated buffer (a view of it), so a message
+        needs no heap of its size; a message that does not fit is built the plain way."""
+        n = jsonout.into(self._out, obj)
+        if n < 0:
+            self.oversized_messages += 1
+            return jsonout.dumps(obj).encode()
+        return memoryview(self._out)[:n]
 
     def _oldest(self):
         best = -1
@@ -227,7 +239,7 @@ class Publisher:
             return
         self._last_diag = now
         topic = "{}/{}/diagnostics".format(self.prefix, self.meter.id)
-        self.client.publish(topic, jsonout.dumps(self.diagnostics()).encode())
+        self.client.publish(topic, self._json(self.diagnostics()))
 
     def _drop(self, exc):
         self.failures += 1

@@ -62,7 +62,7 @@ class RecordingClient:
         return 0
 
     def publish(self, topic, msg, retain=False, qos=0):
-        self.sent.append((topic, msg))
+        self.sent.append((topic, bytes(msg) if isinstance(msg, memoryview) else msg))
 
     def subscribe(self, topic, qos=0):
         pass

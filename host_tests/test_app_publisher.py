@@ -64,7 +64,9 @@ class FakeClient:
     def publish(self, topic, msg, retain=False, qos=0):
         if self.broker.down:
             raise OSError(104, "ECONNRESET")
-        self.broker.messages.append((topic, msg, retain))
+        # A copy, as the wire has it: the publisher writes every message in one reused buffer.
+        self.broker.messages.append((topic, bytes(msg) if isinstance(msg, memoryview) else msg,
+                                     retain))
 
     def subscribe(self, topic, qos=0):
         self.broker.subscriptions.append(topic)

@@ -57,8 +57,8 @@ class PrintClient:
         pass
 
     def _print(self, what, topic, msg, retain):
-        if isinstance(msg, bytes):
-            msg = msg.decode()
+        if not isinstance(msg, str):
+            msg = bytes(msg).decode()
         if len(msg) > _SHORT and topic.endswith("/config"):
             msg = msg[:_SHORT] + "..."
         flag = " (retained)" if retain else ""
