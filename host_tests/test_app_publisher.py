@@ -284,3 +284,13 @@ def test_a_new_meter_gets_only_its_own_sensors_announced():
     announced = [t for t, *_ in broker.messages if "/hanport_999/" in t and t.endswith("/config")]
     assert announced and not any("/current_l3/" in t for t in announced)
     assert "current_l3" not in pub.discovery.known
+
+
+def test_a_message_larger_than_the_buffer_still_goes_out_and_is_counted():
+    pub, meter, broker, _ = make()
+    pub._out = bytearray(16)  # smaller than any state message
+    feed(pub, meter, {"meter_id": "m1", "active_power_import": 1234, "voltage_l1": 230.1})
+    pub.step()
+    states = [m for t, m, r in broker.messages if t.endswith("/state")]
+    assert states and json.loads(states[-1])["voltage_l1"] == 230.1
+    assert pub.oversized_messages == 1
