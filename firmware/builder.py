@@ -26,9 +26,9 @@ def build(App, config_path, boards_dir, make_client):
     board, problems = boards.load(cfg["board"], boards_dir or boards.DIR, chip)
     for problem in problems:
         log.warning("board", "{}", problem)
-    # 3. Setup button held at power-on: stay out of the way, leave the REPL free.
-    if hw.button_pressed(board):
-        log.warning("app", "setup button held: safe mode, application not started")
+    # 3. Setup button pressed in the window after power-on: stay out of the way (safe mode).
+    if hw.safe_mode_asked(board, cfg["health"]["safe_window_s"]):
+        log.warning("app", "setup button pressed: safe mode, application not started")
         return None
     # 4. Hardware, after a collect so the buffers come from a tidy heap.
     gc.collect()

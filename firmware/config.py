@@ -35,7 +35,9 @@ DEFAULTS = {
         "discovery_prefix": "homeassistant",
         "diagnostics_s": 60,
     },
-    "health": {"watchdog_s": 60},
+    # safe_window_s: after power-on the LED blinks fast this long; the setup button pressed
+    # meanwhile keeps the app from starting (safe mode, the REPL stays free)
+    "health": {"watchdog_s": 60, "safe_window_s": 3},
     "http": {"enabled": True, "port": 80, "user": "admin", "password": "hanport"},
     "log": {"level": "info"},
 }
@@ -53,6 +55,7 @@ _INT_RANGES = {
     "uart.stop": (1, 2),
     "publish.diagnostics_s": (0, 86400),
     "health.watchdog_s": (0, 3600),  # and not 1.._WATCHDOG_MIN_S - 1
+    "health.safe_window_s": (0, 30),
     "http.port": (1, 65535),
 }
 _CHOICES = {

@@ -7,6 +7,8 @@ it afterwards, so the objects it makes come from gpio.py and the drivers themsel
 everything above it run unchanged.
 """
 
+import time
+
 import machine
 import network
 
@@ -26,10 +28,30 @@ def make_led(board):
     return gpio.PlainLED(machine, board["led_pin"], board.get("led_active_low", False))
 
 
-def button_pressed(board):
-    """True when the setup button is held (read once, at boot)."""
+def safe_mode_asked(board, window_s):
+    """True when the setup button is held at power-on or pressed within window_s seconds after.
+
+    The boards' buttons are strapping pins (GPIO0, GPIO9 on the C3): held while the chip resets
+    they start the ROM download mode, not MicroPython. So the LED blinks fast for the window
+    after boot, and a press then is what asks for safe mode."""
     button = make_button(board)
-    return button is not None and button.pressed()
+    if button is None:
+        return False
+    if button.pressed():
+        return True
+    led = make_led(board) if window_s else None
+    for tick in range(window_s * 10):
+        if tick % 2:
+            led.off()
+        else:
+            led.on()
+        time.sleep(0.1)
+        if button.pressed():
+            led.off()
+            return True
+    if led is not None:
+        led.off()
+    return False
 
 
 def make_button(board):

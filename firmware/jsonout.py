@@ -42,6 +42,21 @@ def pieces(obj):
         yield number(obj)
 
 
+def into(buf, obj):
+    """Write the JSON text of obj as UTF-8 into the bytearray buf; the number of bytes written,
+    or -1 when it does not fit. A message built this way needs no heap of its size."""
+    n = 0
+    size = len(buf)
+    for piece in pieces(obj):
+        data = piece.encode()
+        end = n + len(data)
+        if end > size:
+            return -1
+        buf[n:end] = data
+        n = end
+    return n
+
+
 def dumps(obj):
     """JSON text of dicts, lists and plain values, floats through number(); joined once from
     pieces(), so building it holds the text only once besides its small pieces."""

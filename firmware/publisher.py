@@ -50,6 +50,7 @@ _SLOTS = (LIST_POWER, LIST_FULL, LIST_TOTALS)
 _DISCOVERY_BATCH = 4  # discovery configs sent per pass, so one pass stays short
 PONG_WAIT_MS = const(10000)  # a ping unanswered this long (or keepalive, if less) = dead session
 SETTLE_MS = const(1000)  # after a discovery config, before states: Home Assistant adds the sensor
+_MESSAGE_MAX = 2048  # a state with every key is about 1.2 KB, the diagnostics about 1 KB
 
 # CONNACK return codes (MQTT 3.1.1 section 3.2.2.3) as umqtt's MQTTException carries them.
 _REFUSALS = {
@@ -118,6 +119,8 @@ class Publisher:
         self.diagnostics_ms = diagnostics_ms
         self._slots = [None, None, None]  # type: list  # (seq, reading, is_resend) per list
         self._totals = None  # the energy totals of the last list 3 sent, to send again
+        self._out = bytearray(_MESSAGE_MAX)  # every JSON message is written here
+        self.oversized_messages = 0
         self._seq = 0
         self._next_try = None
         self._last_ping = 0
@@ -269,7 +272,7 @@ class Publisher:
                 client.publish(topic, text.encode(), False, 0 if self.state else qos)
         if self.state:
             # bytes: umqtt.simple takes len() of what it sends, and a str may hold non-ASCII
-            client.publish(base + "/state", jsonout.dumps(reading).encode(), False, qos)
+            client.publish(base + "/state", self._json(reading), False, qos)
         again = self._slots[index][2]
         self._slots[index] = None  # only now: a failed publish keeps it for the next try
         if qos and not again and self.discovery is not None:
@@ -303,6 +306,15 @@ class Publisher:
             self._awaiting = self._unconfirmed
             self._unconfirmed = 0
 
+    def _json(self, obj):
+        """The message text of obj in the one preallocated buffer (a view of it), so a message
+        needs no heap of its size; a message that does not fit is built the plain way."""
+        n = jsonout.into(self._out, obj)
+        if n < 0:
+            self.oversized_messages += 1
+            return jsonout.dumps(obj).encode()
+        return memoryview(self._out)[:n]
+
     def _oldest(self):
         best = -1
         for i in range(len(self._slots)):
@@ -319,7 +331,7 @@ class Publisher:
             return
         self._last_diag = now
         topic = "{}/{}/diagnostics".format(self.prefix, self.meter.id)
-        self.client.publish(topic, jsonout.dumps(self.diagnostics()).encode())
+        self.client.publish(topic, self._json(self.diagnostics()))
 
     def _drop(self, exc):
         self.failures += 1

@@ -32,6 +32,7 @@ def counters(app):
         out["mqtt_resent"] = pub.resent  # energy totals sent again for Home Assistant
         out["mqtt_connects"] = pub.connects
         out["mqtt_failures"] = pub.failures
+        out["mqtt_oversized_messages"] = pub.oversized_messages
         if pub.discovery is not None:
             out["discovery_overflows"] = pub.discovery.overflows
     if app.web is not None:

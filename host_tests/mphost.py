@@ -42,6 +42,7 @@ def device_config(broker=None, http=True, client_id="mp-e2e", diagnostics_s=1):
     cfg = config.defaults()
     cfg["wifi"]["ssid"] = "host-twin"
     cfg["log"]["level"] = "info"
+    cfg["health"]["safe_window_s"] = 0  # no 3 s wait for the setup button at every start
     cfg["publish"]["diagnostics_s"] = diagnostics_s
     cfg["mqtt"]["client_id"] = client_id
     if broker is not None:

@@ -9,6 +9,7 @@ import json
 import pathlib
 import random
 import sys
+import time
 
 import pytest
 
@@ -61,7 +62,7 @@ class RecordingClient:
         return 0
 
     def publish(self, topic, msg, retain=False, qos=0):
-        self.sent.append((topic, msg))
+        self.sent.append((topic, bytes(msg) if isinstance(msg, memoryview) else msg))
 
     def subscribe(self, topic, qos=0):
         pass
@@ -442,3 +443,32 @@ def test_meter_keys_from_the_settings_decrypt_ciphered_lists():
     uart.inject(hanencode.hdlc_frame(hanencode.llc_pdu(ciphered)))
     the_app.read_meter()
     assert the_app.reader.stats.frames_ok == 1 and the_app.meter.id == AIDON_LIST2["meter_id"]
+
+
+def test_a_press_in_the_window_after_boot_gives_safe_mode(tmp_path, capsys, monkeypatch):
+    # The boards' buttons are strapping pins: held at reset they start the ROM loader, so the
+    # press that counts comes after boot, while the LED blinks fast.
+    import gpio
+
+    polls = []
+
+    def pressed(button):
+        polls.append(1)
+        return len(polls) > 4  # released at power-on, pressed about 0.4 s later
+
+    monkeypatch.setattr(gpio.Button, "pressed", pressed)
+    config.update({"health": {"safe_window_s": 2}}, str(tmp_path / "config.json"))
+    start = time.monotonic()
+    assert app.build(str(tmp_path / "config.json"), str(ROOT / "boards")) is None
+    assert time.monotonic() - start < 2 and "safe mode" in capsys.readouterr().out
+
+
+def test_without_a_press_the_app_starts_after_the_window(tmp_path, monkeypatch):
+    import gpio
+
+    monkeypatch.setattr(gpio.Button, "pressed", lambda button: False)
+    config.update({"health": {"safe_window_s": 1}}, str(tmp_path / "config.json"))
+    start = time.monotonic()
+    the_app = app.build(str(tmp_path / "config.json"), str(ROOT / "boards"),
+                        make_client=lambda: RecordingClient([]))
+    assert the_app is not None and time.monotonic() - start >= 1

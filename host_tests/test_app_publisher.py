@@ -72,7 +72,9 @@ class FakeClient:
             if qos:
                 raise OSError(110, "ETIMEDOUT")
             return
-        self.broker.messages.append((topic, msg, retain))
+        # A copy, as the wire has it: the publisher writes every message in one reused buffer.
+        self.broker.messages.append((topic, bytes(msg) if isinstance(msg, memoryview) else msg,
+                                     retain))
         self.broker.qos.append(qos)
 
     def subscribe(self, topic, qos=0):
@@ -401,3 +403,13 @@ def test_home_assistant_restart_gets_the_last_totals_after_the_configs_never_an_
     totals = [s[key] for s in states_of(broker) if key in s]
     assert totals == sorted(totals) and totals[-1] == 123999
     assert pub.superseded == 0
+
+
+def test_a_message_larger_than_the_buffer_still_goes_out_and_is_counted():
+    pub, meter, broker, _ = make()
+    pub._out = bytearray(16)  # smaller than any state message
+    feed(pub, meter, {"meter_id": "m1", "active_power_import": 1234, "voltage_l1": 230.1})
+    pub.step()
+    states = [m for t, m, r in broker.messages if t.endswith("/state")]
+    assert states and json.loads(states[-1])["voltage_l1"] == 230.1
+    assert pub.oversized_messages == 1

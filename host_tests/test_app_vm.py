@@ -82,8 +82,8 @@ class Client:
         return 0
 
     def publish(self, topic, msg, retain=False, qos=0):
-        if isinstance(msg, bytes):
-            msg = msg.decode()
+        if not isinstance(msg, str):
+            msg = bytes(msg).decode()
         sent.append([topic, msg, retain])
 
     def subscribe(self, topic, qos=0):

@@ -55,3 +55,11 @@ def test_pieces_are_the_json_text_in_parts():
         assert json.loads(text) == json.loads(json.dumps(obj))
     assert "".join(jsonout.pieces({"a": [1, {}], "b": 9.3})) == '{"a": [1, {}], "b": 9.3}'
     assert max(len(p) for p in jsonout.pieces({"k{}".format(i): i for i in range(50)})) < 16
+
+
+def test_into_writes_the_utf8_text_into_a_buffer_or_says_it_does_not_fit():
+    buf = bytearray(64)
+    obj = {"prefix": "hjem/måler", "power": 9.3}
+    n = jsonout.into(buf, obj)
+    assert bytes(buf[:n]) == jsonout.dumps(obj).encode()
+    assert jsonout.into(bytearray(10), obj) == -1

@@ -59,8 +59,8 @@ class PrintClient:
         self.pongs += 1
 
     def _print(self, what, topic, msg, retain):
-        if isinstance(msg, bytes):
-            msg = msg.decode()
+        if not isinstance(msg, str):
+            msg = bytes(msg).decode()
         if len(msg) > _SHORT and topic.endswith("/config"):
             msg = msg[:_SHORT] + "..."
         flag = " (retained)" if retain else ""
@@ -73,6 +73,7 @@ def host_config(args):
     cfg["wifi"]["ssid"] = "host-twin"
     cfg["log"]["level"] = args.log_level
     cfg["health"]["watchdog_s"] = 0
+    cfg["health"]["safe_window_s"] = 0
     cfg["publish"]["diagnostics_s"] = args.diagnostics
     if args.mqtt:
         host, _, port = args.mqtt.rpartition(":")

@@ -8,8 +8,8 @@ redirect the phones' connectivity checks (`PROBES`) to the settings page.
 
 When it opens (checked every pass; the station keeps trying to join meanwhile):
   - "no_wifi": no network is configured;
-  - "button": the setup button is held for `HOLD_MS` while running (held at power-on it still
-    means safe mode, which leaves the REPL free; see app.py);
+  - "button": the setup button is held for `HOLD_MS` while running (pressed in the first seconds
+    after power-on means safe mode, which leaves the REPL free; see hw.safe_mode_asked);
   - "wifi_failed": the configured network has not been joined for `GIVE_UP_MS`.
 It closes again only for "wifi_failed", once the station has been up for `LINGER_MS`; the other
 two last until the restart that applies the new settings. The AP object and the button come in
