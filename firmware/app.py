@@ -11,7 +11,8 @@ main.py calls on the device; tools/run_host.py calls it on a PC with the host tw
 
 Memory: only what runs stays imported. `build()` imports the settings, the board's pin map and
 the hardware layer, uses them once and drops them; the HTTP side (web/) is imported only when
-`http.enabled` is on; MQTT's client only when a broker is set.
+`http.enabled` is on; MQTT's client only when a broker is set; the energy accounting
+(energymode.py and what it imports) only when `energy.enabled` is on.
 """
 
 import asyncio
@@ -34,6 +35,7 @@ _PUBLISH_MS = const(20)
 _WIFI_MS = const(250)
 _HEALTH_MS = const(1000)
 _LED_MS = const(250)
+_ENERGY_MS = const(1000)
 _ERROR_PAUSE_MS = const(1000)
 # Used once at boot and then dropped from the heap: the settings, the pin maps, the hardware
 # layer and the code that wires them up (builder.py).
@@ -101,6 +103,15 @@ class App:
         self.wifi = WiFi(
             wlan, cfg["wifi"]["ssid"], cfg["wifi"]["password"], cfg["wifi"]["hostname"], clock
         )
+        # 4. Hour by hour energy, only when the mode is on: its code is 15-20 KB of heap.
+        self.energy = None
+        if cfg["energy"]["enabled"]:
+            try:
+                from energymode import EnergyMode
+
+                self.energy = EnergyMode(cfg["energy"], lambda: self.wifi.up, clock)
+            except Exception as exc:  # MemoryError, a bad setting: the meter still works
+                log.error("energy", "energy accounting off: {!r}", exc)
         self.publisher = None
         if make_client is not None:
             from publisher import Publisher  # MQTT code only when a broker is set
@@ -123,11 +134,12 @@ class App:
                 network_up=lambda: self.wifi.up,
                 diagnostics=self.diagnostics,
                 diagnostics_ms=pub_cfg["diagnostics_s"] * 1000,
+                energy=self.energy,
             )
-        # 4. The HTTP side (build() adds it when enabled): its store of the latest values.
+        # 5. The HTTP side (build() adds it when enabled): its store of the latest values.
         self.state = None
         self.web = None
-        # 5. The status LED only reads the others' state.
+        # 6. The status LED only reads the others' state.
         self.status = None
         if led is not None:
             self.status = StatusLED(
@@ -153,9 +165,21 @@ class App:
                 self.publisher.offer(reading)
             else:
                 log.info("meter", "{}", reading)
+            if self.energy is not None:
+                self.energy.feed(reading)
         except Exception as exc:
             self.reading_errors += 1
             log.error("meter", "reading dropped: {!r}", exc)
+
+    def saving_first(self, restart):
+        """`restart`, after saving what must survive it (the energy state)."""
+
+        def go():
+            if self.energy is not None:
+                self.energy.save()
+            restart()
+
+        return go
 
     def read_meter(self):
         """One pass of the meter reader task."""
@@ -183,6 +207,8 @@ class App:
         ]
         if self.publisher is not None:
             jobs.append(("mqtt", self.publisher.step, _PUBLISH_MS))
+        if self.energy is not None:
+            jobs.append(("energy", self.energy.step, _ENERGY_MS))
         if self.status is not None:
             jobs.append(("led", self.status.step, _LED_MS))
         return jobs

@@ -40,6 +40,18 @@ DEFAULTS = {
     "health": {"watchdog_s": 60, "safe_window_s": 3},
     "http": {"enabled": True, "port": 80, "user": "admin", "password": "hanport"},
     "log": {"level": "info"},
+    # Hour by hour energy and the capacity step (energymode.py); the accounting's settings are
+    # checked by energy.settings(). ntp_host: the clock before the first list 3 ("": none)
+    "energy": {
+        "enabled": True,
+        "method": "TRE_DØGNMAX_MND",
+        "days": 3,
+        "ladder_kw": [0, 2, 5, 10, 15, 20, 25, 50, 75, 100, 150, 200],
+        "windows": [],
+        "resolution_min": 60,
+        "ntp_host": "pool.ntp.org",
+        "publish_s": 60,
+    },
 }
 
 # Keys whose default is None take a bool or None ("use the board's value").
@@ -57,11 +69,14 @@ _INT_RANGES = {
     "health.watchdog_s": (0, 3600),  # and not 1.._WATCHDOG_MIN_S - 1
     "health.safe_window_s": (0, 30),
     "http.port": (1, 65535),
+    "energy.publish_s": (5, 3600),
 }
 _CHOICES = {
     "uart.parity": ("E", "N", "O"),
     "log.level": ("debug", "info", "warning", "error"),
 }
+_ENERGY_RULES = ("energy.method", "energy.days", "energy.ladder_kw", "energy.windows",
+                 "energy.resolution_min")
 _TOPIC_PARTS = ("mqtt.prefix", "publish.discovery_prefix")
 _NOT_EMPTY = ("http.user", "http.password")  # the settings page must never be left open
 
@@ -81,6 +96,8 @@ def check_value(name, value):
     default = _default_of(name)
     if default is _MISSING:
         return "unknown setting {} (typo?)".format(name)
+    if name in _ENERGY_RULES:
+        return _check_energy(name, value)
     if name in _NULLABLE_BOOL:
         if value is None or isinstance(value, bool):
             return None
@@ -116,6 +133,25 @@ def check_value(name, value):
         if not value or "#" in value or "+" in value or value[0] == "/" or value[-1] == "/":
             return "{} must be a non-empty topic without #, + or leading/trailing /".format(name)
     return None
+
+
+def _check_energy(name, value):
+    """The accounting's own rules (energy.settings); its code leaves the heap again when it was
+    not loaded before, so a dongle with the energy mode off does not keep it."""
+    import sys
+
+    loaded = "energy" in sys.modules
+    import energy
+
+    try:
+        energy.settings({name[7:]: value})
+        return None
+    except (ValueError, TypeError) as exc:
+        return str(exc)
+    finally:
+        if not loaded:
+            for module in ("energy", "capacity", "osloclock"):
+                sys.modules.pop(module, None)
 
 
 def merge(cfg, changes):
@@ -226,7 +262,12 @@ def parse(name, text):
     if default is _MISSING:
         raise ValueError("unknown setting {} (typo?)".format(name))
     value = text
-    if isinstance(default, bool) or default is None:
+    if isinstance(default, list):  # energy.ladder_kw, energy.windows: JSON text
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise ValueError("{} must be JSON, e.g. {}".format(name, json.dumps(default)))
+    elif isinstance(default, bool) or default is None:
         value = {"true": True, "1": True, "false": False, "0": False, "null": None}.get(
             text.lower(), text
         )

@@ -101,6 +101,7 @@ class Publisher:
         network_up=None,
         diagnostics=None,
         diagnostics_ms=0,
+        energy=None,
     ):
         self._make_client = make_client
         self.meter = meter
@@ -117,6 +118,9 @@ class Publisher:
         self.network_up = network_up or _always  # the Wi-Fi keeper's state, in the app
         self.diagnostics = diagnostics  # a callable returning the diagnostics dict
         self.diagnostics_ms = diagnostics_ms
+        self.energy = energy  # energymode.EnergyMode: due(), message(), sent()
+        if energy is not None and discovery is not None:
+            discovery.add_energy()
         self._slots = [None, None, None]  # type: list  # (seq, reading, is_resend) per list
         self._totals = None  # the energy totals of the last list 3 sent, to send again
         self._out = bytearray(_MESSAGE_MAX)  # every JSON message is written here
@@ -139,6 +143,7 @@ class Publisher:
         self.connects = 0
         self.failures = 0
         self.births = 0
+        self.energy_messages = 0
 
     @property
     def connected(self):
@@ -181,6 +186,7 @@ class Publisher:
         if self.discovery is not None and self.discovery.due:
             self._announce()
         self._send_readings()
+        self._send_energy()
         self._send_diagnostics()
         self._keep_alive()
 
@@ -210,7 +216,10 @@ class Publisher:
         log.info("mqtt", "connected; publishing to {}/", base)
 
     def _send_again(self):
-        """Queue the last energy totals again, unless a newer list 3 waits."""
+        """Queue the last energy totals again, unless a newer list 3 waits; the energy message
+        too (from the present state, so never older than the one the broker may hold)."""
+        if self.energy is not None:
+            self.energy.again()
         index = _SLOTS.index(LIST_TOTALS)
         if self._slots[index] is None and self._totals is not None:
             self._seq += 1
@@ -284,6 +293,23 @@ class Publisher:
             self._unconfirmed = 0
         else:
             self._unconfirmed += 1
+
+    def _send_energy(self):
+        """The energy message, retained: a (re)started Home Assistant gets the newest at once.
+        It is built from the accounting's present state each time, so a newer total is never
+        followed by an older one (closed hours are final)."""
+        energy = self.energy
+        if energy is None or not energy.due():
+            return
+        if self.discovery is not None and self.discovery.due:
+            return
+        settle = self._settle_until
+        if settle is not None and ticks_diff(self._clock(), settle) < 0:
+            return
+        topic = "{}/{}/energy".format(self.prefix, self.meter.id)
+        self.client.publish(topic, self._json(energy.message()), True)
+        energy.sent()
+        self.energy_messages += 1
 
     def _keep_alive(self):
         """Ping after unconfirmed readings or when idle; reconnect when a ping is not answered."""
