@@ -40,6 +40,7 @@ _ERROR_PAUSE_MS = const(1000)
 # Used once at boot and then dropped from the heap: the settings, the pin maps, the hardware
 # layer and the code that wires them up (builder.py).
 _BOOT_ONLY = ("builder", "config", "board", "hw")
+_ENERGY = ("energy", "capacity", "osloclock")  # loaded by config.py to check the settings
 
 
 async def guarded(name, step, period_ms, health):
@@ -234,11 +235,16 @@ def build(config_path=None, boards_dir=None, make_client=None):
     """
     import builder
 
+    app = None
     try:
-        return builder.build(App, config_path, boards_dir, make_client)
+        app = builder.build(App, config_path, boards_dir, make_client)
+        return app
     finally:
         for name in _BOOT_ONLY:  # nothing that runs refers to them: their code leaves the heap
             sys.modules.pop(name, None)
+        if app is None or app.energy is None:
+            for name in _ENERGY:
+                sys.modules.pop(name, None)
         gc.collect()
 
 

@@ -136,11 +136,8 @@ def check_value(name, value):
 
 
 def _check_energy(name, value):
-    """The accounting's own rules (energy.settings); its code leaves the heap again when it was
-    not loaded before, so a dongle with the energy mode off does not keep it."""
-    import sys
-
-    loaded = "energy" in sys.modules
+    """The accounting's own rules (energy.settings). app.build() drops its code again when the
+    energy mode is off."""
     import energy
 
     try:
@@ -148,10 +145,6 @@ def _check_energy(name, value):
         return None
     except (ValueError, TypeError) as exc:
         return str(exc)
-    finally:
-        if not loaded:
-            for module in ("energy", "capacity", "osloclock"):
-                sys.modules.pop(module, None)
 
 
 def merge(cfg, changes):

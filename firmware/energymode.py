@@ -52,8 +52,9 @@ def ntp_s2k(host):
 class EnergyMode:
     """`feed(reading)` from the meter reader, `step()` once a second in its own task."""
 
-    def __init__(self, cfg, network_up, clock=ticks_ms, path=STATE_PATH, hours_path=HOURS_PATH,
-                 ntp=ntp_s2k):
+    def __init__(self, cfg, network_up, clock=ticks_ms, path=None, hours_path=None, ntp=ntp_s2k):
+        path = path or STATE_PATH
+        hours_path = hours_path or HOURS_PATH
         self.acc = Energy(cfg)  # ValueError for bad settings: config.py checked them already
         self.ntp_host = cfg.get("ntp_host", "")
         self.publish_ms = cfg.get("publish_s", 60) * 1000

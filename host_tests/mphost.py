@@ -45,6 +45,7 @@ def device_config(broker=None, http=True, client_id="mp-e2e", diagnostics_s=1):
     cfg["health"]["safe_window_s"] = 0  # no 3 s wait for the setup button at every start
     cfg["publish"]["diagnostics_s"] = diagnostics_s
     cfg["mqtt"]["client_id"] = client_id
+    cfg["energy"]["ntp_host"] = ""  # no NTP query leaves the machine; tests give 127.0.0.1
     if broker is not None:
         cfg["mqtt"]["host"] = broker.host
         cfg["mqtt"]["port"] = broker.port
@@ -69,6 +70,7 @@ class MpDongle(Dongle):
         umqtt=None,
         heap=run_mp.HEAP_DEFAULT,
         sim_args=(),
+        files=None,
     ):
         interp = interpreter()
         self.interp = interp
@@ -77,6 +79,10 @@ class MpDongle(Dongle):
         self.port = cfg["http"]["port"]
         self.down_file = str(tmp_path / "wlan-down")
         stage = run_mp.stage(str(tmp_path / "fs"), cfg)
+        self.stage_dir = stage
+        for name, data in (files or {}).items():  # what an earlier run left on flash
+            with open(os.path.join(stage, name), "wb") as f:
+                f.write(data)
         self.sim, where = start_simulator(
             meter, self.log_path, start, speed, "--seed", "7", *sim_args
         )

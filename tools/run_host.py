@@ -22,6 +22,7 @@ sys.path[:0] = [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "tools", "hos
 
 import app  # noqa: E402
 import config  # noqa: E402
+import energymode  # noqa: E402
 import machine  # noqa: E402
 from web import portal, routes  # noqa: E402
 
@@ -87,6 +88,7 @@ def host_config(args):
     if args.client_id:
         cfg["mqtt"]["client_id"] = args.client_id
     cfg["publish"]["per_value_topics"] = args.per_value_topics
+    cfg["energy"]["ntp_host"] = args.ntp  # none by default: a PC run sends nothing elsewhere
     cfg["http"]["port"] = args.http_port or int(os.environ.get("HTTP_PORT", "8080"))
     if args.setup:
         cfg["wifi"]["ssid"] = ""  # no network configured: the dongle opens setup mode
@@ -122,6 +124,10 @@ def parse_args(argv):
     parser.add_argument("--setup", action="store_true", help="start without Wi-Fi: setup mode")
     parser.add_argument("--config", help="use this config file instead of a generated one")
     parser.add_argument("--boards", default=os.path.join(ROOT, "boards"))
+    parser.add_argument("--ntp", default="", metavar="HOST", help="NTP server for the energy clock")
+    parser.add_argument(
+        "--energy-dir", help="where the energy state is kept (default: a temporary folder)"
+    )
     parser.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error")
     )
@@ -141,6 +147,9 @@ def main(argv=None):
         with os.fdopen(handle, "w") as f:
             json.dump(host_config(args), f)
     make_client = None if args.mqtt else PrintClient
+    energy_dir = args.energy_dir or tempfile.mkdtemp(prefix="hanport-energy-")
+    energymode.STATE_PATH = os.path.join(energy_dir, "energy.json")
+    energymode.HOURS_PATH = os.path.join(energy_dir, "energy.hours")
     try:
         the_app = app.build(path, args.boards, make_client)
         if the_app is None:
@@ -157,6 +166,10 @@ def main(argv=None):
     finally:
         if args.config is None:
             os.remove(path)
+        if args.energy_dir is None:
+            import shutil
+
+            shutil.rmtree(energy_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
