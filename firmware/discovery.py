@@ -4,7 +4,9 @@ Sensors are announced as their keys first appear (list 3's energy totals arrive 
 of them again when Home Assistant's birth message says "online". The energy totals are
 `total_increasing` in Wh, so they work in the Energy dashboard as they are.
 
-All reading sensors read the one JSON state topic (the energy mode's read its own). List 1 messages carry only active power, so each value
+All reading sensors read the one JSON state topic; sensors of other topics (the energy mode's)
+come as rows from their owner, so their table is in the heap only when that mode is on.
+List 1 messages carry only active power, so each value
 template renders '' for a key the message lacks, and Home Assistant ignores an empty state for a
 numeric sensor instead of marking it unknown.
 """
@@ -15,21 +17,6 @@ import sensors
 
 _MAX_SENSORS = 80  # bound on announced keys; the whole vocabulary has about 60
 
-# The energy mode's sensors, read from `<prefix>/<meter_id>/energy` (energymode.message()):
-# key, name, device_class, unit, state_class, field. This hour's and today's kWh restart from 0,
-# which `total_increasing` means; the last hour's is a total since its start (`last_reset`);
-# headroom goes up and down (no energy class, which Home Assistant allows only for totals).
-ENERGY_SENSORS = (
-    ("energy_hour", "Energy this hour", "energy", "kWh", "total_increasing", "hour_kwh"),
-    ("energy_last_hour", "Energy last hour", "energy", "kWh", "total", "last_hour_kwh"),
-    ("energy_today", "Energy today", "energy", "kWh", "total_increasing", "today_kwh"),
-    ("energy_capacity", "Capacity this month", "power", "kW", "measurement", "capacity_kw"),
-    ("energy_step", "Capacity step", None, None, None, "step"),
-    ("energy_headroom", "Headroom this hour", None, "kWh", "measurement", "headroom_kwh"),
-    ("energy_rejected", "Rejected hourly lists", None, None, "total_increasing", "rejected"),
-    ("energy_estimated", "Estimated hours", None, None, "total_increasing", "estimated"),
-)
-_DIAGNOSTIC = ("energy_rejected", "energy_estimated")
 
 
 def kind_of(key):
@@ -52,23 +39,20 @@ def config_topic(discovery_prefix, meter_id, key):
     return "{}/sensor/hanport_{}/{}/config".format(discovery_prefix, meter_id, key)
 
 
-def _energy_row(key):
-    for row in ENERGY_SENSORS:
-        if row[0] == key:
-            return row
-    return None
-
-
-def config_payload(key, meter, prefix):
-    """The retained discovery config for one sensor, as a JSON string."""
+def config_payload(key, meter, prefix, extra=()):
+    """The retained discovery config for one sensor, as a JSON string. `extra`: sensors of
+    other topics, as rows (key, name, device_class, unit, state_class, field, topic, diagnostic)
+    (the energy mode's, energymode.SENSORS)."""
     base = "{}/{}".format(prefix, meter.id)
-    row = _energy_row(key) if key.startswith("energy_") else None
+    row = None
+    for r in extra:
+        if r[0] == key:
+            row = r
     if row is None:
         device_class, unit, state_class = kind_of(key)
         name, topic, field = sensor_name(key), "/state", key
     else:
-        _, name, device_class, unit, state_class, field = row
-        topic = "/energy"
+        _, name, device_class, unit, state_class, field, topic, diagnostic = row
     config = {
         "name": name,
         "has_entity_name": True,
@@ -86,9 +70,9 @@ def config_payload(key, meter, prefix):
     }
     if state_class:
         config["state_class"] = state_class
-    if state_class == "total":
+    if row is not None and state_class == "total":  # the sum of a period: its start
         config["last_reset_value_template"] = "{{ value_json.last_hour_start }}"
-    if key in _DIAGNOSTIC:
+    if row is not None and diagnostic:
         config["entity_category"] = "diagnostic"
     if device_class:
         config["device_class"] = device_class
@@ -107,6 +91,7 @@ class Discovery:
         self.due = []  # keys to announce next
         self.announced = 0
         self.overflows = 0
+        self.extra = ()
 
     def see(self, reading):
         """Queue any sensor key this reading carries that was not seen before."""
@@ -119,9 +104,10 @@ class Discovery:
             self.known.append(key)
             self.due.append(key)
 
-    def add_energy(self):
-        """Announce the energy mode's sensors too (they have no reading key)."""
-        for row in ENERGY_SENSORS:
+    def add(self, rows):
+        """Announce these sensors of other topics too (config_payload's `extra`)."""
+        self.extra = rows
+        for row in rows:
             if row[0] not in self.known:
                 self.known.append(row[0])
                 self.due.append(row[0])
@@ -138,7 +124,6 @@ class Discovery:
         return False
 
     def forget(self):
-        """A different meter: nothing known about it yet (but the energy sensors)."""
-        energy = [key for key in self.known if key.startswith("energy_")]
-        self.known = energy
-        self.due = list(energy)
+        """A different meter: nothing known about it yet (but the sensors of other topics)."""
+        self.known = [row[0] for row in self.extra]
+        self.due = list(self.known)

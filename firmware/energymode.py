@@ -1,4 +1,4 @@
-"""The energy mode of the app: the accounting fed with every reading, its clock, its file, its views.
+"""The app's energy mode: the accounting fed with every reading, its clock, its file, its views.
 
 Why a module of its own: app.py imports it only when `energy.enabled` is on, and with it the
 accounting (`energy`, `capacity`, `osloclock`), its store and its views; a dongle with the mode
@@ -28,6 +28,23 @@ _NTP_RETRY_MS = const(600000)  # a failed NTP query is tried again after 10 min
 _NTP_EVERY_MS = const(21600000)  # and a good one is renewed every 6 h until the meter clock rules
 _REBASE_MS = const(60000)  # the ticks base moves on well before ticks_ms wraps
 _UNIX_2000 = const(946684800)  # Unix seconds at 2000-01-01 UTC
+# The mode's Home Assistant sensors, read from `<prefix>/<meter_id>/energy` (message()), as
+# discovery.py takes them: key, name, device_class, unit, state_class, field, topic, diagnostic.
+# This hour's and today's kWh restart from 0, which `total_increasing` means; the last hour's is
+# a total since its start (`last_reset`); headroom goes up and down (no energy class: Home
+# Assistant allows that only for totals); the step is text ("5-10 kW").
+_T = "/energy"
+SENSORS = (
+    ("energy_hour", "Energy this hour", "energy", "kWh", "total_increasing", "hour_kwh", _T, 0),
+    ("energy_last_hour", "Energy last hour", "energy", "kWh", "total", "last_hour_kwh", _T, 0),
+    ("energy_today", "Energy today", "energy", "kWh", "total_increasing", "today_kwh", _T, 0),
+    ("energy_capacity", "Capacity this month", "power", "kW", "measurement", "capacity_kw", _T, 0),
+    ("energy_step", "Capacity step", None, None, None, "step", _T, 0),
+    ("energy_headroom", "Headroom this hour", None, "kWh", "measurement", "headroom_kwh", _T, 0),
+    ("energy_rejected", "Rejected hourly lists", None, None, "total_increasing", "rejected", _T,
+     1),
+    ("energy_estimated", "Estimated hours", None, None, "total_increasing", "estimated", _T, 1),
+)
 STATE_PATH = energystore.PATH
 HOURS_PATH = "energy.hours"
 
@@ -51,6 +68,8 @@ def ntp_s2k(host):
 
 class EnergyMode:
     """`feed(reading)` from the meter reader, `step()` once a second in its own task."""
+
+    SENSORS = SENSORS  # for the publisher, which does not import this module
 
     def __init__(self, cfg, network_up, clock=ticks_ms, path=None, hours_path=None, ntp=ntp_s2k):
         path = path or STATE_PATH
@@ -202,7 +221,7 @@ class EnergyMode:
             out["month"] = month["month"]
             out["method"] = month["method"]
             out["capacity_kw"] = month["capacity_kw"]
-            out["step"] = "{}-{} kW".format(low, high) if high is not None else "{}+ kW".format(low)
+            out["step"] = "{}+ kW".format(low) if high is None else "{}-{} kW".format(low, high)
             out["step_from_kw"] = low
             out["step_to_kw"] = high
             out["top"] = month["top"]

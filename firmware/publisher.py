@@ -120,7 +120,7 @@ class Publisher:
         self.diagnostics_ms = diagnostics_ms
         self.energy = energy  # energymode.EnergyMode: due(), message(), sent()
         if energy is not None and discovery is not None:
-            discovery.add_energy()
+            discovery.add(energy.SENSORS)
         self._slots = [None, None, None]  # type: list  # (seq, reading, is_resend) per list
         self._totals = None  # the energy totals of the last list 3 sent, to send again
         self._out = bytearray(_MESSAGE_MAX)  # every JSON message is written here
@@ -245,7 +245,7 @@ class Publisher:
             key = disc.due[0]
             self.client.publish(
                 config_topic(disc.prefix, self.meter.id, key),
-                config_payload(key, self.meter, self.prefix).encode(),
+                config_payload(key, self.meter, self.prefix, disc.extra).encode(),
                 retain=True,
             )
             disc.due.pop(0)

@@ -201,18 +201,21 @@ def test_home_assistant_sensors_for_the_energy_message():
         model = "6534"
 
     disc = discovery.Discovery()
-    disc.add_energy()
-    assert disc.due[0] == "energy_hour" and len(disc.due) == len(discovery.ENERGY_SENSORS)
-    configs = {k: json.loads(discovery.config_payload(k, Meter, "hanport")) for k in disc.due}
+    disc.add(energymode.SENSORS)
+    assert disc.due[0] == "energy_hour" and len(disc.due) == len(energymode.SENSORS)
+    configs = {
+        k: json.loads(discovery.config_payload(k, Meter, "hanport", disc.extra)) for k in disc.due
+    }
     for cfg in configs.values():
         assert cfg["state_topic"] == "hanport/123/energy"
     assert configs["energy_hour"]["state_class"] == "total_increasing"
     assert configs["energy_hour"]["unit_of_measurement"] == "kWh"
     last = configs["energy_last_hour"]
-    assert last["state_class"] == "total" and "last_hour_start" in last["last_reset_value_template"]
+    assert last["state_class"] == "total"
+    assert "last_hour_start" in last["last_reset_value_template"]
     assert configs["energy_capacity"]["device_class"] == "power"
     assert "state_class" not in configs["energy_step"]
     assert "device_class" not in configs["energy_headroom"]
     assert configs["energy_rejected"]["entity_category"] == "diagnostic"
     disc.forget()  # a new meter: the energy sensors stay known
-    assert disc.due == [row[0] for row in discovery.ENERGY_SENSORS]
+    assert disc.due == [row[0] for row in energymode.SENSORS]

@@ -124,7 +124,7 @@ def parse_args(argv):
     parser.add_argument("--setup", action="store_true", help="start without Wi-Fi: setup mode")
     parser.add_argument("--config", help="use this config file instead of a generated one")
     parser.add_argument("--boards", default=os.path.join(ROOT, "boards"))
-    parser.add_argument("--ntp", default="", metavar="HOST", help="NTP server for the energy clock")
+    parser.add_argument("--ntp", default="", metavar="HOST", help="energy clock's NTP server")
     parser.add_argument(
         "--energy-dir", help="where the energy state is kept (default: a temporary folder)"
     )
