@@ -158,6 +158,12 @@ class EnergyMode:
                 self._base_ticks = now
                 self._base_s = s2k
                 self._base_ms = ms
+        acc = self.acc
+        if acc.closed_p != self.saver.saved_p and acc.r_len:
+            i = (acc.r_head - 1) % acc.ring_n
+            est = " (estimated)" if acc.r_flags[i] & 1 else ""
+            start = osloclock.iso(acc.closed_p * acc.period_s)
+            log.info("energy", "hour {} closed: {} Wh{}", start, acc.r_wh[4 * i], est)
         problem = self.saver.step()
         if problem is not None:
             log.error("energy", "{}", problem)
