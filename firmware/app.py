@@ -40,7 +40,6 @@ _ERROR_PAUSE_MS = const(1000)
 # Used once at boot and then dropped from the heap: the settings, the pin maps, the hardware
 # layer and the code that wires them up (builder.py).
 _BOOT_ONLY = ("builder", "config", "board", "hw")
-_ENERGY = ("energy", "capacity", "osloclock")  # loaded by config.py to check the settings
 
 
 async def guarded(name, step, period_ms, health):
@@ -104,15 +103,7 @@ class App:
         self.wifi = WiFi(
             wlan, cfg["wifi"]["ssid"], cfg["wifi"]["password"], cfg["wifi"]["hostname"], clock
         )
-        # 4. Hour by hour energy, only when the mode is on: its code is 15-20 KB of heap.
-        self.energy = None
-        if cfg["energy"]["enabled"]:
-            try:
-                from energymode import EnergyMode
-
-                self.energy = EnergyMode(cfg["energy"], lambda: self.wifi.up, clock)
-            except Exception as exc:  # MemoryError, a bad setting: the meter still works
-                log.error("energy", "energy accounting off: {!r}", exc)
+        self.energy = None  # start_energy() adds it
         self.publisher = None
         if make_client is not None:
             from publisher import Publisher  # MQTT code only when a broker is set
@@ -135,12 +126,11 @@ class App:
                 network_up=lambda: self.wifi.up,
                 diagnostics=self.diagnostics,
                 diagnostics_ms=pub_cfg["diagnostics_s"] * 1000,
-                energy=self.energy,
             )
-        # 5. The HTTP side (build() adds it when enabled): its store of the latest values.
+        # 4. The HTTP side (build() adds it when enabled): its store of the latest values.
         self.state = None
         self.web = None
-        # 6. The status LED only reads the others' state.
+        # 5. The status LED only reads the others' state.
         self.status = None
         if led is not None:
             self.status = StatusLED(
@@ -151,6 +141,23 @@ class App:
         """Serve HTTP: `state` keeps the latest values, `web` answers requests (web/)."""
         self.state = state
         self.web = web
+
+    def start_energy(self):
+        """Hour by hour energy, when `energy.enabled` is on. build() calls it after dropping the
+        boot-only code, so the mode's 20 KB take that room instead of splitting the heap."""
+        if not self.cfg["energy"]["enabled"]:
+            return
+        try:
+            from energymode import EnergyMode  # the accounting's code only when the mode is on
+
+            self.energy = EnergyMode(self.cfg["energy"], lambda: self.wifi.up, self._clock)
+        except Exception as exc:  # MemoryError: the meter, MQTT and HTTP still work
+            log.error("energy", "energy accounting off: {!r}", exc)
+            return
+        if self.publisher is not None:
+            self.publisher.add_energy(self.energy)
+        if self.web is not None:
+            self.web.energy = self.energy.answer
 
     def _mqtt_up(self):
         return self.publisher is not None and self.publisher.connected
@@ -235,17 +242,15 @@ def build(config_path=None, boards_dir=None, make_client=None):
     """
     import builder
 
-    app = None
     try:
         app = builder.build(App, config_path, boards_dir, make_client)
-        return app
     finally:
         for name in _BOOT_ONLY:  # nothing that runs refers to them: their code leaves the heap
             sys.modules.pop(name, None)
-        if app is None or app.energy is None:
-            for name in _ENERGY:
-                sys.modules.pop(name, None)
         gc.collect()
+    if app is not None:
+        app.start_energy()
+    return app
 
 
 def start(config_path=None, boards_dir=None, make_client=None):

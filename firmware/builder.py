@@ -61,8 +61,6 @@ def build(App, config_path, boards_dir, make_client):
         restart = app.saving_first(hw.reset_function())
         web = Web(cfg["http"], state, app.status_info, app.telemetry, config_path, portal, restart)
         web.hostname = app.wifi.hostname
-        if app.energy is not None:
-            web.energy = app.energy.answer
         app.add_web(state, web)
     log.info(
         "app",

@@ -91,13 +91,22 @@ def defaults():
     return json.loads(json.dumps(DEFAULTS))
 
 
-def check_value(name, value):
-    """Return None when `value` is valid for setting `name` ("mqtt.port"), else the problem."""
+def check_value(name, value, strict=True):
+    """Return None when `value` is valid for setting `name` ("mqtt.port"), else the problem.
+
+    The energy accounting's settings are checked by its own rules (energy.settings) only when
+    `strict`; at boot only their type is, and energymode.py checks them when the mode starts, so
+    booting does not load the accounting's code among the boot-only modules (a fragmented heap).
+    """
     default = _default_of(name)
     if default is _MISSING:
         return "unknown setting {} (typo?)".format(name)
     if name in _ENERGY_RULES:
-        return _check_energy(name, value)
+        if strict:
+            return _check_energy(name, value)
+        if type(value) is type(default):
+            return None
+        return "{} must be a {}, not {!r}".format(name, type(default).__name__, value)
     if name in _NULLABLE_BOOL:
         if value is None or isinstance(value, bool):
             return None
@@ -136,8 +145,7 @@ def check_value(name, value):
 
 
 def _check_energy(name, value):
-    """The accounting's own rules (energy.settings). app.build() drops its code again when the
-    energy mode is off."""
+    """The accounting's own rules (energy.settings), for `make config` and the settings page."""
     import energy
 
     try:
@@ -147,7 +155,7 @@ def _check_energy(name, value):
         return str(exc)
 
 
-def merge(cfg, changes):
+def merge(cfg, changes, strict=True):
     """Apply `changes` (nested dict) onto `cfg` in place; return the list of problems found.
 
     Invalid or unknown values are skipped, so `cfg` stays valid whatever `changes` holds.
@@ -163,13 +171,13 @@ def merge(cfg, changes):
                 continue
             for sub, subvalue in value.items():
                 name = "{}.{}".format(key, sub)
-                problem = check_value(name, subvalue)
+                problem = check_value(name, subvalue, strict)
                 if problem:
                     problems.append(problem)
                 else:
                     target[sub] = subvalue
         else:
-            problem = check_value(key, value)
+            problem = check_value(key, value, strict)
             if problem:
                 problems.append(problem)
             else:
@@ -202,7 +210,7 @@ def load(path=PATH):
     except Exception:  # ValueError; also RuntimeError or MemoryError for absurd nesting
         return cfg, ["config file {} is not valid JSON; using defaults".format(path)]
     try:
-        problems = merge(cfg, stored)
+        problems = merge(cfg, stored, False)
     except Exception as exc:  # merge checks every type, but the boot must not depend on it
         return defaults(), ["config file {} could not be applied ({!r}); using defaults".format(
             path, exc)]

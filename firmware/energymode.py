@@ -22,7 +22,7 @@ import energyview
 import log
 import osloclock
 from compat import const, ticks_add, ticks_diff, ticks_ms
-from energy import Energy
+from energy import DEFAULTS, Energy, settings
 
 _NTP_RETRY_MS = const(600000)  # a failed NTP query is tried again after 10 min
 _NTP_EVERY_MS = const(21600000)  # and a good one is renewed every 6 h until the meter clock rules
@@ -66,6 +66,19 @@ def ntp_s2k(host):
     return t - _UNIX_2000 if time.gmtime(0)[0] == 1970 else t
 
 
+def _checked(cfg):
+    """The settings with each one the accounting refuses reported and set to its default
+    (config.py checks only their types at boot)."""
+    cfg = dict(cfg)
+    for key in ("method", "days", "ladder_kw", "windows", "resolution_min"):
+        try:
+            settings({key: cfg.get(key, DEFAULTS[key])})
+        except (ValueError, TypeError) as exc:
+            log.warning("energy", "{} (kept default)", exc)
+            cfg[key] = DEFAULTS[key]
+    return cfg
+
+
 class EnergyMode:
     """`feed(reading)` from the meter reader, `step()` once a second in its own task."""
 
@@ -74,7 +87,7 @@ class EnergyMode:
     def __init__(self, cfg, network_up, clock=ticks_ms, path=None, hours_path=None, ntp=ntp_s2k):
         path = path or STATE_PATH
         hours_path = hours_path or HOURS_PATH
-        self.acc = Energy(cfg)  # ValueError for bad settings: config.py checked them already
+        self.acc = Energy(_checked(cfg))
         self.ntp_host = cfg.get("ntp_host", "")
         self.publish_ms = cfg.get("publish_s", 60) * 1000
         self._network_up = network_up

@@ -194,6 +194,17 @@ def test_energy_settings_are_checked_by_the_accounting():
         config.parse("energy.ladder_kw", "0, 3")
 
 
+def test_a_bad_stored_setting_boots_with_its_default(tmp_path, capsys):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"energy": {"method": "SUM", "days": 2, "ladder_kw": "5"}}))
+    cfg, problems = config.load(str(path))
+    assert cfg["energy"]["days"] == 2 and cfg["energy"]["method"] == "SUM"  # types only here
+    assert len(problems) == 1 and "ladder_kw must be a list" in problems[0]
+    mode = make(tmp_path, Ticks(), cfg["energy"])
+    assert mode.acc.capacity.method == "TRE_DØGNMAX_MND" and mode.acc.capacity.days_n == 2
+    assert "energy.method must be one of" in capsys.readouterr().out
+
+
 def test_home_assistant_sensors_for_the_energy_message():
     class Meter:
         id = "123"
