@@ -11,9 +11,9 @@ superseded in the diagnostics.
 The heaps are the smallest that run clean today plus a margin against fragmentation luck.
 Measured (32-bit build with the board's ROM frozen in, see tools/run_mp.py; 2026-11-30): with
 HTTP 120k passes, 112k fails at boot (a 512-byte allocation while modules load); without HTTP
-96k passes with 2 KB free at the end. The aim is 96k with HTTP (then 80k). The UART twin's 4 KB receive buffer
-is in the heap here, outside it on the board. For measuring, HANPORT_SOAK_HEAP and
-HANPORT_SOAK_HEAP_NO_HTTP override the constants.
+96k passes with 2 KB free at the end. The aim is 96k with HTTP (then 80k). The UART twin's
+4 KB receive buffer is in the heap here, outside it on the board. For measuring,
+HANPORT_SOAK_HEAP and HANPORT_SOAK_HEAP_NO_HTTP override the constants.
 """
 
 import http.client
