@@ -22,7 +22,9 @@ def test_missing_file_gives_defaults_and_says_so(tmp_path):
 
 def test_defaults_are_sensible():
     cfg = config.defaults()
-    assert cfg["uart"] == {"baud": 2400, "bits": 8, "parity": "E", "stop": 1, "invert_rx": None}
+    assert cfg["uart"] == {
+        "baud": "auto", "bits": 8, "parity": "E", "stop": 1, "invert_rx": None, "found": ""
+    }
     assert cfg["mqtt"]["prefix"] == "hanport"
     assert cfg["mqtt"]["port"] == 1883
     assert cfg["publish"]["discovery_prefix"] == "homeassistant"

@@ -95,7 +95,7 @@ class UART:
             self._scratch = memoryview(bytearray(64))  # where overrun bytes go to be dropped
         self._head = 0
         self._n = 0
-        if self._src is None:
+        if not hasattr(self, "source"):  # the first init picks the byte source for good
             source = kwargs.get("source") or UART_SOURCE or os.getenv("HANPORT_UART") or "none"
             self._line = None
             if source.startswith("line:"):
@@ -155,6 +155,12 @@ class UART:
     def inject(self, data):
         """Put bytes into the receive buffer as if they had arrived on the wire."""
         self._take(data)
+
+    def inject_line(self, runs):
+        """Put line runs (uartline) on the wire of a `line:` UART: sampled at its settings."""
+        out = bytearray()
+        self._line.feed(runs, out)
+        self._take(out)
 
     def _take(self, data):
         view = memoryview(data)
