@@ -195,7 +195,7 @@ class App:
         search = self.line_search
         if search is not None:
             if search.step(now, bytes_in, good):
-                name = LINE_NAMES[search.found]
+                name = LINE_NAMES[search.index]
                 self.line_search = None
                 sys.modules.pop("linefind", None)
                 self.line_name = name + " (found)"

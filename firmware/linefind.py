@@ -18,7 +18,8 @@ in bursts (one frame, then a pause of a second or more), so a setting is judged 
   3. No byte at all for _DWELL_MS (longer than the 10 s the slowest meters pause): next.
 
 So a wrong setting costs one burst period C of the meter (2-2.5 s in Norway, 1-10 s for P1),
-a wrong inversion about two quiet times once, the right one 2 C: at most 6 C + 2.6 s in all
+a wrong inversion about two quiet times once, the right one 2 C; the first setting up to 2 C
+when the dongle starts as a frame comes: at most 7 C + 3 s in all
 (README, host_tests/test_linefind.py).
 """
 
@@ -80,7 +81,9 @@ class LineFinder:
 
     def _next(self, now, bytes_in, good, quiet):
         index = self.index
-        for _ in range(len(LINES)):
+        left = len(LINES)
+        while left:  # a while, not a range(): switching allocates nothing either
+            left -= 1
             index += 1
             if index == len(LINES):
                 index = 0

@@ -75,7 +75,10 @@ def uart_settings(uart_cfg, board, inv_rx, line=None):
         invert = board.get("invert_rx", False)
     baud, bits, parity, stop = (uart_cfg[k] for k in ("baud", "bits", "parity", "stop"))
     if baud == AUTO:
-        baud, parity, invert = LINES[line_index(uart_cfg) if line is None else line]
+        if line is None:
+            found = uart_cfg.get("found", "")
+            line = LINE_NAMES.index(found) if found in LINE_NAMES else 0
+        baud, parity, invert = LINES[line]
         bits, stop = 8, 1
     settings = {
         "baudrate": baud,

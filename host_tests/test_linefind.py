@@ -46,9 +46,10 @@ CASES = [
 
 
 def worst_case_s(cadence_s):
-    """The stated bound (README): a burst period to start, three wrong settings on the right
-    inversion, two good frames, and three quiet times at 2400 baud: 6 C + 3 x 0.85 s."""
-    return 6 * cadence_s + 2.6
+    """The stated bound (README): up to two bursts for the first setting (the dongle may start
+    just as a frame comes), one for each of three wrong settings on the right inversion, two
+    good frames, and the quiet times (0.85 s at 2400 baud) around the break probe: 7 C + 3 s."""
+    return 7 * cadence_s + 3
 
 
 class Clock:

@@ -186,7 +186,7 @@ def stage(dest, cfg, board=None):
     return dest
 
 
-MP_TWINS = ("machine.py", "network.py")  # the only twins MicroPython gets...
+MP_TWINS = ("machine.py", "network.py", "uartline.py")  # the only twins MicroPython gets...
 MP_FALLBACKS = ("cryptolib",)  # ...and these where the interpreter lacks them (32-bit build)
 
 
