@@ -38,8 +38,22 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import hanencode  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "hosttwin"))
-import uartline  # noqa: E402  the line model the dongle's UART twin samples
+
+def _uartline():
+    """tools/hosttwin/uartline.py, the line model the dongle's UART twin samples, loaded by
+    its path: putting hosttwin/ on sys.path would let its machine/umqtt twins shadow others."""
+    import importlib.util
+
+    if "uartline" not in sys.modules:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hosttwin", "uartline.py")
+        spec = importlib.util.spec_from_file_location("uartline", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["uartline"] = module
+    return sys.modules["uartline"]
+
+
+uartline = _uartline()
 
 FORMATS = ("hdlc", "mbus", "p1")
 
