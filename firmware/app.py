@@ -197,29 +197,26 @@ class App:
             if search.step(now, bytes_in, good):
                 name = LINE_NAMES[search.index]
                 self.line_search = None
-                sys.modules.pop("linefind", None)
                 self.line_name = name + " (found)"
                 self.line_watch = LineWatch(now, bytes_in, good)
                 log.info("meter", "line settings found: {}", name)
                 self._save_line(name)
+                sys.modules.pop("linefind", None)  # its code leaves the heap
         elif self.line_watch.step(now, bytes_in, good):
             log.warning("meter", "bytes but no good frame for a while: searching again")
             self._search((self._line_setter.index + 1) % len(LINE_NAMES))
 
     def _save_line(self, name):
-        """The next boot starts on the line found: uart.found, validated and written atomically
-        by config.update (dropped again after: it is a boot-only module)."""
+        """The next boot starts on the line found: uart.found in the settings file."""
         if self.config_path is None:
             return
         try:
-            import config
+            import linefind  # still loaded: the search has just ended
 
-            config.update({"uart": {"found": name}}, self.config_path)
-        except Exception as exc:  # OSError (flash), ValueError: counted, the line is in use
+            linefind.save(self.config_path, name)
+        except Exception as exc:  # OSError (flash), ValueError, MemoryError: the line is in use
             self.line_save_errors += 1
             log.error("meter", "could not save the line settings: {!r}", exc)
-        finally:
-            sys.modules.pop("config", None)
 
     def line_status(self):
         """The line settings in use: found, saved from before, set by hand, or the search."""

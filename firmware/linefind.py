@@ -23,6 +23,9 @@ when the dongle starts as a frame comes: at most 7 C + 3 s in all
 (README, host_tests/test_linefind.py).
 """
 
+import json
+import os
+
 from compat import const, ticks_diff
 from uartsrc import LINE_NAMES, LINES
 
@@ -139,3 +142,27 @@ class LineFinder:
 
 def _inversion_bit(index):
     return 2 if LINES[index][2] else 1
+
+
+def save(path, name):
+    """Write uart.found = `name` into the settings file at `path`, atomically (a temporary file,
+    then a rename, as config.save does), changing nothing else.
+
+    Done here rather than through config.update: that module is dropped after boot, and loading
+    it back with its defaults and checks takes more heap than a 96 KB board has to spare then.
+    `name` is one of LINE_NAMES, so the file stays valid; a file that is not a settings object
+    is left as it is (ValueError), as is one that cannot be read (OSError)."""
+    with open(path) as f:
+        cfg = json.load(f)
+    uart = cfg.get("uart") if isinstance(cfg, dict) else None
+    if not isinstance(uart, dict) or name not in LINE_NAMES:
+        raise ValueError("not a settings file: " + path)
+    uart["found"] = name
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(cfg, f)
+    try:
+        os.rename(tmp, path)
+    except OSError:  # FAT cannot rename over an existing file
+        os.remove(path)
+        os.rename(tmp, path)

@@ -255,3 +255,21 @@ def test_the_line_model_reads_only_at_the_sender_settings_or_8n1_for_8e1(sender)
         same_wiring = baud == s_baud and invert == s_invert
         readable = same_wiring and (parity == s_parity or parity == "N")
         assert (frame in bytes(got)) == readable, receiver
+
+
+def test_saving_changes_only_uart_found_and_leaves_a_foreign_file_alone(tmp_path):
+    import linefind
+
+    path = tmp_path / "config.json"
+    cfg = config.defaults()
+    cfg["wifi"]["ssid"] = "hjemme-nett æøå"
+    config.save(cfg, str(path))
+    linefind.save(str(path), "2400 8N1 inverted")
+    saved, problems = config.load(str(path))
+    assert problems == [] and saved == dict(cfg, uart=dict(cfg["uart"], found="2400 8N1 inverted"))
+    assert not (tmp_path / "config.json.tmp").exists()
+    for foreign in (b"not json", b"[1, 2]", b'{"uart": 5}'):
+        path.write_bytes(foreign)
+        with pytest.raises(ValueError):
+            linefind.save(str(path), "2400 8E1")
+        assert path.read_bytes() == foreign
