@@ -28,7 +28,8 @@ DEFAULTS = {
         "keepalive_s": 60,
     },
     # baud "auto": the dongle finds baud, parity and RX inversion itself (bits and stop unused)
-    # and saves what it found in "found" (one of uartsrc.LINE_NAMES, or ""): the next boot starts there
+    # and saves what it found in "found" (one of uartsrc.LINE_NAMES, or ""), where the next
+    # boot starts
     "uart": {"baud": "auto", "bits": 8, "parity": "E", "stop": 1, "invert_rx": None, "found": ""},
     # AES-128 keys of meters that cipher their lists (32 hex digits; the grid company gives them)
     "meter": {"key": "", "auth_key": ""},

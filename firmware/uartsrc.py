@@ -3,8 +3,9 @@
 `uart_settings()` is plain data so it can be tested; the hardware layer (hw.py) passes it to
 `machine.UART`, and `LineSetter` (made by hw.py) gives the UART one of the `LINES` the
 line-setting search tries when `uart.baud` is "auto" (the search itself is linefind.py, loaded
-only while it runs; `LineWatch` decides when a found line is searched again). `MeterSource.poll()` moves whatever the UART holds into a preallocated buffer
-with `readinto` and hands views of it to `hanport.Reader.feed`. It touches nothing but the UART
+only while it runs; `LineWatch` decides when a found line is searched again).
+`MeterSource.poll()` moves whatever the UART holds into a preallocated buffer with `readinto`
+and hands views of it to `hanport.Reader.feed`. It touches nothing but the UART
 and the reader, so reading the meter never waits on the network.
 """
 

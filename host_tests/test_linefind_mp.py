@@ -18,15 +18,18 @@ from test_linefind import worst_case_s
 SLACK_S = 10  # start-up of the interpreter and a busy machine; the bound itself is the budget
 
 # (setting, simulator arguments, the meter's cadence in seconds)
-CASES = [
+CASES = [  # fmt: skip
     ("2400 8E1", ("--baud", "2400", "--parity", "E"), 2.5),
-    ("2400 8E1 inverted", ("--baud", "2400", "--parity", "E", "--invert", "--format", "mbus"), 2.5),
+    ("2400 8E1 inverted", ("--baud", "2400", "--parity", "E", "--invert", "--format", "mbus"),
+     2.5),
     ("2400 8N1", ("--baud", "2400", "--parity", "N"), 2.5),
     ("2400 8N1 inverted", ("--baud", "2400", "--parity", "N", "--invert"), 2.5),
     ("115200 8N1", ("--baud", "115200", "--parity", "N", "--format", "p1"), 2.5),
-    ("115200 8N1 inverted", ("--baud", "115200", "--parity", "N", "--invert", "--format", "p1"), 2.5),
+    ("115200 8N1 inverted", ("--baud", "115200", "--parity", "N", "--invert", "--format", "p1"),
+     2.5),
     ("9600 8N1", ("--baud", "9600", "--parity", "N", "--format", "p1"), 2.5),
-    ("9600 8N1 inverted", ("--baud", "9600", "--parity", "N", "--invert", "--format", "mbus"), 2.5),
+    ("9600 8N1 inverted", ("--baud", "9600", "--parity", "N", "--invert", "--format", "mbus"),
+     2.5),
 ]
 
 

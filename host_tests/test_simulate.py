@@ -416,7 +416,9 @@ def same_as_sent(got, sent):
 
 
 @pytest.mark.parametrize("fmt", ["mbus", "p1"])
-@pytest.mark.parametrize("keys", [(), (KEY,), (KEY, AUTH_KEY)], ids=["plain", "ciphered", "tagged"])
+@pytest.mark.parametrize(
+    "keys", [(), (KEY,), (KEY, AUTH_KEY)], ids=["plain", "ciphered", "tagged"]
+)
 @pytest.mark.parametrize("meter", ["Aidon", "Kaifa", "Kamstrup"])
 def test_new_formats_read_back_as_sent(meter, fmt, keys):
     framing = simulate.Framing(fmt, *keys)
@@ -439,7 +441,8 @@ def test_ciphered_hdlc_reads_back_only_with_the_key():
 
 def test_cli_p1_ciphered_on_stdout(tmp_path):
     proc, log = start_cli(tmp_path, "--meter", "aidon", "--format", "p1", "--key", KEY.hex(),
-                          "--auth-key", AUTH_KEY.hex(), "--speed", "0", "--count", "20")  # fmt: skip
+                          "--auth-key", AUTH_KEY.hex(), "--speed", "0",
+                          "--count", "20")  # fmt: skip
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     entries = read_log(log)
