@@ -113,6 +113,7 @@ def test_main_starts_nothing_while_a_deploy_is_unfinished(tmp_path, marker):
     (tmp_path / "app.py").write_text("def start():\n    print('app started')\n")
     (tmp_path / "main.py").write_text((ROOT / "firmware" / "main.py").read_text())
     (tmp_path / "failsafe.py").write_text((ROOT / "firmware" / "failsafe.py").read_text())
+    (tmp_path / "swap.py").write_text((ROOT / "firmware" / "swap.py").read_text())
     if marker:
         (tmp_path / "deploying").write_text("")
     result = subprocess.run(
