@@ -18,23 +18,30 @@ import sys
 
 import failsafe
 
-try:
-    os.stat("deploying")
-    deploying = True
-except OSError:
-    deploying = False
+
+def exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+deploying = exists("deploying")
 
 if deploying:
     print("main: a deploy did not finish (file deploying); run make deploy again")
 else:
-    try:
-        import swap
+    # swap.STATE (or its temporary copy): an update over Wi-Fi has run; else no import at all
+    if exists("fwstate") or exists("fwstate.tmp"):
+        try:
+            import swap
 
-        swap.boot()
-    except Exception as exc:  # a switch that cannot go on must not keep the old app from starting
-        print("E update: {!r}".format(exc))
-    sys.modules.pop("swap", None)
-    swap = None
+            swap.boot()
+        except Exception as exc:  # a switch that cannot go on must not stop the boot
+            print("E update: {!r}".format(exc))
+        sys.modules.pop("swap", None)
+        swap = None
     try:
         import app
 

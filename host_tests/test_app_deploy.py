@@ -184,6 +184,7 @@ def test_make_config_passes_settings_through():
             "PORT=/dev/null",
             "WIFI_SSID=my net",
             "MQTT_HOST=10.0.0.2",
+            "HTTP_PASSWORD=my own pass",
             "DRY_RUN=1",
         ],
         cwd=ROOT,
@@ -194,6 +195,7 @@ def test_make_config_passes_settings_through():
     assert result.returncode == 0, result.stderr
     assert "'ssid': 'my net'" in result.stdout.replace("'\"'\"'", "'")
     assert "'host': '10.0.0.2'" in result.stdout.replace("'\"'\"'", "'")
+    assert "'password': 'my own pass'" in result.stdout.replace("'\"'\"'", "'")
 
 
 @pytest.mark.parametrize(

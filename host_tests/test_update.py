@@ -332,3 +332,103 @@ def test_bundle_lists_every_firmware_file_but_the_loader():
     assert "app.mpy" in files and "web/update.mpy" in files and "www/index.html.gz" in files
     for loader in ("swap.mpy", "failsafe.mpy", "main.py", "boot.py"):
         assert loader not in files
+
+
+# --- the trial under CPython: starts counted, health confirmed, time limit ---
+
+
+def test_a_new_firmware_that_never_gets_healthy_is_undone_after_a_few_starts(tmp_path, monkeypatch):
+    import swap
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "app.mpy").write_bytes(b"old")
+    os.makedirs("fwnew")
+    (tmp_path / "fwnew" / "app.mpy").write_bytes(b"new")
+    (tmp_path / "fwnew" / "manifest").write_text("hanport-bundle 1 9.9.9 1\n- 3 app.mpy\nend\n")
+    os.makedirs("fwold")
+    (tmp_path / "fwold" / "manifest").write_text("hanport-bundle 1 0.2.0 1\n- 0 app.mpy\nend\n")
+    swap.write("forward", 0, "9.9.9")
+    assert swap.boot() == "trial"  # the start that switches is the first on trial
+    for _ in range(swap.MAX_BOOTS - 1):
+        assert (tmp_path / "app.mpy").read_bytes() == b"new"
+        assert swap.boot() == "trial"
+    assert swap.boot() == "failed"
+    assert (tmp_path / "app.mpy").read_bytes() == b"old"
+    state, _, version, reason = swap.read()
+    assert (state, version) == ("failed", "9.9.9") and "3 starts" in reason
+    assert not os.path.exists("fwold") and not os.path.exists("fwnew")
+
+
+class _Stats:
+    frames_ok = 0
+
+
+class _App:
+    def __init__(self):
+        self.reader = type("R", (), {"stats": _Stats()})()
+        self.publisher = type("P", (), {"connected": False})()
+        self.update_note = None
+
+
+def test_trial_confirms_a_healthy_firmware_and_gives_up_on_time(tmp_path, monkeypatch):
+    import swap
+    import trial
+
+    monkeypatch.chdir(tmp_path)
+    now = [0]
+    resets = []
+    app = _App()
+    swap.write("trial", 1, "9.9.9")
+    t = trial.Trial(app, "9.9.9", clock=lambda: now[0], reset=lambda: resets.append(1))
+    t.step()
+    app.reader.stats.frames_ok = 5  # frames, but MQTT is set and not connected: not yet
+    now[0] = trial.TRIAL_MS - 1
+    t.step()
+    assert swap.read()[0] == "trial" and not resets
+    app.publisher.connected = True
+    t.step()
+    assert swap.read()[0] == "ok" and app.update_note == "updated to 9.9.9" and not resets
+
+    swap.write("trial", 1, "9.9.9")
+    app.publisher.connected = False
+    late = trial.Trial(app, "9.9.9", clock=lambda: now[0], reset=lambda: resets.append(1))
+    now[0] += trial.TRIAL_MS
+    late.step()
+    assert resets == [1]
+    state, _, _, reason = swap.read()
+    assert state == "back" and "not healthy within 300 s" in reason
+
+
+def test_the_settings_page_form_sends_a_bundle(tmp_path):
+    """The form on the settings page, in headless chromium: a good bundle is sent in pieces and
+    the dongle restarts into it."""
+    from cdp import Browser
+
+    d = MpDongle(tmp_path, device_config(), reboot=True)
+    browser = Browser(390, 844)
+    try:
+        good = str(tmp_path / "good.bundle")
+        bundle.build(good, NEW_VERSION, contents=new_contents(tmp_path))
+        browser.send("Network.enable")
+        browser.send("Network.setExtraHTTPHeaders", headers={"Authorization": AUTH})
+        browser.goto("http://127.0.0.1:{}/settings".format(d.port))
+        browser.wait_for("document.getElementById('fw').textContent === '{}'".format(VERSION))
+        node = browser.send("Runtime.evaluate", expression="document.getElementById('bundle')")
+        browser.send("DOM.setFileInputFiles", files=[good], objectId=node["result"]["objectId"])
+        browser.evaluate("document.querySelector('#upd button').click()")
+        browser.wait_for(
+            "document.getElementById('updmsg').textContent.indexOf('restarts into 9.9.9') >= 0",
+            timeout=120,
+        )
+
+        def runs_new():
+            try:
+                return d.json("/api/v1/status")["firmware"] == NEW_VERSION
+            except (OSError, ValueError, AssertionError):  # restarting
+                return False
+
+        d.wait_for(runs_new, timeout=60, what="the new version running")
+        d.assert_clean()
+    finally:
+        browser.close()
+        d.stop()
