@@ -161,7 +161,10 @@ def clear(folder):
 def undo(version, reason):
     """Switch back to the old firmware and record why."""
     write("back", 0, version, reason)
-    backward()
+    try:
+        backward()
+    except OSError as exc:  # a manifest gone: nothing more can be put back; say so and stop
+        reason = "{}; undo incomplete: {!r}".format(reason, exc)
     write("failed", 0, version, reason)
     print("W update: {} rolled back: {}".format(version, reason))
     clear(NEW)
@@ -175,7 +178,11 @@ def boot():
         return None
     state, boots, version, reason = st
     if state == "forward":
-        forward()
+        try:
+            forward()
+        except OSError as exc:  # a manifest gone, the flash failing: back to what was there
+            undo(version, "switch failed: {!r}".format(exc))
+            return "failed"
         write("trial", 1, version)
         print("I update: switched to {}; on trial".format(version))
         return "trial"

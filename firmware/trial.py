@@ -52,17 +52,20 @@ class Trial:
         """One check; returns the period until the next (a long one once decided)."""
         if self.done:
             return 60000
-        import swap
-
         if self.healthy():
             self.done = True
+            import swap  # only for the decision, and dropped again after it
+
             swap.write("ok", 0, self.version)
             self.app.update_note = "updated to {}".format(self.version)
             log.warning("update", "{} is healthy: update confirmed", self.version)
             swap.clear(swap.OLD)
             swap.clear(swap.NEW)
+            sys.modules.pop("swap", None)
         elif ticks_diff(self._clock(), self._since) >= self.limit_ms:
             self.done = True
+            import swap
+
             reason = "not healthy within {} s".format(self.limit_ms // 1000)
             swap.write("back", 0, self.version, reason)
             log.error("update", "{} {}: restarting to roll back", self.version, reason)

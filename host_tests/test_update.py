@@ -31,6 +31,7 @@ from version import VERSION  # noqa: E402
 PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mp_swap_probe.py")
 NEW_VERSION = "9.9.9"
 SEED = 20261130
+SOAK_HEAP = "144k"  # the heap test_mp_soak.py runs the app with HTTP in: an update must fit it too
 SKIP = ("fwnew", "fwold", "fwstate", "fwstate.tmp", "config.json")
 
 
@@ -248,12 +249,31 @@ def test_a_bundle_with_a_bad_digest_is_refused_and_nothing_changes(tmp_path):
         d.stop()
 
 
-def test_update_endpoints_need_the_password(tmp_path):
+def test_update_refusals(tmp_path):
+    """The password, the free flash, the loader, and file names outside the firmware."""
     d = MpDongle(tmp_path, device_config())
+    quiet = lambda *_: None  # noqa: E731
     try:
         assert d.get("/api/v1/update/begin?bytes=10", method="POST", body=b"")[0] == 401
         status, _, body = d.get("/api/v1/update", headers={"Authorization": AUTH})
         assert status == 200 and json.loads(body)["firmware"] == VERSION
+        dongle = tool_dongle(d)
+        status, answer = dongle.call("POST", "/api/v1/update/begin?bytes={}".format(1 << 40))
+        assert status == 507 and "do not fit" in answer["error"]  # os.statvfs said so
+        before = snapshot(d.stage)
+        cases = [
+            ({"swap.mpy": b"x"}, 9, "part of the loader"),
+            ({"config.json": b"{}"}, 9, "not a firmware file"),
+            ({"../escape.mpy": b"x"}, 9, "bad file name"),
+            ({"app.mpy": b"x"}, 2, "needs loader 2"),
+        ]
+        for contents, loader, why in cases:
+            path = str(tmp_path / "refused.bundle")
+            bundle.build(path, NEW_VERSION, loader=1 if loader == 9 else loader, contents=contents)
+            with pytest.raises(SystemExit, match=why):
+                update_tool.send(dongle, open(path, "rb").read(), say=quiet)
+        assert snapshot(d.stage) == before and state_of(d.stage) is None
+        d.assert_clean()
     finally:
         d.stop()
 
@@ -290,7 +310,9 @@ def test_make_update_end_to_end_version_in_status_diagnostics_and_page(
 
     need_umqtt("1.8.0")
     sub = mqtt_subscriber(mqtt_broker, "hanport/#")
-    d = MpDongle(tmp_path, device_config(mqtt_broker), umqtt="1.8.0", reboot=True)
+    d = MpDongle(
+        tmp_path, device_config(mqtt_broker), umqtt="1.8.0", reboot=True, heap=SOAK_HEAP
+    )
     browser = None
     try:
         path = str(tmp_path / "good.bundle")

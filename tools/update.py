@@ -1,6 +1,6 @@
 """Send a firmware bundle to a running dongle over Wi-Fi (`make update HOST=hanport-xxxx.local`).
 
-The dongle takes it in pieces no larger than its HTTP body limit (firmware/web/update.py):
+The dongle takes it in pieces within its HTTP body limit (firmware/web/update.py):
 begin (it checks the free flash), every file in pieces, commit (it checks every SHA-256 and
 restarts into the new firmware, on trial until it is healthy). A piece whose answer is lost is
 sent again from where the dongle says its file ends. Afterwards this waits for the dongle to
@@ -28,7 +28,11 @@ sys.path[:0] = [HERE, os.path.join(ROOT, "firmware")]
 import bundle  # noqa: E402
 from web.httpd import BODY_MAX  # noqa: E402
 
-_TRIES = 5
+_TRIES = 8
+# Each piece is one request whose body the dongle's HTTP server holds in one block while it
+# writes it to flash: half its limit (httpd.BODY_MAX) finds a free block more easily in a
+# fragmented heap; a refused or reset piece is sent again after a pause.
+PIECE = BODY_MAX // 2
 
 
 class Dongle:
@@ -55,13 +59,17 @@ class Dongle:
             return resp.status, data.decode(errors="replace").strip()
 
     def call_retrying(self, method, path, body=b""):
+        """call(), again after a pause while the dongle is busy (503), short of memory (500)
+        or away; every step of an update may be repeated."""
         for attempt in range(_TRIES):
             try:
-                return self.call(method, path, body)
+                status, answer = self.call(method, path, body)
+                if status not in (500, 503) or attempt == _TRIES - 1:
+                    return status, answer
             except (OSError, http.client.HTTPException) as exc:
                 if attempt == _TRIES - 1:
                     raise SystemExit("update: the dongle does not answer: {}".format(exc))
-                time.sleep(1 + attempt)
+            time.sleep(1 + attempt)
         raise AssertionError("unreachable")
 
 
@@ -70,7 +78,7 @@ def _fail(step, status, answer):
     raise SystemExit("update: {} refused ({}): {}".format(step, status, error))
 
 
-def send_file(dongle, path, data, piece=BODY_MAX, say=print):
+def send_file(dongle, path, data, piece=PIECE):
     at = 0
     while at < len(data):
         query = urllib.parse.urlencode({"path": path, "at": at}, safe="/")
@@ -98,6 +106,9 @@ def send(dongle, data, say=print):
     say("update: sent; the dongle checks every file")
     try:
         status, answer = dongle.call("POST", "/api/v1/update/commit")
+        if status == 500:  # short of memory while checking: nothing was switched, try again
+            time.sleep(2)
+            status, answer = dongle.call("POST", "/api/v1/update/commit")
     except (OSError, http.client.HTTPException) as exc:  # it may restart before answering
         say("update: no answer to commit ({}); checking".format(exc))
         return version

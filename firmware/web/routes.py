@@ -40,7 +40,10 @@ def _is_ip(host):
 
 
 def _same_net(peer, ip, netmask):
-    """Whether address `peer` is on the network of `ip` with `netmask` (dotted quads)."""
+    """Whether address `peer` is on the network of `ip` with `netmask` (dotted quads); False
+    for a peer given otherwise (None, or a raw sockaddr)."""
+    if not isinstance(peer, str):
+        return False
     try:
         a, b, m = [[int(x) for x in s.split(".")] for s in (peer, ip, netmask)]
     except (AttributeError, ValueError):

@@ -17,6 +17,7 @@ Loaded on the first update request (web/routes.py) and kept out of the heap unti
 """
 
 import binascii
+import gc
 import hashlib
 import os
 
@@ -156,7 +157,10 @@ async def _begin(web, req, resp):
         return
     swap.clear(swap.NEW)
     swap.clear(swap.OLD)
-    os.mkdir(swap.NEW)
+    try:
+        os.mkdir(swap.NEW)
+    except OSError:  # left over from an update whose folder could not be cleared: written over
+        pass
     web.update_session = Session(expected)
     log.info("update", "receiving a bundle of {} bytes from {}", expected, req.peer)
     await web._json(resp, 200, {"ready": True, "free_bytes": free})
@@ -182,9 +186,15 @@ async def _piece(web, req, resp):
     if session.received + len(body) > session.expected:
         await _refuse(web, resp, 413, "more bytes than the {} announced".format(session.expected))
         return
-    swap.makedirs(staged)
-    with open(staged, "ab") as f:
-        f.write(body)
+    try:
+        swap.makedirs(staged)
+        with open(staged, "ab") as f:
+            f.write(body)
+    except OSError as exc:  # the flash is full after all, or failing: the bundle cannot come
+        web.update_session = None
+        swap.clear(swap.NEW)
+        await _refuse(web, resp, 507, "cannot write {}: {!r}".format(path, exc))
+        return
     session.received += len(body)
     await web._json(resp, 200, {"size": have + len(body)})
 
@@ -194,13 +204,16 @@ async def _commit(web, req, resp):
     if session is None:
         await _refuse(web, resp, 409, "no update begun")
         return
-    web.update_session = None
+    gc.collect()  # the check reads 100 KB or more in small pieces: start from a tidy heap
     try:
         version = await verify(session.expected)
     except ValueError as exc:
+        web.update_session = None
         swap.clear(swap.NEW)
         await _refuse(web, resp, 400, str(exc))
         return
+    # (any other failure, a MemoryError say, answers 500 and leaves the session: commit again)
+    web.update_session = None
     _write_old_manifest()
     swap.write("forward", 0, version)
     log.warning("update", "{} received and checked: restarting to switch", version)
@@ -243,6 +256,7 @@ async def verify(expected):
             staged = swap.NEW + "/" + path
             if _size(staged) != size:
                 raise ValueError("{}: {} bytes, not {}".format(path, _size(staged), size))
+            gc.collect()  # one file's check leaves little: keep blocks free for the other tasks
             if await _digest(staged, buf) != digest:
                 raise ValueError("{}: SHA-256 does not match".format(path))
             files += 1
