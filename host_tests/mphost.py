@@ -98,7 +98,11 @@ class MpDongle(Dongle):
             self._thread = threading.Thread(target=self._rebooter, daemon=True)
             self._thread.start()
         if cfg["http"]["enabled"]:
-            self._wait_listening(timeout=30)
+            try:
+                self._wait_listening(timeout=30)
+            except RuntimeError as exc:
+                self.stop()
+                raise RuntimeError("{}; MicroPython said:\n{}".format(exc, self.output[-3000:]))
 
     def _start(self):
         cmd, stage, env = self._run
