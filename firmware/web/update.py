@@ -89,26 +89,18 @@ def _size(path):
         return 0
 
 
-def current_files(folder=""):
-    """The firmware files on flash now (what an update replaces), as deploy lays them out."""
-    out = []
-    try:
-        names = os.listdir(folder or ".")
-    except OSError:
-        return out
-    for name in names:
+def _list_files(out, folder):
+    """Write "- 0 <path>" for each firmware file on flash now (what an update replaces), as
+    deploy lays them out; written as found, so no list of them is built."""
+    for name in os.listdir(folder or "."):
         path = folder + "/" + name if folder else name
         if os.stat(path)[0] & 0x4000:
-            if not folder and name in ("lib", swap.NEW, swap.OLD):
-                continue
-            out += current_files(path)
+            if folder or name not in ("lib", swap.NEW, swap.OLD):
+                _list_files(out, path)
         elif path not in swap.LOADER_FILES and (
-            name.endswith(".mpy")
-            or name.endswith(".py")
-            or folder in ("www", "boards")
+            name.endswith(".mpy") or name.endswith(".py") or folder in ("www", "boards")
         ):
-            out.append(path)
-    return out
+            out.write("- 0 {}\n".format(path))
 
 
 async def handle(web, req, resp, what):
@@ -212,10 +204,11 @@ async def _commit(web, req, resp):
         swap.clear(swap.NEW)
         await _refuse(web, resp, 400, str(exc))
         return
-    # (any other failure, a MemoryError say, answers 500 and leaves the session: commit again)
-    web.update_session = None
+    # Any other failure up to the mark (a MemoryError, say) answers 500 and leaves the session,
+    # so the commit can be sent again; the mark is the one write that starts the switch.
     _write_old_manifest()
     swap.write("forward", 0, version)
+    web.update_session = None
     log.warning("update", "{} received and checked: restarting to switch", version)
     web.update_commits += 1
     await web._restart(resp)
@@ -289,6 +282,5 @@ def _write_old_manifest():
         pass
     with open(swap.OLD + "/" + swap.MANIFEST, "w") as f:
         f.write("{} 1 {} {}\n".format(_HEADER, VERSION, swap.LOADER))
-        for path in current_files():
-            f.write("- 0 {}\n".format(path))
+        _list_files(f, "")
         f.write("end\n")
