@@ -458,3 +458,21 @@ def test_the_settings_page_form_sends_a_bundle(tmp_path):
     finally:
         browser.close()
         d.stop()
+
+
+def test_make_update_sends_the_firmware_bundle(tmp_path):
+    """`make update` as a user types it (it builds the bundle of this firmware first)."""
+    d = MpDongle(tmp_path, device_config(), reboot=True, heap=UPDATE_HEAP)
+    try:
+        result = subprocess.run(
+            ["make", "-s", "update", "HOST=127.0.0.1", "HTTP_PORT={}".format(d.port),
+             "HTTP_PASSWORD=" + PASSWORD],
+            cwd=ROOT, capture_output=True, text=True, timeout=600,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr + d.output
+        assert "update: {} runs and is healthy".format(VERSION) in result.stdout
+        assert os.path.exists(ROOT / "build" / "hanport-{}.bundle".format(VERSION))
+        assert state_of(d.stage) == "ok" and d.starts == 2
+        d.assert_clean()
+    finally:
+        d.stop()
