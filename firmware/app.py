@@ -334,6 +334,7 @@ def build(config_path=None, boards_dir=None, make_client=None):
     import builder
 
     try:
+        app = builder.build(App, config_path, boards_dir, make_client)
         if app is not None and (_exists(_UPDATE_STATE) or _exists(_UPDATE_STATE + ".tmp")):
             import trial  # only after an update over Wi-Fi
 
