@@ -156,11 +156,24 @@ class Web:
             await resp.write(piece)
 
     async def _auth(self, req, resp):
-        """True when the request carries the right user and password; else answer 401."""
-        if req.basic_auth() == (self.user, self.password):
+        """True when the request carries the right user and password; else answer 401, or 429
+        while the client must wait after wrong passwords (httpd.AuthGuard)."""
+        guard = self.server.guard
+        wait_s = guard.wait_s(req.peer)
+        if wait_s:
+            await resp.send(
+                429,
+                "too many wrong passwords: try again in {} s\n".format(wait_s),
+                headers=(("Retry-After", wait_s),),
+            )
+            return False
+        given = req.basic_auth()
+        if given == (self.user, self.password):
+            guard.passed(req.peer)
             return True
         self.auth_failures += 1
-        log.warning("http", "wrong or missing password from {}", req.peer)
+        if given is not None:  # a browser asks first without a password: no failure
+            guard.failed(req.peer)
         await resp.send(
             401,
             "password required\n",
