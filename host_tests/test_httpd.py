@@ -72,6 +72,7 @@ import errno  # noqa: E402
 import socket  # noqa: E402
 
 import log  # noqa: E402
+from web.authguard import AuthGuard  # noqa: E402
 
 
 class Gate:
@@ -201,7 +202,7 @@ def test_wrong_passwords_slow_a_client_down_and_the_right_one_resets(monkeypatch
     lines = []
     monkeypatch.setattr(log, "sink", lines.append)
     clock = Ticks()
-    guard = httpd.AuthGuard(clock)
+    guard = AuthGuard(clock)
     for _ in range(3):  # the owner mistyping: no wait yet
         assert guard.wait_s("10.0.0.5") == 0
         guard.failed("10.0.0.5")
@@ -224,7 +225,7 @@ def test_wrong_passwords_slow_a_client_down_and_the_right_one_resets(monkeypatch
 
 
 def test_the_guard_remembers_a_bounded_number_of_clients():
-    guard = httpd.AuthGuard(Ticks())
+    guard = AuthGuard(Ticks())
     for i in range(50):
         guard.failed("10.0.1.{}".format(i))
     assert len(guard._peers) == 8

@@ -12,8 +12,8 @@ phone on the Wi-Fi cannot push past. What it does and leaves out:
     listen backlog, not accepted, so MQTT always finds a socket. The listener is polled (without
     allocating) by our own task, not asyncio.start_server's, whose accept loop retries a failed
     accept (no socket left) at once and forever; here a failed accept waits `_ACCEPT_RETRY_MS`;
-  - password guessing slows down per client (`AuthGuard`): after a few wrong passwords each
-    try waits longer, up to `_GUARD_MAX_MS`; the right one resets. The routes ask it;
+  - password guessing slows down per client: `guard` (web/authguard.py, loaded at the first
+    wrong password) is kept here for the routes to ask;
   - the request line plus headers must fit `HEAD_MAX` bytes (431 otherwise), the body
     `BODY_MAX` bytes and needs a Content-Length (413 / 411); a malformed head gets 400;
   - the head and the body each have a deadline (`timeout_ms`): a client that sends too slowly
@@ -67,9 +67,6 @@ _BACKLOG = const(8)  # connections the network stack holds before we accept them
 _ACCEPT_MS = const(20)  # listener poll period
 _ACCEPT_RETRY_MS = const(500)  # after a failed accept (no socket or memory free)
 _EAGAIN = const(11)
-_GUARD_PEERS = const(8)  # clients whose wrong passwords are remembered
-_GUARD_FREE = const(3)  # wrong passwords a client may send before it has to wait
-_GUARD_MAX_MS = const(30000)  # the longest wait between tries: 1, 2, 4, ... s up to this
 
 
 class HTTPError(Exception):
@@ -183,60 +180,6 @@ class Response:
         await self.write(body)
 
 
-class AuthGuard:
-    """Slows password guessing down, per client address, without locking the owner out.
-
-    A client's first `_GUARD_FREE` wrong passwords cost nothing; after that each try must wait
-    1 s, then 2, 4, ... up to `_GUARD_MAX_MS`, and tries before then are answered 429 without
-    looking at the password. The right password forgets the client's failures, and a client on
-    another address is never slowed down. At most `_GUARD_PEERS` clients are remembered (the
-    one that may try again soonest makes room). The log gets a line at the 1st, 2nd, 4th, 8th,
-    ... wrong password of a client, not one per try."""
-
-    def __init__(self, clock=ticks_ms):
-        self._clock = clock
-        self._peers = {}  # address -> [wrong passwords, ticks_ms when it may try again]
-        self.wrong = 0  # wrong passwords
-        self.throttled = 0  # tries turned away because the client had to wait
-
-    def wait_s(self, peer):
-        """Seconds peer must still wait before its password is looked at (0: go ahead)."""
-        entry = self._peers.get(peer)
-        if entry is None:
-            return 0
-        left = ticks_diff(entry[1], self._clock())
-        if left <= 0:
-            return 0
-        self.throttled += 1
-        return (left + 999) // 1000
-
-    def failed(self, peer):
-        self.wrong += 1
-        now = self._clock()
-        entry = self._peers.get(peer)
-        if entry is None:
-            if len(self._peers) >= _GUARD_PEERS:
-                soonest = None
-                for key in self._peers:
-                    if soonest is None or ticks_diff(self._peers[key][1], self._peers[soonest][1]) < 0:
-                        soonest = key
-                del self._peers[soonest]
-            entry = [0, now]
-            self._peers[peer] = entry
-        entry[0] += 1
-        failures = entry[0]
-        wait_ms = 0
-        if failures > _GUARD_FREE:
-            wait_ms = min(1000 << min(failures - _GUARD_FREE - 1, 5), _GUARD_MAX_MS)
-            entry[1] = ticks_add(now, wait_ms)
-        if failures & (failures - 1) == 0:
-            log.warning("http", "{} wrong password(s) from {}; next try allowed in {} s",
-                        failures, peer, wait_ms // 1000)
-
-    def passed(self, peer):
-        self._peers.pop(peer, None)
-
-
 def _address(peer):
     """The client's IP address from an accept() or peername address (a tuple; the unix port
     gives a raw sockaddr_in as bytes)."""
@@ -263,7 +206,7 @@ class Server:
         self.timeout_ms = timeout_ms
         self._slots = [_Slot() for _ in range(max_clients)]
         self._sockets_max = max_clients + 1
-        self.guard = AuthGuard()
+        self.guard = None  # web.authguard.AuthGuard once a wrong password came
         self._listener = None
         self._ready = None
         self._task = None
@@ -299,6 +242,14 @@ class Server:
         self._task = asyncio.create_task(self._accept_loop())
         log.info("http", "listening on port {}", self.port)
         return self.port
+
+    def auth_guard(self):
+        """The password guard (web/authguard.py), loaded at the first wrong password."""
+        if self.guard is None:
+            from web.authguard import AuthGuard
+
+            self.guard = AuthGuard()
+        return self.guard
 
     def close(self):
         if self._task is not None:
@@ -356,8 +307,8 @@ class Server:
             "http_errors": self.errors,
             "http_active": self.active,
             "http_accept_failures": self.accept_failures,
-            "http_wrong_passwords": self.guard.wrong,
-            "http_auth_throttled": self.guard.throttled,
+            "http_wrong_passwords": self.guard.wrong if self.guard else 0,
+            "http_auth_throttled": self.guard.throttled if self.guard else 0,
         }
 
     def _slot_for(self, peer):

@@ -159,7 +159,7 @@ class Web:
         """True when the request carries the right user and password; else answer 401, or 429
         while the client must wait after wrong passwords (httpd.AuthGuard)."""
         guard = self.server.guard
-        wait_s = guard.wait_s(req.peer)
+        wait_s = guard.wait_s(req.peer) if guard is not None else 0
         if wait_s:
             await resp.send(
                 429,
@@ -169,11 +169,12 @@ class Web:
             return False
         given = req.basic_auth()
         if given == (self.user, self.password):
-            guard.passed(req.peer)
+            if guard is not None:
+                guard.passed(req.peer)
             return True
         self.auth_failures += 1
         if given is not None:  # a browser asks first without a password: no failure
-            guard.failed(req.peer)
+            self.server.auth_guard().failed(req.peer)
         await resp.send(
             401,
             "password required\n",
