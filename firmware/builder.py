@@ -5,27 +5,43 @@ code stays in the heap while the dongle runs.
 """
 
 import gc
+import sys
 
-import board as boards
-import config
 import hw
 import log
 from compat import ticks_ms
 
 
+def _settings(config_path, boards_dir):
+    """Steps 1 and 2: (settings, pin map, config path) as plain data.
+
+    config and board are imported here and dropped before anything else loads, so the boot's
+    peak heap holds their code or the running dongle's, never both."""
+    import board as boards
+    import config
+
+    try:
+        config_path = config_path or config.PATH
+        # 1. Settings: a bad file never stops the boot, it is reported and defaults fill in.
+        cfg, problems = config.load(config_path)
+        log.set_level(cfg["log"]["level"])
+        for problem in problems:
+            log.warning("config", "{}", problem)
+        # 2. The board's pins, checked against the chip it really runs on.
+        chip = boards.chip_of(hw.machine_name())
+        board, problems = boards.load(cfg["board"], boards_dir or boards.DIR, chip)
+        for problem in problems:
+            log.warning("board", "{}", problem)
+        return cfg, board, config_path
+    finally:
+        sys.modules.pop("config", None)
+        sys.modules.pop("board", None)
+
+
 def build(App, config_path, boards_dir, make_client):
     """The steps of app.build(); see there."""
-    config_path = config_path or config.PATH
-    # 1. Settings: a bad file never stops the boot, it is reported and defaults fill in.
-    cfg, problems = config.load(config_path)
-    log.set_level(cfg["log"]["level"])
-    for problem in problems:
-        log.warning("config", "{}", problem)
-    # 2. The board's pins, checked against the chip it really runs on.
-    chip = boards.chip_of(hw.machine_name())
-    board, problems = boards.load(cfg["board"], boards_dir or boards.DIR, chip)
-    for problem in problems:
-        log.warning("board", "{}", problem)
+    cfg, board, config_path = _settings(config_path, boards_dir)
+    gc.collect()
     # 3. Setup button pressed in the window after power-on: stay out of the way (safe mode).
     if hw.safe_mode_asked(board, cfg["health"]["safe_window_s"]):
         log.warning("app", "setup button pressed: safe mode, application not started")

@@ -91,7 +91,11 @@ class MpDongle(Dongle):
             stderr=subprocess.STDOUT,
         )
         if cfg["http"]["enabled"]:
-            self._wait_listening(timeout=30)
+            try:
+                self._wait_listening(timeout=30)
+            except RuntimeError as exc:
+                self.stop()
+                raise RuntimeError("{}; MicroPython said:\n{}".format(exc, self.output[-3000:]))
 
     @property
     def output(self):

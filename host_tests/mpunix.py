@@ -54,7 +54,7 @@ def run(script, *args, umqtt=None, timeout=60, heap="96k"):
     lets hw.py import; a test that needs hardware does not belong here.
     """
     path = require(umqtt)
-    dirs = [".frozen", str(STUBS), str(FIRMWARE)]  # .frozen: asyncio and the like
+    dirs = [str(STUBS), ".frozen", str(FIRMWARE)]  # stubs before the frozen machine twin
     if umqtt is not None:
         dirs.insert(0, str(umqtt_dir(umqtt)))
     env = dict(os.environ, MICROPYPATH=":".join(dirs))

@@ -91,7 +91,7 @@ def test_sees_each_sensor_key_once_and_skips_identity():
 def test_sensor_list_is_bounded(monkeypatch):
     import sensors
 
-    keys = [row[0] + phase for row in sensors.QUANTITIES for phase in sensors.PHASES]
+    keys = [row[0] + phase for row in sensors.rows() for phase in sensors.PHASES]
     assert len(keys) <= discovery._MAX_SENSORS  # the whole vocabulary fits the bound
     monkeypatch.setattr(discovery, "_MAX_SENSORS", 5)
     disc = discovery.Discovery()

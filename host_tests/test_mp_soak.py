@@ -9,11 +9,11 @@ any frame the simulator sent that was neither published (seen at mosquitto) nor 
 superseded in the diagnostics.
 
 The heaps are the smallest that run clean today plus a margin against fragmentation luck.
-Measured (32-bit build, 2026-11-30, after the publisher's message buffer): with HTTP 136k
-passes, 128k fails at start (a 4 KB allocation finds no block); without HTTP 112k fails at
-start the same way. The aim is 96k with HTTP (then 80k). The UART twin's 4 KB receive buffer
-is in the heap here, outside it on the board. For measuring, HANPORT_SOAK_HEAP and
-HANPORT_SOAK_HEAP_NO_HTTP override the constants.
+Measured (32-bit build with the board's ROM frozen in, see tools/run_mp.py; 2026-11-30): with
+HTTP 120k passes, 112k fails at boot (a 512-byte allocation while modules load); without HTTP
+96k passes with 2 KB free at the end. The aim is 96k with HTTP (then 80k). The UART twin's
+4 KB receive buffer is in the heap here, outside it on the board. For measuring,
+HANPORT_SOAK_HEAP and HANPORT_SOAK_HEAP_NO_HTTP override the constants.
 """
 
 import http.client
@@ -25,8 +25,8 @@ from datetime import datetime
 import pytest
 from mphost import MpDongle, device_config, interpreter, need_umqtt
 
-HEAP_HTTP = os.environ.get("HANPORT_SOAK_HEAP", "144k")
-HEAP_NO_HTTP = os.environ.get("HANPORT_SOAK_HEAP_NO_HTTP", "120k")
+HEAP_HTTP = os.environ.get("HANPORT_SOAK_HEAP", "128k")
+HEAP_NO_HTTP = os.environ.get("HANPORT_SOAK_HEAP_NO_HTTP", "104k")
 UMQTT = "1.8.0"
 MINUTES = 10
 SPEED = 10  # 10 meter minutes in about a minute
@@ -44,7 +44,7 @@ def poll_http(d, failures):
             conn.close()
             if resp.status != 200:
                 failures.append("{} -> {}".format(path, resp.status))
-        except OSError as exc:
+        except (OSError, http.client.HTTPException) as exc:  # e.g. a body cut short
             failures.append("{} -> {!r}".format(path, exc))
 
 
@@ -100,7 +100,7 @@ def test_ten_minutes_in_a_fixed_heap(http, tmp_path, mqtt_broker, mqtt_subscribe
             ) from None
         out = d.output
         assert "MemoryError" not in out and "Traceback" not in out, out
-        assert failures == [], failures
+        assert failures == [], (failures, out[-3000:])
         assert last["frames_ok"] == len(sent), last
         # Every frame sent is at the broker or counted as superseded.
         assert last["published"] + last["superseded"] == len(sent), last

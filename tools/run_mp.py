@@ -79,19 +79,43 @@ def _fingerprint(folder):
     return digest.hexdigest()
 
 
+# What the stock ESP32 firmware holds outside the heap, frozen into the 32-bit build the same way,
+# so heap figures are the board's: umqtt.simple and ntptime (frozen in the stock firmware, the
+# 1.8.0 of v1.25 on; tests of 1.4.0 put its folder before .frozen) and the twins of `machine`,
+# `network` and `cryptolib` (C modules on the chip, costing its heap nothing for code).
+ROM_TWINS = ("machine.py", "network.py", "cryptolib.py")
+
+
+def _rom_manifest():
+    lines = [
+        'package("asyncio", base_path="$(MPY_DIR)/extmod")',
+        'package("umqtt", base_path="{}")'.format(umqtt_dir(UMQTT_DEFAULT)),
+        'module("ntptime.py", base_path="{}")'.format(os.path.join(SHARED, "lib")),
+    ]
+    lines += ['module("{}", base_path="{}")'.format(name, TWIN) for name in ROM_TWINS]
+    return "\n".join(lines) + "\n"
+
+
 def build_mp32(out=sys.stderr):
     """Build the 32-bit interpreter into build/micropython32/ unless the cached one is current.
 
-    Returns its path, or None when ../shared/micropython is missing or the build failed.
+    ../shared/micropython/build.sh builds it, from a copy whose frozen manifest adds the board's
+    ROM (see ROM_TWINS). Returns its path, or None when ../shared/micropython is missing or the
+    build failed.
     """
-    if not os.path.exists(os.path.join(SHARED, "build.sh")):
+    if not os.path.exists(os.path.join(SHARED, "build.sh")) or umqtt_dir(UMQTT_DEFAULT) is None:
         return None
     os.makedirs(MP32, exist_ok=True)
     binary = os.path.join(MP32, "micropython")
     stamp_path = os.path.join(MP32, "source.stamp")
     with open(os.path.join(BUILD, "micropython32.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two test runs at once build it once
-        stamp = _fingerprint(SHARED)
+        manifest = _rom_manifest()
+        rom = hashlib.sha256(manifest.encode())
+        for name in ROM_TWINS:
+            with open(os.path.join(TWIN, name), "rb") as f:
+                rom.update(f.read())
+        stamp = _fingerprint(SHARED) + rom.hexdigest()
         try:
             with open(stamp_path) as f:
                 if f.read() == stamp and os.access(binary, os.X_OK):
@@ -99,9 +123,19 @@ def build_mp32(out=sys.stderr):
         except OSError:
             pass
         print("run_mp: building the 32-bit MicroPython from {} ...".format(SHARED), file=out)
+        recipe = os.path.join(MP32, "recipe")
+        shutil.rmtree(recipe, ignore_errors=True)
+        shutil.copytree(SHARED, recipe, ignore=lambda d, _: ["lib"] if d == SHARED else [])
+        os.chmod(os.path.join(recipe, "src"), 0o755)
+        target = os.path.join(recipe, "src", "manifest.py")
+        if os.path.exists(target):
+            os.chmod(target, 0o644)
+        with open(target, "w") as f:
+            f.write(manifest)
         result = subprocess.run(
-            ["sh", os.path.join(SHARED, "build.sh"), MP32], capture_output=True, text=True
+            ["sh", os.path.join(recipe, "build.sh"), MP32], capture_output=True, text=True
         )
+        shutil.rmtree(recipe, ignore_errors=True)
         if result.returncode != 0 or not os.access(binary, os.X_OK):
             print("run_mp: build failed:\n" + result.stdout + result.stderr, file=out)
             return None
@@ -215,9 +249,9 @@ def twin_dir(names=MP_TWINS, folder="twins"):
 def environment(stage_dir, umqtt=None, uart="none", wlan_down=None, interp=None):
     """The environment for the interpreter: module path and the twins' host knobs."""
     env = dict(os.environ)
-    path = [".frozen", stage_dir]  # .frozen: asyncio is frozen into the interpreter
-    if umqtt:
-        path.append(umqtt_dir(umqtt))
+    path = [".frozen", stage_dir]  # .frozen: the board's ROM (see ROM_TWINS), in the 32-bit build
+    if umqtt:  # the frozen one is UMQTT_DEFAULT: another version goes before it
+        path.insert(0 if umqtt != UMQTT_DEFAULT else 2, umqtt_dir(umqtt))
     path.append(twin_dir())
     missing = [m for m in MP_FALLBACKS if interp is not None and not interp.has(m)]
     if missing:

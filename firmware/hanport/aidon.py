@@ -5,15 +5,8 @@ An Aidon list 1 frame carries no identity at all; the layout (an array of
 The Swedish 27-element list has the same layout, with per-phase powers.
 """
 
-from . import lists
 
 MANUFACTURER = "Aidon"
-
-
-def claims(list_ver_id, layout):
-    if list_ver_id is None:
-        return layout == lists.STRUCTURES
-    return list_ver_id.startswith("AIDON")
 
 
 def scale(reading):

@@ -8,8 +8,10 @@ only they know. Ciphered APDUs (DB, DF) are opened by the reader's cipher (gcm) 
 key, and refused with a reason when not; block-transfer (E0) APDUs are joined by the framer.
 """
 
+import sys
+
 from .compat import const
-from . import aidon, axdr, cosem, kaifa, kamstrup, landisgyr, lists, obis
+from . import axdr, cosem, lists, obis
 
 _LLC_DST = const(0xE6)
 _DATA_NOTIFICATION = const(0x0F)
@@ -17,7 +19,34 @@ _GENERAL_GLO_CIPHERING = const(0xDB)
 _GENERAL_DED_CIPHERING = const(0xDF)
 _GENERAL_BLOCK_TRANSFER = const(0xE0)
 
-VENDORS = (aidon, kaifa, kamstrup, landisgyr)
+# Which vendor module names and scales a list, by the start of its list version (the first
+# match wins), else by its layout. A vendor's module is imported when its first list arrives,
+# so a dongle holds only its own meter's code.
+_VENDOR_BY_VERSION = (("AIDON", "aidon"), ("KFM", "kaifa"), ("Kamstrup", "kamstrup"))
+_PACKAGE = __name__.rpartition(".")[0]
+
+
+def vendor_module(name):
+    """The vendor module hanport.`name`, imported on first use."""
+    full = _PACKAGE + "." + name
+    module = sys.modules.get(full)
+    if module is None:
+        __import__(full)
+        module = sys.modules[full]
+    return module
+
+
+def vendor_of(list_ver_id, layout):
+    """The name of the vendor module for a list, or None when no vendor claims it."""
+    if list_ver_id is not None:
+        for prefix, name in _VENDOR_BY_VERSION:
+            if list_ver_id.startswith(prefix):
+                return name
+    if layout == lists.CAPTURED:
+        return "landisgyr"
+    if list_ver_id is None and layout == lists.STRUCTURES:
+        return "aidon"
+    return None
 
 
 def decode_info(buf, start, end, cur=None, cipher=None):
@@ -87,8 +116,8 @@ def decode_body(cur, reading):
     elif layout == lists.CAPTURED:
         lists.walk_captured(cur, count, reading)
     else:
-        vendor = kaifa
-        keys = kaifa.value_keys(cur.buf, cur.pos, count)
+        vendor = vendor_module("kaifa")
+        keys = vendor.value_keys(cur.buf, cur.pos, count)
         if keys is None:
             from . import iskra  # only for meters that send Iskraemeco's bare value lists
 
@@ -98,11 +127,9 @@ def decode_body(cur, reading):
             raise ValueError("value-only list of %d elements from an unknown meter" % count)
         lists.walk_values(cur, count, keys, reading)
     if vendor is None:
-        ver = reading.get(obis.LIST_VER_ID)
-        for candidate in VENDORS:
-            if candidate.claims(ver, layout):
-                vendor = candidate
-                break
+        name = vendor_of(reading.get(obis.LIST_VER_ID), layout)
+        if name is not None:
+            vendor = vendor_module(name)
     if vendor is not None:
         reading[obis.METER_MANUFACTURER] = vendor.MANUFACTURER
         if layout != lists.STRUCTURES:

@@ -47,10 +47,6 @@ _CURRENTS = (obis.CURRENT_L1, obis.CURRENT_L2, obis.CURRENT_L3)
 _VOLTAGES = (obis.VOLTAGE_L1, obis.VOLTAGE_L2, obis.VOLTAGE_L3)
 
 
-def claims(list_ver_id, layout):
-    return list_ver_id is not None and list_ver_id.startswith("KFM")
-
-
 def value_keys(buf, pos, count):
     """Position-to-key table for a value-only list at buf[pos], or None if not Kaifa's."""
     keys = VALUE_KEYS.get(count)

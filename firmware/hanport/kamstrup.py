@@ -17,10 +17,6 @@ _TOTALS = (
 )
 
 
-def claims(list_ver_id, layout):
-    return list_ver_id is not None and list_ver_id.startswith("Kamstrup")
-
-
 def is_ct_meter(reading):
     return reading.get(obis.METER_TYPE, "").startswith("685")
 

@@ -6,15 +6,11 @@ voltage 1 V, power 1 W, energy 1 Wh. The push arrives as General Block Transfer 
 HDLC frames; the framer joins the blocks.
 """
 
-from . import lists, obis
+from . import obis
 
 MANUFACTURER = "Landis+Gyr"
 
 _CURRENTS = (obis.CURRENT_L1, obis.CURRENT_L2, obis.CURRENT_L3)
-
-
-def claims(list_ver_id, layout):
-    return layout == lists.CAPTURED
 
 
 def scale(reading):

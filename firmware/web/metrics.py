@@ -8,7 +8,7 @@ writes the answer in pieces and no page-sized string is ever built. Units are th
 (W, var, A, V, Wh, varh), named in the metric name.
 """
 
-from sensors import PHASES, QUANTITIES
+from sensors import PHASES, rows
 
 _LABELS = ("", '{phase="l1"}', '{phase="l2"}', '{phase="l3"}')
 # Gauges from telemetry.py whose metric name states the unit the Prometheus way.
@@ -40,7 +40,7 @@ def lines(values, lists, counters, gauges):
     dicts of telemetry.py ({name: number}); None and a negative "unknown" mem_free are left
     out.
     """
-    for row in QUANTITIES:
+    for row in rows():
         key, name, kind, text = row[0], row[4], row[5], row[6]
         header = False
         for i in range(4):
