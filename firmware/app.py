@@ -25,7 +25,7 @@ from compat import const, sleep_ms, ticks_ms
 from health import Health
 from led import StatusLED
 from meter import Meter
-from uartsrc import FRAME_MAX, MeterSource, line_hint
+from uartsrc import FRAME_MAX, LINE_NAMES, LineWatch, MeterSource, line_hint
 from version import VERSION
 from wifi import WiFi
 
@@ -77,6 +77,7 @@ class App:
         make_client=None,
         client_id="hanport",
         clock=ticks_ms,
+        line_setter=None,
     ):
         pub_cfg = cfg["publish"]
         self.cfg = cfg
@@ -86,6 +87,7 @@ class App:
         self.reading_errors = 0
         self._clock = clock
         self.line_hint = None  # set when bytes arrive but no frame decodes
+        self.config_path = None  # where a found line setting is saved (builder sets it)
         # 1. The long-lived buffers first, from a tidy heap: the parser's frame buffer and the
         #    UART poller's chunk.
         meter_cfg = cfg["meter"]
@@ -94,6 +96,20 @@ class App:
             meter_cfg["auth_key"] or None,
         )
         self.source = MeterSource(uart, self.reader)
+        # 1b. uart.baud "auto": the line found before is watched, else searched (linefind.py).
+        self._line_setter = line_setter
+        self.line_search = None
+        self.line_watch = None
+        self.line_name = None
+        self.line_searches = 0
+        self.line_save_errors = 0
+        if line_setter is not None:
+            found = cfg["uart"].get("found", "")
+            if found in LINE_NAMES:
+                self.line_name = found + " (saved)"
+                self.line_watch = LineWatch(clock(), 0, 0)
+            else:
+                self._search(0)
         # 2. Health: every task reports its errors to it.
         self.health = Health(wdt, clock)
         # 3. Who the meter is, the Wi-Fi keeper, and the publisher's latest-reading slots.
@@ -157,9 +173,70 @@ class App:
             self.reading_errors += 1
             log.error("meter", "reading dropped: {!r}", exc)
 
+    def _search(self, start):
+        import linefind  # only while searching: a dongle whose line is known never loads it
+
+        self.line_searches += 1
+        self.line_watch = None
+        self.line_name = None
+        self.line_search = linefind.LineFinder(
+            self._line_setter, self._clock(), self.source.bytes_in, self._good_frames(), start
+        )
+        log.info("meter", "searching the line settings, from {}", LINE_NAMES[start])
+
+    def _good_frames(self):
+        stats = self.reader.stats
+        return stats.frames_ok + stats.push_frames  # every one's checksum verified
+
+    def _follow_line(self):
+        now = self._clock()
+        bytes_in = self.source.bytes_in
+        good = self._good_frames()
+        search = self.line_search
+        if search is not None:
+            if search.step(now, bytes_in, good):
+                name = LINE_NAMES[search.index]
+                self.line_search = None
+                self.line_name = name + " (found)"
+                self.line_watch = LineWatch(now, bytes_in, good)
+                log.info("meter", "line settings found: {}", name)
+                self._save_line(name)
+                sys.modules.pop("linefind", None)  # its code leaves the heap
+        elif self.line_watch.step(now, bytes_in, good):
+            log.warning("meter", "bytes but no good frame for a while: searching again")
+            self._search((self._line_setter.index + 1) % len(LINE_NAMES))
+
+    def _save_line(self, name):
+        """The next boot starts on the line found: uart.found in the settings file."""
+        if self.config_path is None:
+            return
+        try:
+            import linefind  # still loaded: the search has just ended
+
+            linefind.save(self.config_path, name)
+        except Exception as exc:  # OSError (flash), ValueError, MemoryError: the line is in use
+            self.line_save_errors += 1
+            log.error("meter", "could not save the line settings: {!r}", exc)
+
+    def line_status(self):
+        """The line settings in use: found, saved from before, set by hand, or the search."""
+        if self.line_search is not None:
+            return self.line_search.status()
+        if self.line_name is not None:
+            return self.line_name
+        uart = self.cfg["uart"]
+        if self._line_setter is None and uart["baud"] == "auto":
+            return "auto"  # an App made without the hardware layer (tests): nothing to switch
+        return "{} {}{}{} (set)".format(uart["baud"], uart["bits"], uart["parity"], uart["stop"])
+
     def read_meter(self):
         """One pass of the meter reader task."""
-        if self.source.poll() and self.line_hint is None and self.last_frame_ms is None:
+        polled = self.source.poll()
+        if self._line_setter is not None:
+            self._follow_line()
+        if self.line_search is not None:
+            pass  # while searching, wrong settings are expected: no hint
+        elif polled and self.line_hint is None and self.last_frame_ms is None:
             self.line_hint = line_hint(self.source.bytes_in, self.reader.stats.frames_ok)
             if self.line_hint is not None:
                 log.warning("meter", "{}", self.line_hint)

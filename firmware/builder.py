@@ -56,16 +56,19 @@ def build(App, config_path, boards_dir, make_client):
         make_client = ClientFactory(cfg["mqtt"], client_id, baud=cfg["uart"]["baud"])
     elif make_client is None:
         log.warning("mqtt", "mqtt.host is not set; readings are only logged")
+    uart = hw.make_uart(cfg["uart"], board)
     app = App(
         cfg,
         board,
-        hw.make_uart(cfg["uart"], board),
+        uart,
         hw.make_wlan(),
         hw.make_led(board),
         hw.make_wdt(cfg["health"]["watchdog_s"]),
         make_client,
         client_id,
+        line_setter=hw.make_line_setter(uart, cfg["uart"], board),
     )
+    app.config_path = config_path
     # 5. HTTP API, pages and setup mode (web/), only when enabled.
     if cfg["http"]["enabled"]:
         from web.portal import Portal
@@ -80,11 +83,11 @@ def build(App, config_path, boards_dir, make_client):
         app.add_web(state, web)
     log.info(
         "app",
-        "board {}, UART{} rx={} {} baud, client id {}",
+        "board {}, UART{} rx={} line {}, client id {}",
         board["name"],
         board["uart_id"],
         board["rx_pin"],
-        cfg["uart"]["baud"],
+        app.line_status(),
         client_id,
     )
     return app

@@ -10,6 +10,8 @@ Everything here is plain data; nothing touches hardware.
 import json
 import os
 
+from uartsrc import LINE_NAMES
+
 PATH = "config.json"
 
 DEFAULTS = {
@@ -25,7 +27,10 @@ DEFAULTS = {
         "prefix": "hanport",
         "keepalive_s": 60,
     },
-    "uart": {"baud": 2400, "bits": 8, "parity": "E", "stop": 1, "invert_rx": None},
+    # baud "auto": the dongle finds baud, parity and RX inversion itself (bits and stop unused)
+    # and saves what it found in "found" (one of uartsrc.LINE_NAMES, or ""), where the next
+    # boot starts
+    "uart": {"baud": "auto", "bits": 8, "parity": "E", "stop": 1, "invert_rx": None, "found": ""},
     # AES-128 keys of meters that cipher their lists (32 hex digits; the grid company gives them)
     "meter": {"key": "", "auth_key": ""},
     "publish": {
@@ -60,6 +65,7 @@ _INT_RANGES = {
 }
 _CHOICES = {
     "uart.parity": ("E", "N", "O"),
+    "uart.found": ("",) + LINE_NAMES,
     "log.level": ("debug", "info", "warning", "error"),
 }
 _TOPIC_PARTS = ("mqtt.prefix", "publish.discovery_prefix")
@@ -81,6 +87,12 @@ def check_value(name, value):
     default = _default_of(name)
     if default is _MISSING:
         return "unknown setting {} (typo?)".format(name)
+    if name == "uart.baud":  # "auto" or a number
+        if value == "auto":
+            return None
+        default = 2400
+        if isinstance(value, str):
+            return "uart.baud must be auto or a whole number, not {!r}".format(value)
     if name in _NULLABLE_BOOL:
         if value is None or isinstance(value, bool):
             return None
@@ -230,7 +242,7 @@ def parse(name, text):
         value = {"true": True, "1": True, "false": False, "0": False, "null": None}.get(
             text.lower(), text
         )
-    elif isinstance(default, int) and text.lstrip("-").isdigit():
+    elif (isinstance(default, int) or name == "uart.baud") and text.lstrip("-").isdigit():
         value = int(text)
     problem = check_value(name, value)
     if problem:

@@ -13,11 +13,18 @@ import machine
 import network
 
 import gpio
-from uartsrc import uart_settings
+from uartsrc import LineSetter, line_index, uart_settings
 
 
 def make_uart(uart_cfg, board):
     return machine.UART(board["uart_id"], **uart_settings(uart_cfg, board, machine.UART.INV_RX))
+
+
+def make_line_setter(uart, uart_cfg, board):
+    """What switches `uart` between the line settings "auto" tries; None for a baud set by hand."""
+    if line_index(uart_cfg) is None:
+        return None
+    return LineSetter(uart, uart_cfg, board, machine.UART.INV_RX)
 
 
 def make_led(board):

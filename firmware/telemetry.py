@@ -17,6 +17,8 @@ def counters(app):
     out["bytes_in"] = app.source.bytes_in
     out["uart_buffer_full"] = app.source.rx_full
     out["reading_errors"] = app.reading_errors
+    out["line_searches"] = app.line_searches
+    out["line_save_errors"] = app.line_save_errors
     out["meter_readings"] = app.meter.readings
     out["meter_changes"] = app.meter.changes
     out["task_errors"] = sum(app.health.task_errors.values())
@@ -55,7 +57,11 @@ def gauges(app):
 
 
 def notes(app):
-    return {"line_hint": app.line_hint, "stalled_task": app.health.stalled}
+    return {
+        "line_hint": app.line_hint,
+        "uart_line": app.line_status(),
+        "stalled_task": app.health.stalled,
+    }
 
 
 def diagnostics(app):

@@ -1,12 +1,15 @@
 """Meter bytes in: the UART settings from config + board, and the poller that feeds the parser.
 
 `uart_settings()` is plain data so it can be tested; the hardware layer (hw.py) passes it to
-`machine.UART`. `MeterSource.poll()` moves whatever the UART holds into a preallocated buffer
-with `readinto` and hands views of it to `hanport.Reader.feed`. It touches nothing but the UART
+`machine.UART`, and `LineSetter` (made by hw.py) gives the UART one of the `LINES` the
+line-setting search tries when `uart.baud` is "auto" (the search itself is linefind.py, loaded
+only while it runs; `LineWatch` decides when a found line is searched again).
+`MeterSource.poll()` moves whatever the UART holds into a preallocated buffer with `readinto`
+and hands views of it to `hanport.Reader.feed`. It touches nothing but the UART
 and the reader, so reading the meter never waits on the network.
 """
 
-from compat import const
+from compat import const, ticks_diff
 
 FRAME_MAX = const(2048)  # largest frame accepted (Swedish Aidon 579, Polish Kaifa 655 bytes)
 RXBUF = const(4096)  # UART driver buffer: two largest frames, about 18 s at 2400 8E1
@@ -25,19 +28,64 @@ def line_hint(bytes_in, frames_ok):
     return None
 
 
-def uart_settings(uart_cfg, board, inv_rx):
+# The line settings "auto" tries, in this order: Norway's M-Bus ports (and Austria's) first,
+# then 8N1 (some Kamstrup), the P1 ports of Sweden and Denmark, 9600 last; each with RX as
+# wired and inverted. An 8E1 line read at 8N1 gives the right bytes too (the parity bit lands
+# on the stop bit; the ESP32 keeps bytes with a framing error), so 8E1 is tried first.
+LINES = (
+    (2400, "E", False),
+    (2400, "E", True),
+    (2400, "N", False),
+    (2400, "N", True),
+    (115200, "N", False),
+    (115200, "N", True),
+    (9600, "N", False),
+    (9600, "N", True),
+)
+LINE_NAMES = (
+    "2400 8E1",
+    "2400 8E1 inverted",
+    "2400 8N1",
+    "2400 8N1 inverted",
+    "115200 8N1",
+    "115200 8N1 inverted",
+    "9600 8N1",
+    "9600 8N1 inverted",
+)
+AUTO = "auto"
+
+
+def line_index(uart_cfg):
+    """Which of LINES an "auto" UART starts on: the one found before (uart.found), else the
+    first; None when the baud is set by hand."""
+    if uart_cfg["baud"] != AUTO:
+        return None
+    found = uart_cfg.get("found", "")
+    return LINE_NAMES.index(found) if found in LINE_NAMES else 0
+
+
+def uart_settings(uart_cfg, board, inv_rx, line=None):
     """Keyword arguments for machine.UART(board['uart_id'], **settings).
 
     `inv_rx` is `machine.UART.INV_RX`; the config's `invert_rx` wins over the board's unless null.
+    With baud "auto", `line` (an index into LINES; default as line_index says) sets baud,
+    8 bits, parity, 1 stop bit and the inversion.
     """
     invert = uart_cfg["invert_rx"]
     if invert is None:
         invert = board.get("invert_rx", False)
+    baud, bits, parity, stop = (uart_cfg[k] for k in ("baud", "bits", "parity", "stop"))
+    if baud == AUTO:
+        if line is None:
+            found = uart_cfg.get("found", "")
+            line = LINE_NAMES.index(found) if found in LINE_NAMES else 0
+        baud, parity, invert = LINES[line]
+        bits, stop = 8, 1
     settings = {
-        "baudrate": uart_cfg["baud"],
-        "bits": uart_cfg["bits"],
-        "parity": _PARITY[uart_cfg["parity"]],
-        "stop": uart_cfg["stop"],
+        "baudrate": baud,
+        "bits": bits,
+        "parity": _PARITY[parity],
+        "stop": stop,
         "rx": board["rx_pin"],
         "rxbuf": RXBUF,
         "timeout": 0,
@@ -46,6 +94,45 @@ def uart_settings(uart_cfg, board, inv_rx):
     if board.get("tx_pin") is not None:
         settings["tx"] = board["tx_pin"]
     return settings
+
+
+class LineSetter:
+    """Puts the UART on one of LINES (UART.init); made by hw.py, which knows INV_RX."""
+
+    def __init__(self, uart, uart_cfg, board, inv_rx):
+        self._uart = uart
+        self._cfg = uart_cfg
+        self._board = board
+        self._inv_rx = inv_rx
+        self.index = line_index(uart_cfg)
+
+    def set(self, index):
+        self._uart.init(**uart_settings(self._cfg, self._board, self._inv_rx, index))
+        self.index = index
+
+
+_WATCH_MS = const(30000)  # meters pause; a line that sends this long with no good frame is lost
+_WATCH_BYTES = const(1024)
+
+
+class LineWatch:
+    """After the line is found: True from `step()` once bytes keep coming with no good frame
+    (over _WATCH_BYTES bytes and _WATCH_MS since the last one), never for a line gone quiet."""
+
+    def __init__(self, now, bytes_in, good):
+        self._good = good
+        self._good_ms = now
+        self._bytes = bytes_in
+
+    def step(self, now, bytes_in, good):
+        if good != self._good:
+            self._good = good
+            self._good_ms = now
+            self._bytes = bytes_in
+            return False
+        if bytes_in - self._bytes < _WATCH_BYTES:
+            return False
+        return ticks_diff(now, self._good_ms) >= _WATCH_MS
 
 
 class MeterSource:

@@ -57,6 +57,8 @@ class MpDongle(Dongle):
     """A simulated meter and the firmware in MicroPython; `stop()` ends both.
 
     `link_down()`/`link_up()` take the twin WLAN's network away and back from outside.
+    `uart_scheme` "line:tcp://" with the simulator's --baud/--parity/--invert: the twin UART
+    samples the serial line at its own settings (tools/hosttwin/uartline.py).
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class MpDongle(Dongle):
         umqtt=None,
         heap=run_mp.HEAP_DEFAULT,
         sim_args=(),
+        uart_scheme="tcp://",
     ):
         interp = interpreter()
         self.interp = interp
@@ -80,7 +83,7 @@ class MpDongle(Dongle):
         self.sim, where = start_simulator(
             meter, self.log_path, start, speed, "--seed", "7", *sim_args
         )
-        env = run_mp.environment(stage, umqtt, "tcp://" + where, self.down_file, interp)
+        env = run_mp.environment(stage, umqtt, uart_scheme + where, self.down_file, interp)
         self.out_path = tmp_path / "mp.out"
         self._out = open(self.out_path, "w")  # noqa: SIM115 - closed in stop()
         self.app = subprocess.Popen(

@@ -161,6 +161,16 @@ def test_uart_twin_drops_newest_bytes_when_its_buffer_is_full():
     assert uart.any() == 100 and uart.overruns == 50
 
 
+def test_auto_uart_starts_on_the_saved_line_else_on_2400_8e1():
+    uart_cfg = config.defaults()["uart"]
+    inverted_board = dict(BOARD, invert_rx=True)
+    assert uartsrc.uart_settings(uart_cfg, inverted_board, 2)["invert"] == 0
+    uart_cfg["found"] = "115200 8N1 inverted"
+    settings = uartsrc.uart_settings(uart_cfg, BOARD, 2)
+    assert settings["baudrate"] == 115200 and settings["parity"] is None
+    assert settings["invert"] == 2 and settings["bits"] == 8 and settings["stop"] == 1
+
+
 def test_uart_settings_default_to_2400_8e1_with_room_for_two_frames():
     settings = uartsrc.uart_settings(config.defaults()["uart"], BOARD, machine.UART.INV_RX)
     assert settings["baudrate"] == 2400 and settings["bits"] == 8
@@ -170,7 +180,7 @@ def test_uart_settings_default_to_2400_8e1_with_room_for_two_frames():
 
 
 def test_rx_inversion_from_board_unless_config_says_otherwise():
-    uart_cfg = config.defaults()["uart"]
+    uart_cfg = dict(config.defaults()["uart"], baud=2400)  # set by hand
     inverted_board = dict(BOARD, invert_rx=True, tx_pin=None)
     settings = uartsrc.uart_settings(uart_cfg, inverted_board, machine.UART.INV_RX)
     assert settings["invert"] == machine.UART.INV_RX and "tx" not in settings

@@ -22,7 +22,9 @@ def test_missing_file_gives_defaults_and_says_so(tmp_path):
 
 def test_defaults_are_sensible():
     cfg = config.defaults()
-    assert cfg["uart"] == {"baud": 2400, "bits": 8, "parity": "E", "stop": 1, "invert_rx": None}
+    assert cfg["uart"] == {
+        "baud": "auto", "bits": 8, "parity": "E", "stop": 1, "invert_rx": None, "found": ""
+    }
     assert cfg["mqtt"]["prefix"] == "hanport"
     assert cfg["mqtt"]["port"] == 1883
     assert cfg["publish"]["discovery_prefix"] == "homeassistant"
@@ -106,6 +108,8 @@ def test_bad_values_keep_defaults_but_good_values_survive(tmp_path):
         ("publish.discovery_prefix", "/ha", "leading/trailing"),
         ("uart.baud", 2400.0, "whole number"),
         ("uart.baud", True, "whole number"),
+        ("uart.baud", "fast", "auto or a whole number"),
+        ("uart.found", "2400 7E1", "must be one of"),
         ("uart.stop", 3, "between 1 and 2"),
         ("uart.invert_rx", "no", "true, false or null"),
         ("log.level", "loud", "one of debug"),
@@ -206,3 +210,10 @@ def test_the_page_password_is_never_empty_whichever_way_it_is_set(tmp_path):
         config.parse("http.password", "")  # make config
     with pytest.raises(ValueError, match="http.password must not be empty"):
         config.update({"http": {"password": ""}}, str(tmp_path / "config.json"))  # the page
+
+
+def test_baud_is_auto_or_a_number_and_found_one_of_the_searched_lines():
+    assert config.parse("uart.baud", "auto") == "auto"
+    assert config.parse("uart.baud", "115200") == 115200
+    assert config.check_value("uart.found", "115200 8N1 inverted") is None
+    assert config.check_value("uart.found", "") is None

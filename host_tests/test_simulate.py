@@ -385,3 +385,104 @@ def test_the_frames_file_holds_unix_time_and_the_frame_as_hex(tmp_path):
         "2026-02-02T10:59:00+01:00"
     ).timestamp()
     assert hanport.decode_frame(bytes.fromhex(first_hex))["active_power_import"] > 0
+
+
+# --- M-Bus, P1 and ciphered output; the serial line ------------------------------------------
+
+KEY = bytes(range(16))
+AUTH_KEY = bytes(range(16, 32))
+
+
+def read_back(data, key=None, auth_key=None):
+    got = []
+    reader = hanport.Reader(
+        got.append, key=key.hex() if key else None, auth_key=auth_key.hex() if auth_key else None
+    )
+    reader.feed(data)
+    reader.flush()
+    return got, reader
+
+
+def same_as_sent(got, sent):
+    """Every value the simulator says it sent is what the reader read (P1 adds the maker,
+    the meter type from the header and the clock with its offset)."""
+    assert len(got) == len(sent)
+    for reading, values in zip(got, sent):
+        assert {k: reading.get(k) for k in values if k != "meter_datetime"} == {
+            k: v for k, v in values.items() if k != "meter_datetime"
+        }
+        if "meter_datetime" in values:
+            assert reading["meter_datetime"].startswith(values["meter_datetime"])
+
+
+@pytest.mark.parametrize("fmt", ["mbus", "p1"])
+@pytest.mark.parametrize(
+    "keys", [(), (KEY,), (KEY, AUTH_KEY)], ids=["plain", "ciphered", "tagged"]
+)
+@pytest.mark.parametrize("meter", ["Aidon", "Kaifa", "Kamstrup"])
+def test_new_formats_read_back_as_sent(meter, fmt, keys):
+    framing = simulate.Framing(fmt, *keys)
+    sim = simulate.Simulator(meter, 3, 5, framing=framing)
+    frames = list(itertools.islice(sim.frames(START), 40))
+    got, reader = read_back(b"".join(f for _, _, f in frames), *keys)
+    same_as_sent(got, [v for _, v, _ in frames])
+    assert reader.stats.undecodable == 0 and reader.stats.frames_ok == 40
+
+
+def test_ciphered_hdlc_reads_back_only_with_the_key():
+    sim = simulate.Simulator("Kaifa", framing=simulate.Framing("hdlc", KEY, AUTH_KEY))
+    frames = list(itertools.islice(sim.frames(START), 12))
+    data = b"".join(f for _, _, f in frames)
+    got, _ = read_back(data, KEY, AUTH_KEY)
+    same_as_sent(got, [v for _, v, _ in frames])
+    wrong, reader = read_back(data, AUTH_KEY, KEY)
+    assert wrong == [] and reader.stats.undecodable == 12
+
+
+def test_cli_p1_ciphered_on_stdout(tmp_path):
+    proc, log = start_cli(tmp_path, "--meter", "aidon", "--format", "p1", "--key", KEY.hex(),
+                          "--auth-key", AUTH_KEY.hex(), "--speed", "0",
+                          "--count", "20")  # fmt: skip
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    entries = read_log(log)
+    assert out == b"".join(bytes.fromhex(e["hex"]) for e in entries)
+    got, _ = read_back(out, KEY, AUTH_KEY)
+    same_as_sent(got, [e["values"] for e in entries])
+
+
+def test_cli_tcp_line_reads_only_at_the_senders_settings(tmp_path):
+    """--baud/--parity/--invert: the TCP stream is the serial line; a UART at the sender's
+    settings reads the frames, one at another baud or inversion reads none."""
+    import uartline
+
+    proc, log = start_cli(tmp_path, "--meter", "kaifa", "--format", "mbus", "--tcp", "0",
+                          "--wait-client", "--baud", "9600", "--parity", "N", "--invert",
+                          "--speed", "0", "--count", "25")  # fmt: skip
+    try:
+        port = int(proc.stdout.readline().decode().rsplit(":", 1)[1])
+        chunks = []
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            while True:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    line = b"".join(chunks)
+    entries = read_log(log)
+    sent = b"".join(bytes.fromhex(e["hex"]) for e in entries)
+    for baud, parity, invert in [(9600, "N", True), (9600, "E", True), (9600, "N", False),
+                                 (2400, "N", True), (115200, "N", True)]:  # fmt: skip
+        rx = uartline.Receiver(baud, parity, invert)
+        data = bytearray()
+        rx.feed(line, data)
+        got, _ = read_back(bytes(data))
+        if (baud, parity, invert) == (9600, "N", True):
+            assert bytes(data) == sent
+            same_as_sent(got, [e["values"] for e in entries])
+        else:
+            assert got == [], (baud, parity, invert)

@@ -96,6 +96,8 @@ def test_live_page_shows_what_the_simulator_sent_and_updates(dongle, browser, tm
     assert len(line.split()) >= 3
     assert "frames" not in browser.evaluate("document.getElementById('frames_ok').textContent")
     assert int(browser.evaluate("document.getElementById('frames_ok').textContent")) > 0
+    # uart.baud auto: the plain TCP twin reads at any setting, so the first one is found.
+    browser.wait_for("document.getElementById('uart_line').textContent === '2400 8E1 (found)'")
     # Readable on a phone: nothing wider than the screen.
     assert browser.evaluate("document.documentElement.scrollWidth") <= 390
     shot = ROOT / "build" / "web-page-phone.png"
@@ -114,7 +116,7 @@ def test_settings_page_loads_masked_settings_and_reports_a_rejected_value(dongle
     )
     browser.goto("http://127.0.0.1:{}/settings".format(dongle.port))
     browser.wait_for("document.querySelector('[name=\"wifi.ssid\"]').value === 'host-twin'")
-    assert browser.evaluate("document.querySelector('[name=\"uart.baud\"]').value") == "2400"
+    assert browser.evaluate("document.querySelector('[name=\"uart.baud\"]').value") == "auto"
     browser.evaluate("document.querySelector('[name=\"mqtt.prefix\"]').value = 'a/#'")
     browser.evaluate("document.querySelector('button[type=submit]').click()")
     message = browser.wait_for(

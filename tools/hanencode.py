@@ -765,3 +765,62 @@ def mbus_telegrams(apdu_bytes, max_data=240, c=0x53, a=0xFF, stsap=0x01, dtsap=0
         user = bytes((c, a, ci, stsap, dtsap)) + chunk
         out += bytes((0x68, len(user), len(user), 0x68)) + user + bytes((sum(user) & 0xFF, 0x16))
     return out
+
+
+# --- P1 / DSMR telegrams (Swedish and Danish P1 ports, DSMR 5) --------------------------------
+#
+#     /ADN9 6534\r\n \r\n  0-0:1.0.0(YYMMDDhhmmssW)\r\n  1-0:1.7.0(0001.234*kW)\r\n ...  !CRC\r\n
+# CRC-16/ARC (reflected poly 0xA001, init 0) over "/" to "!", as four upper-case hex digits.
+
+# (key, OBIS code, decimals, unit as written, power of ten from the key's unit)
+P1_LINES = (
+    ("active_power_import_total", "1-0:1.8.0", 3, "kWh", 3),
+    ("active_power_export_total", "1-0:2.8.0", 3, "kWh", 3),
+    ("reactive_power_import_total", "1-0:3.8.0", 3, "kvarh", 3),
+    ("reactive_power_export_total", "1-0:4.8.0", 3, "kvarh", 3),
+    ("active_power_import", "1-0:1.7.0", 3, "kW", 3),
+    ("active_power_export", "1-0:2.7.0", 3, "kW", 3),
+    ("reactive_power_import", "1-0:3.7.0", 3, "kvar", 3),
+    ("reactive_power_export", "1-0:4.7.0", 3, "kvar", 3),
+    ("voltage_l1", "1-0:32.7.0", 1, "V", 0),
+    ("voltage_l2", "1-0:52.7.0", 1, "V", 0),
+    ("voltage_l3", "1-0:72.7.0", 1, "V", 0),
+    ("current_l1", "1-0:31.7.0", 1, "A", 0),
+    ("current_l2", "1-0:51.7.0", 1, "A", 0),
+    ("current_l3", "1-0:71.7.0", 1, "A", 0),
+)
+
+
+def crc16_arc(data):
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def p1_telegram(reading, ident="/ADN9 6534", summer=False):
+    """(telegram bytes, the values a P1 reader gives for it) for a canonical `reading`: the
+    keys of P1_LINES that it holds, and its naive meter_datetime (written with W, or S when
+    `summer`). Values are rounded to the decimals Swedish meters write."""
+    lines = [ident, ""]
+    values = {}
+    when = reading.get("meter_datetime")
+    if when:
+        stamp = datetime.datetime.fromisoformat(when).strftime("%y%m%d%H%M%S")
+        lines.append("0-0:1.0.0({}{})".format(stamp, "S" if summer else "W"))
+    for key, code, decimals, unit, power in P1_LINES:
+        if key not in reading:
+            continue
+        scaled = round(reading[key] / 10**power, decimals)
+        width = 10 if unit.endswith("h") else 8 if power else 5  # 000123.456*kWh, 001.6*A
+        text = "{:0{}.{}f}".format(scaled, width, decimals)
+        lines.append("{}({}*{})".format(code, text, unit))
+        whole = round(scaled * 10**decimals)
+        if power >= decimals:
+            values[key] = whole * 10 ** (power - decimals)
+        else:
+            values[key] = whole / 10 ** (decimals - power)
+    body = ("\r\n".join(lines) + "\r\n!").encode("ascii")
+    return body + b"%04X\r\n" % crc16_arc(body), values

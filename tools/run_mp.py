@@ -82,8 +82,9 @@ def _fingerprint(folder):
 # What the stock ESP32 firmware holds outside the heap, frozen into the 32-bit build the same way,
 # so heap figures are the board's: umqtt.simple and ntptime (frozen in the stock firmware, the
 # 1.8.0 of v1.25 on; tests of 1.4.0 put its folder before .frozen) and the twins of `machine`,
-# `network` and `cryptolib` (C modules on the chip, costing its heap nothing for code).
-ROM_TWINS = ("machine.py", "network.py", "cryptolib.py")
+# `network` and `cryptolib` (C modules on the chip, costing its heap nothing for code), and
+# `uartline`, the line model the UART twin samples with (the UART hardware on the chip).
+ROM_TWINS = ("machine.py", "network.py", "cryptolib.py", "uartline.py")
 
 
 def _rom_manifest():
@@ -220,7 +221,7 @@ def stage(dest, cfg, board=None):
     return dest
 
 
-MP_TWINS = ("machine.py", "network.py")  # the only twins MicroPython gets...
+MP_TWINS = ("machine.py", "network.py", "uartline.py")  # the only twins MicroPython gets...
 MP_FALLBACKS = ("cryptolib",)  # ...and these where the interpreter lacks them (32-bit build)
 
 

@@ -38,6 +38,25 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import hanencode  # noqa: E402
 
+
+def _uartline():
+    """tools/hosttwin/uartline.py, the line model the dongle's UART twin samples, loaded by
+    its path: putting hosttwin/ on sys.path would let its machine/umqtt twins shadow others."""
+    import importlib.util
+
+    if "uartline" not in sys.modules:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hosttwin", "uartline.py")
+        spec = importlib.util.spec_from_file_location("uartline", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["uartline"] = module
+    return sys.modules["uartline"]
+
+
+uartline = _uartline()
+
+FORMATS = ("hdlc", "mbus", "p1")
+
 HOUR_MS = 3_600_000
 
 # Per-meter timetable and identity. lists: (list number, period ms); hourly: (ms after the
@@ -231,7 +250,10 @@ class Simulator:
     then the UTC instant (naive). `slow` and `faults` as in `schedule` and `Faults`.
     """
 
-    def __init__(self, meter, phases=3, seed=0, meter_id=None, slow=1, faults=None):
+    def __init__(
+        self, meter, phases=3, seed=0, meter_id=None, slow=1, faults=None, framing=None
+    ):
+        self.framing = framing or Framing()
         self.slow = slow
         self.faults = faults or Faults()
         self.wall = None  # timeline ms -> meter clock ms; None: the same
@@ -264,12 +286,17 @@ class Simulator:
             hour = t_ms - t_ms % HOUR_MS
             if faults.silent(t_ms) or (list_no == 3 and hour in faults.drop_list3):
                 continue
-            if list_no == 3 and hour in faults.repeat_list3:
+            if self.framing.format == "p1":  # every frame a whole telegram, counters of now
+                raw = self._reading(2, t_ms, state, load, clock_offset)
+                raw["meter_datetime"] = _iso(self._clock(t_ms - t_ms % 1000))
+                for key, value in zip(_TOTALS, load.totals_at(t_ms)):
+                    raw[key] = value
+            elif list_no == 3 and hour in faults.repeat_list3:
                 raw = self._reading(3, t_ms - HOUR_MS, state, load, clock_offset)
             else:
                 raw = self._reading(list_no, t_ms, state, load, clock_offset)
-            frame = hanencode.build_frame(self.meter, raw)
-            yield _from_ms(t_ms), hanencode.quantise(self.meter, raw), frame
+            frame, values = self.framing.frame(self.meter, raw)
+            yield _from_ms(t_ms), values, frame
 
     def _reading(self, list_no, t_ms, state, load, clock_offset):
         reading = {"active_power_import": state["active_power_import"]}
@@ -280,15 +307,7 @@ class Simulator:
             clock_ms = t_ms - t_ms % HOUR_MS + clock_offset
             totals = load.totals_at(clock_ms)
             reading["meter_datetime"] = _iso(self._clock(clock_ms))
-            for key, value in zip(
-                (
-                    "active_power_import_total",
-                    "active_power_export_total",
-                    "reactive_power_import_total",
-                    "reactive_power_export_total",
-                ),
-                totals,
-            ):
+            for key, value in zip(_TOTALS, totals):
                 reading[key] = value
         elif self.meter != "Aidon":
             # Kaifa and Kamstrup stamp every frame with the clock in the APDU header.
@@ -297,6 +316,75 @@ class Simulator:
 
     def _clock(self, t_ms):
         return t_ms if self.wall is None else self.wall(t_ms)
+
+
+_TOTALS = (
+    "active_power_import_total",
+    "active_power_export_total",
+    "reactive_power_import_total",
+    "reactive_power_export_total",
+)
+
+
+_SIM_TITLE = b"SIM\x00\x00\x00\x00\x01"  # the system title of ciphered frames
+
+
+class Framing:
+    """How a reading goes on the wire: `format` "hdlc" (the Norwegian lists), "mbus" (the same
+    APDU in M-Bus long frames, as Austrian meters send it) or "p1" (a DSMR 5 telegram, as
+    Swedish meters send it); with `key` the APDU (for P1 the telegram, bare, as the Luxembourg
+    Smarty sends it) is AES-128-GCM ciphered, and tagged when `auth_key` is given too."""
+
+    def __init__(self, format="hdlc", key=None, auth_key=None, title=_SIM_TITLE):
+        if format not in FORMATS:
+            raise ValueError(f"unknown format {format!r} (choose from {', '.join(FORMATS)})")
+        if auth_key is not None and key is None:
+            raise ValueError("an authentication key needs the encryption key too")
+        self.format = format
+        self.key = key
+        self.auth_key = auth_key
+        self.title = title
+        self.counter = 0
+
+    def frame(self, meter, raw):
+        """(bytes on the wire, the reading a correct decoder gives)."""
+        if self.format == "p1":
+            data, values = hanencode.p1_telegram(raw)
+            if self.key is not None:
+                data = self._seal(data)
+            return data, values
+        values = hanencode.quantise(meter, raw)
+        if self.format == "hdlc" and self.key is None:
+            return hanencode.build_frame(meter, raw), values
+        apdu = hanencode.apdu(meter, raw)[3:]  # without the LLC header E6 E7 00
+        if self.key is not None:
+            apdu = self._seal(apdu)
+        if self.format == "mbus":
+            return hanencode.mbus_telegrams(apdu), values
+        return hanencode.hdlc_frame(hanencode.llc_pdu(apdu)), values
+
+    def _seal(self, plain):
+        self.counter += 1
+        control = hanencode.SC_ENCRYPTED
+        if self.auth_key is not None:
+            control |= hanencode.SC_AUTHENTICATED
+        return hanencode.glo_ciphering(
+            plain, self.key, self.auth_key or b"", self.title, self.counter, control
+        )
+
+
+class Line:
+    """The serial line the TCP and pty outputs carry (uartline): each frame serialised with
+    start, parity and stop bits at `baud`, inverted when asked."""
+
+    def __init__(self, baud=2400, parity="E", invert=False):
+        self.baud, self.parity, self.invert = baud, parity, invert
+
+    def idle(self):
+        return uartline.encode(b"", self.baud, self.parity, self.invert)
+
+    def encode(self, frame):
+        return uartline.encode(frame, self.baud, self.parity, self.invert)
 
 
 _EPOCH = datetime.datetime(1970, 1, 1)
@@ -403,7 +491,8 @@ class PtySink:
 class TCPSink:
     """Serves the byte stream to every client connected to 127.0.0.1:`port` (0 = any free)."""
 
-    def __init__(self, port=0, host="127.0.0.1"):
+    def __init__(self, port=0, host="127.0.0.1", greeting=b""):
+        self.greeting = greeting  # sent to each client first (the idle line)
         self.server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.server.bind((host, port))
@@ -423,6 +512,11 @@ class TCPSink:
             except OSError:
                 return
             with self.lock:
+                try:
+                    client.sendall(self.greeting)
+                except OSError:
+                    client.close()
+                    continue
                 self.clients.append(client)
             self.connected.set()
 
@@ -446,6 +540,20 @@ class TCPSink:
                     pass
                 client.close()
             self.clients = []
+
+
+class LineSink:
+    """Writes each frame to `sink` as the line that carries it (see Line)."""
+
+    def __init__(self, sink, line):
+        self.sink = sink
+        self.line = line
+
+    def write(self, frame):
+        self.sink.write(self.line.encode(frame))
+
+    def close(self):
+        self.sink.close()
 
 
 class SerialSink:
@@ -565,8 +673,22 @@ def main(argv=None):
         help="with --tcp: start the meter once the first client connects",
     )
     parser.add_argument("--serial", metavar="DEV", help="write to a serial port (pyserial)")
-    parser.add_argument("--baud", type=int, default=2400)
-    parser.add_argument("--parity", default="E", choices=("N", "E", "O"))
+    parser.add_argument(
+        "--format", default="hdlc", choices=FORMATS,
+        help="hdlc (Norway), mbus (the APDU in M-Bus long frames) or p1 (DSMR 5 telegrams)",
+    )
+    parser.add_argument("--key", metavar="HEX", help="cipher with this AES-128 key (32 hex)")
+    parser.add_argument("--auth-key", metavar="HEX", help="and tag with this one")
+    parser.add_argument(
+        "--baud", type=int,
+        help="serial: the port's baud (2400); tcp/pty: send the line itself at this baud",
+    )
+    parser.add_argument(
+        "--parity", choices=("N", "E", "O"), help="as --baud (serial default E; line: E)"
+    )
+    parser.add_argument(
+        "--invert", action="store_true", help="tcp/pty: the line is inverted (idle low)"
+    )
     parser.add_argument("--log", metavar="FILE", help="JSON line per frame sent")
     parser.add_argument(
         "--frames", metavar="FILE", help="'<unix seconds> <hex>' line per frame (tools/energy.py)"
@@ -596,7 +718,14 @@ def main(argv=None):
         )
         if args.slow < 1:
             raise ValueError("--slow must be 1 or more")
-        simulator = Simulator(args.meter, args.phases, args.seed, slow=args.slow, faults=faults)
+        framing = Framing(
+            args.format,
+            bytes.fromhex(args.key) if args.key else None,
+            bytes.fromhex(args.auth_key) if args.auth_key else None,
+        )
+        simulator = Simulator(
+            args.meter, args.phases, args.seed, slow=args.slow, faults=faults, framing=framing
+        )
         start = (
             datetime.datetime.fromisoformat(args.start)
             if args.start
@@ -605,16 +734,21 @@ def main(argv=None):
     except ValueError as exc:
         parser.error(str(exc))
     sinks = []
+    line = None
+    if args.baud is not None or args.parity is not None or args.invert:
+        line = Line(args.baud or 2400, args.parity or "E", args.invert)
     if args.pty:
         pty_sink = PtySink()
-        sinks.append(pty_sink)
+        if line is not None:
+            pty_sink.write(line.idle())
+        sinks.append(pty_sink if line is None else LineSink(pty_sink, line))
         print(pty_sink.path, flush=True)
     if args.tcp is not None:
-        tcp_sink = TCPSink(args.tcp)
-        sinks.append(tcp_sink)
+        tcp_sink = TCPSink(args.tcp, greeting=line.idle() if line is not None else b"")
+        sinks.append(tcp_sink if line is None else LineSink(tcp_sink, line))
         print(f"tcp 127.0.0.1:{tcp_sink.port}", flush=True)
     if args.serial:
-        sinks.append(SerialSink(args.serial, args.baud, args.parity))
+        sinks.append(SerialSink(args.serial, args.baud or 2400, args.parity or "E"))
     if not sinks:
         sinks.append(StdoutSink())
     logs = []

@@ -13,6 +13,10 @@ else the environment variable `HANPORT_UART`:
   - `file:PATH`         a file, read no faster than the application takes it (never overruns);
   - `serial:DEV`        a real serial port through pyserial (CPython only);
   - `none` (default)    no bytes, except what a test puts in with `inject()`.
+Any of them prefixed with `line:` (`line:tcp://HOST:PORT`) carries the serial line itself, not
+bytes (`tools/simulate.py --baud/--parity/--invert`, see `uartline.py`): the UART then samples
+it at the baud, parity and RX inversion it was last given (`UART.init`), so wrong settings read
+garbage or nothing, as on a wire. Without `line:` every setting reads the bytes as sent.
 Reads never block. Each `any()`/`readinto()`/`read()` first drains the source into a receive
 buffer of `rxbuf` bytes, as the ESP32's UART driver does between polls; bytes that find it full
 are dropped and counted in `overruns` (newest lost first, as on the chip). On the board that
@@ -66,6 +70,7 @@ class UART:
         self.overruns = 0
         self.bytes_in = 0
         self._src = None  # the open socket, file or serial port
+        self._line = None  # uartline.Receiver when the source carries the line
         self._poll = None
         self._next_try = None
         self._done = False
@@ -73,21 +78,38 @@ class UART:
         self.init(baudrate, bits, parity, stop, **kwargs)
 
     def init(self, baudrate=9600, bits=8, parity=None, stop=1, **kwargs):
+        """(Re)configure; as on the chip, bytes waiting in the buffer are dropped."""
         self.baudrate = baudrate
         self.bits = bits
         self.parity = parity
         self.stop = stop
-        self.rxbuf = kwargs.get("rxbuf", 256)
         self.timeout = kwargs.get("timeout", 0)
         self.invert = kwargs.get("invert", 0)
         self.rx = kwargs.get("rx")
         self.tx = kwargs.get("tx")
-        self.source = kwargs.get("source") or UART_SOURCE or os.getenv("HANPORT_UART") or "none"
-        self._buf = bytearray(self.rxbuf)  # the driver's ring buffer
-        self._mv = memoryview(self._buf)
-        self._scratch = memoryview(bytearray(64))  # where overrun bytes go to be dropped
+        rxbuf = kwargs.get("rxbuf", 256)
+        if getattr(self, "rxbuf", None) != rxbuf:
+            self.rxbuf = rxbuf
+            self._buf = bytearray(rxbuf)  # the driver's ring buffer
+            self._mv = memoryview(self._buf)
+            self._scratch = memoryview(bytearray(64))  # where overrun bytes go to be dropped
         self._head = 0
         self._n = 0
+        if not hasattr(self, "source"):  # the first init picks the byte source for good
+            source = kwargs.get("source") or UART_SOURCE or os.getenv("HANPORT_UART") or "none"
+            self._line = None
+            if source.startswith("line:"):
+                import uartline  # the bit-level line model, only for a line source
+
+                source = source[5:]
+                self._line = uartline.Receiver()
+                self._line_in = memoryview(bytearray(256))
+                self._line_out = bytearray()
+            self.source = source
+        if self._line is not None:
+            self._line_out = bytearray()
+            self._line.configure(baudrate, parity, self.invert & UART.INV_RX, self._line_out)
+            self._take(self._line_out)
         if self.source != "none" and self._src is None:
             self._open()  # connect now, as the chip's UART is live once made
 
@@ -132,6 +154,15 @@ class UART:
     # --- host-only helpers ---
     def inject(self, data):
         """Put bytes into the receive buffer as if they had arrived on the wire."""
+        self._take(data)
+
+    def inject_line(self, runs):
+        """Put line runs (uartline) on the wire of a `line:` UART: sampled at its settings."""
+        out = bytearray()
+        self._line.feed(runs, out)
+        self._take(out)
+
+    def _take(self, data):
         view = memoryview(data)
         while len(view):
             room = self._room()
@@ -156,6 +187,9 @@ class UART:
             return
         if self._src is None and not self._open():
             return
+        if self._line is not None:
+            self._drain_line()
+            return
         for _ in range(_READS_PER_DRAIN):
             room = self._room()
             if not len(room):
@@ -179,6 +213,28 @@ class UART:
             else:
                 self._n += n
                 self.bytes_in += n
+
+    def _drain_line(self):
+        """Read the line's runs and sample them at the present settings into the buffer."""
+        out = self._line_out
+        for _ in range(_READS_PER_DRAIN):
+            if self._kind == "file" and self._n > self.rxbuf // 2:
+                return  # a file waits for the reader: it never overruns
+            try:
+                n = self._read_into(self._line_in)
+            except OSError as exc:
+                _say("UART source {}: {!r}".format(self.source, exc))
+                n = 0
+            if n is None:
+                return
+            if n == 0:
+                self._close()
+                if self._kind in ("file", "pipe"):
+                    self._done = True
+                return
+            out[:] = b""
+            self._line.feed(self._line_in[:n], out)
+            self._take(out)
 
     def _read_into(self, view):
         """Bytes read into view, None when none are waiting, 0 at the end of the stream."""
