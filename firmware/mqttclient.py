@@ -53,6 +53,8 @@ class ClientFactory:
 
         from umqtt import simple
 
+        if not isinstance(baud, int):  # "auto": the line is found at run time; the HAN port's
+            baud = 2400  # 2400 baud is a stream, a P1 port's 115200 comes in bursts
         pass_ms = timedsock.stall_ms(RXBUF, baud)
         if pass_ms < 1000:
             log.warning("mqtt", "at {} baud a pass may block only {} ms: use a broker nearby",

@@ -199,3 +199,8 @@ def test_tls_reads_are_bounded_when_the_broker_freezes(tls_broker):
         assert isinstance(raised_within(client.wait_msg, 10), OSError)
     finally:
         tls_broker.resume()
+
+
+def test_an_auto_line_budgets_for_the_han_ports_2400_baud():
+    make = mqttclient.ClientFactory(mqtt_cfg(1883), "auto", baud="auto")
+    assert make.sockets.pass_ms == timedsock.stall_ms(4096, 2400)
