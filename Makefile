@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup debs test fuzz bench clean demo deploy config flash
+.PHONY: setup debs test fuzz bench clean demo deploy config flash bundle update
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -65,7 +65,7 @@ deploy: setup
 	$(PY) tools/deploy.py deploy --port $(PORT) --board $(BOARD) $(DRY)
 
 # make config PORT=... [WIFI_SSID=...] [WIFI_PASSWORD=...] [MQTT_HOST=...] [MQTT_PORT=...]
-#   [MQTT_USER=...] [MQTT_PASSWORD=...] [SET="publish.per_value_topics=true ..."]
+#   [MQTT_USER=...] [MQTT_PASSWORD=...] [HTTP_PASSWORD=...] [SET="publish.per_value_topics=true ..."]
 config: setup
 	$(if $(PORT),,$(error PORT=/dev/ttyUSB0 (the ESP32's serial port) is required))
 	$(PY) tools/deploy.py config --port $(PORT) $(DRY) \
@@ -75,7 +75,20 @@ config: setup
 		$(if $(MQTT_PORT),--set 'mqtt.port=$(MQTT_PORT)') \
 		$(if $(MQTT_USER),--set 'mqtt.user=$(MQTT_USER)') \
 		$(if $(MQTT_PASSWORD),--set 'mqtt.password=$(MQTT_PASSWORD)') \
+		$(if $(HTTP_PASSWORD),--set 'http.password=$(HTTP_PASSWORD)') \
 		$(foreach s,$(SET),--set '$(s)')
+
+# Updates over Wi-Fi. `make bundle` writes build/hanport-<version>.bundle (the .mpy files as
+# deploy compiles them, the pages and board files, and a manifest of sizes and SHA-256s);
+# `make update HOST=hanport-xxxx.local [HTTP_PORT=80] [HTTP_PASSWORD=...]` sends it (the page's
+# user and password; asked for when not given) and waits until the dongle runs it healthy.
+bundle: setup
+	$(PY) tools/bundle.py
+
+update: bundle
+	$(if $(HOST),,$(error HOST=hanport-xxxx.local (the dongle's name or address) is required))
+	$(if $(HTTP_PASSWORD),HANPORT_PASSWORD='$(HTTP_PASSWORD)') $(PY) tools/update.py \
+		--host $(HOST) --port $(if $(filter command line,$(origin HTTP_PORT)),$(HTTP_PORT),80)
 
 # make flash PORT=... BOARD=... FIRMWARE=ESP32_GENERIC-v1.24.1.bin (from micropython.org)
 flash: setup

@@ -16,6 +16,7 @@ the hardware layer, uses them once and drops them; the HTTP side (web/) is impor
 
 import asyncio
 import gc
+import os
 import sys
 
 import hanport
@@ -38,6 +39,15 @@ _ERROR_PAUSE_MS = const(1000)
 # Used once at boot and then dropped from the heap: the settings, the pin maps, the hardware
 # layer and the code that wires them up (builder.py).
 _BOOT_ONLY = ("builder", "config", "board", "hw")
+_UPDATE_STATE = "fwstate"  # swap.STATE, named here so that swap.py need not be imported
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
 
 
 async def guarded(name, step, period_ms, health):
@@ -87,6 +97,8 @@ class App:
         self.reading_errors = 0
         self._clock = clock
         self.line_hint = None  # set when bytes arrive but no frame decodes
+        self.update_note = None  # what the last update over Wi-Fi came to (trial.py)
+        self.trial = None  # a new firmware's health check while it is on trial (trial.py)
         self.config_path = None  # where a found line setting is saved (builder sets it)
         # 1. The long-lived buffers first, from a tidy heap: the parser's frame buffer and the
         #    UART poller's chunk.
@@ -262,6 +274,8 @@ class App:
             jobs.append(("mqtt", self.publisher.step, _PUBLISH_MS))
         if self.status is not None:
             jobs.append(("led", self.status.step, _LED_MS))
+        if self.trial is not None:
+            jobs.append(("trial", self.trial.step, _HEALTH_MS))
         return jobs
 
     async def run(self):
@@ -286,7 +300,14 @@ def build(config_path=None, boards_dir=None, make_client=None):
     import builder
 
     try:
-        return builder.build(App, config_path, boards_dir, make_client)
+        app = builder.build(App, config_path, boards_dir, make_client)
+        if app is not None and (_exists(_UPDATE_STATE) or _exists(_UPDATE_STATE + ".tmp")):
+            import trial  # only after an update over Wi-Fi
+
+            trial.attach(app)
+            if app.trial is None:
+                sys.modules.pop("trial", None)
+        return app
     finally:
         for name in _BOOT_ONLY:  # nothing that runs refers to them: their code leaves the heap
             sys.modules.pop(name, None)

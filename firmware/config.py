@@ -43,7 +43,9 @@ DEFAULTS = {
     # safe_window_s: after power-on the LED blinks fast this long; the setup button pressed
     # meanwhile keeps the app from starting (safe mode, the REPL stays free)
     "health": {"watchdog_s": 60, "safe_window_s": 3},
-    "http": {"enabled": True, "port": 80, "user": "admin", "password": "hanport"},
+    # No shared default password: the owner chooses one in setup mode or with `make config`;
+    # until then the settings answer only on the dongle's own access point (web/routes.py).
+    "http": {"enabled": True, "port": 80, "user": "admin", "password": ""},
     "log": {"level": "info"},
 }
 
@@ -69,7 +71,12 @@ _CHOICES = {
     "log.level": ("debug", "info", "warning", "error"),
 }
 _TOPIC_PARTS = ("mqtt.prefix", "publish.discovery_prefix")
-_NOT_EMPTY = ("http.user", "http.password")  # the settings page must never be left open
+# The page's user and password are never set to empty: the settings page must never be left
+# open. The password is empty only until the owner first chooses one (its default).
+_NOT_EMPTY = ("http.user", "http.password")
+# The password every dongle had before there was none by default: never accepted, so a dongle
+# still on it is treated as having no password (setup mode sets one) rather than an open door.
+_SHARED_PASSWORDS = ("hanport",)
 
 # Secrets: never sent back by the API, shown as MASK; sending MASK back keeps the stored one.
 SECRETS = ("wifi.password", "mqtt.password", "http.password", "meter.key", "meter.auth_key")
@@ -124,6 +131,8 @@ def check_value(name, value):
         return "{} must be 32 hex digits (16 bytes) or empty".format(name)
     if name in _NOT_EMPTY and not value:
         return "{} must not be empty".format(name)
+    if name == "http.password" and value in _SHARED_PASSWORDS:
+        return "http.password {!r} was every dongle's default; choose your own".format(value)
     if name in _TOPIC_PARTS:
         if not value or "#" in value or "+" in value or value[0] == "/" or value[-1] == "/":
             return "{} must be a non-empty topic without #, + or leading/trailing /".format(name)
@@ -185,11 +194,20 @@ def load(path=PATH):
     except Exception:  # ValueError; also RuntimeError or MemoryError for absurd nesting
         return cfg, ["config file {} is not valid JSON; using defaults".format(path)]
     try:
+        _drop_unset_password(stored)
         problems = merge(cfg, stored)
     except Exception as exc:  # merge checks every type, but the boot must not depend on it
         return defaults(), ["config file {} could not be applied ({!r}); using defaults".format(
             path, exc)]
     return cfg, notes + ["{} (kept default)".format(p) for p in problems]
+
+
+def _drop_unset_password(stored):
+    """A saved file holds the page password as "" until the owner chooses one: that is the
+    default, not a value to refuse."""
+    http = stored.get("http") if isinstance(stored, dict) else None
+    if isinstance(http, dict) and http.get("password") == "":
+        del http["password"]
 
 
 def _read(path):

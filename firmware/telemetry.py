@@ -4,12 +4,14 @@ The MQTT diagnostics message, GET /api/v1/status and GET /metrics all render the
 so a counter added here shows up in all three:
   counters  numbers that only grow (frames, rejects, reconnects, drops, HTTP refusals, ...)
   gauges    numbers for now (uptime, free heap, Wi-Fi signal, connected or not)
-and `notes`, short texts that say what to do (wrong line settings, a stalled task), which the
-diagnostics and the status carry but metrics, being numbers, do not.
+and `notes`, short texts that say what to do (wrong line settings, a stalled task, an update
+rolled back), which the diagnostics and the status carry but metrics, being numbers, do not;
+the diagnostics and the status also carry the firmware version.
 Each fact is read from the part that owns it; nothing here keeps state of its own.
 """
 
 from compat import mem_free
+from version import VERSION
 
 
 def counters(app):
@@ -61,6 +63,7 @@ def notes(app):
         "line_hint": app.line_hint,
         "uart_line": app.line_status(),
         "stalled_task": app.health.stalled,
+        "update": app.update_note,  # on trial, confirmed, or rolled back and why (trial.py)
     }
 
 
@@ -69,6 +72,7 @@ def diagnostics(app):
     out = counters(app)
     out.update(gauges(app))
     out.update(notes(app))
+    out["firmware"] = VERSION
     return out
 
 

@@ -9,15 +9,17 @@ interpreter or no umqtt.simple at hand.
 
 import os
 import subprocess
+import threading
 import time
 
 import config
 import pytest
 import run_mp
 from simproc import start_simulator
-from webhost import Dongle, free_port
+from webhost import PASSWORD, Dongle, free_port
 
 _interp = []
+RESET_EXIT = 86  # tools/hosttwin/machine.py: machine.reset() ends the process with this
 
 
 def interpreter():
@@ -49,6 +51,7 @@ def device_config(broker=None, http=True, client_id="mp-e2e", diagnostics_s=1):
         cfg["mqtt"]["host"] = broker.host
         cfg["mqtt"]["port"] = broker.port
     cfg["http"]["enabled"] = http
+    cfg["http"]["password"] = PASSWORD
     cfg["http"]["port"] = free_port()
     return cfg
 
@@ -72,6 +75,8 @@ class MpDongle(Dongle):
         heap=run_mp.HEAP_DEFAULT,
         sim_args=(),
         uart_scheme="tcp://",
+        reboot=False,
+        stage_dir=None,
     ):
         interp = interpreter()
         self.interp = interp
@@ -79,26 +84,51 @@ class MpDongle(Dongle):
         self.log_path = tmp_path / "sim.jsonl"
         self.port = cfg["http"]["port"]
         self.down_file = str(tmp_path / "wlan-down")
-        stage = run_mp.stage(str(tmp_path / "fs"), cfg)
+        stage = stage_dir or run_mp.stage(str(tmp_path / "fs"), cfg)
+        self.stage = stage
         self.sim, where = start_simulator(
             meter, self.log_path, start, speed, "--seed", "7", *sim_args
         )
         env = run_mp.environment(stage, umqtt, uart_scheme + where, self.down_file, interp)
         self.out_path = tmp_path / "mp.out"
         self._out = open(self.out_path, "w")  # noqa: SIM115 - closed in stop()
-        self.app = subprocess.Popen(
-            run_mp.command(interp, heap),
-            cwd=stage,
-            env=env,
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-        )
+        self._run = (run_mp.command(interp, heap), stage, env)
+        self.starts = 0
+        self.app = self._start()
+        self._stopping = False
+        self._thread = None
+        if reboot:  # machine.reset() (exit status 86) starts it again, as the board restarts
+            self._thread = threading.Thread(target=self._rebooter, daemon=True)
+            self._thread.start()
         if cfg["http"]["enabled"]:
             try:
                 self._wait_listening(timeout=30)
             except RuntimeError as exc:
                 self.stop()
                 raise RuntimeError("{}; MicroPython said:\n{}".format(exc, self.output[-3000:]))
+
+    def _start(self):
+        cmd, stage, env = self._run
+        self.starts += 1
+        return subprocess.Popen(
+            cmd, cwd=stage, env=env, stdout=self._out, stderr=subprocess.STDOUT
+        )
+
+    def _rebooter(self):
+        while not self._stopping:
+            code = self.app.wait()
+            if self._stopping or code != RESET_EXIT:
+                return
+            self.app = self._start()
+
+    def stop(self):
+        self._stopping = True
+        super().stop()
+        if self._thread is not None:
+            self._thread.join(30)
+            if self.app.poll() is None:  # started just before the stop
+                self.app.kill()
+                self.app.wait()
 
     @property
     def output(self):

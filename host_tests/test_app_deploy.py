@@ -113,6 +113,7 @@ def test_main_starts_nothing_while_a_deploy_is_unfinished(tmp_path, marker):
     (tmp_path / "app.py").write_text("def start():\n    print('app started')\n")
     (tmp_path / "main.py").write_text((ROOT / "firmware" / "main.py").read_text())
     (tmp_path / "failsafe.py").write_text((ROOT / "firmware" / "failsafe.py").read_text())
+    (tmp_path / "swap.py").write_text((ROOT / "firmware" / "swap.py").read_text())
     if marker:
         (tmp_path / "deploying").write_text("")
     result = subprocess.run(
@@ -183,6 +184,7 @@ def test_make_config_passes_settings_through():
             "PORT=/dev/null",
             "WIFI_SSID=my net",
             "MQTT_HOST=10.0.0.2",
+            "HTTP_PASSWORD=my own pass",
             "DRY_RUN=1",
         ],
         cwd=ROOT,
@@ -193,6 +195,7 @@ def test_make_config_passes_settings_through():
     assert result.returncode == 0, result.stderr
     assert "'ssid': 'my net'" in result.stdout.replace("'\"'\"'", "'")
     assert "'host': '10.0.0.2'" in result.stdout.replace("'\"'\"'", "'")
+    assert "'password': 'my own pass'" in result.stdout.replace("'\"'\"'", "'")
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import threading
 import time
 
 import pytest
-from webhost import AUTH, ROOT, Dongle, read_all, status_of
+from webhost import AUTH, PASSWORD, ROOT, Dongle, read_all, status_of
 
 sys.path.insert(0, str(ROOT / "firmware"))
 import config  # noqa: E402
@@ -29,6 +29,7 @@ def dongle(tmp_path_factory):
     cfg["wifi"]["ssid"] = "host-twin"
     cfg["wifi"]["password"] = SECRETS["wifi"]
     cfg["mqtt"]["password"] = SECRETS["mqtt"]
+    cfg["http"]["password"] = PASSWORD
     cfg["health"]["watchdog_s"] = 0
     path = tmp / "config.json"
     config.save(cfg, str(path))
@@ -268,7 +269,8 @@ def test_a_new_page_password_takes_effect_at_once(dongle):
         assert dongle.get("/api/v1/config", headers={"Authorization": AUTH})[0] == 401
         assert dongle.get("/api/v1/config", headers={"Authorization": new})[0] == 200
     finally:
-        assert post_config(dongle, b'{"http": {"password": "hanport"}}', auth=new)[0] == 200
+        back = json.dumps({"http": {"password": PASSWORD}}).encode()
+        assert post_config(dongle, back, auth=new)[0] == 200
 
 
 # --- malformed, oversized, slow and many clients ---

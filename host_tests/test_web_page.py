@@ -13,7 +13,7 @@ import time
 
 import pytest
 from cdp import Browser
-from webhost import ROOT, Dongle
+from webhost import AUTH, ROOT, Dongle
 
 sys.path.insert(0, str(ROOT / "tools"))
 import gzwww  # noqa: E402
@@ -111,8 +111,7 @@ def test_settings_page_loads_masked_settings_and_reports_a_rejected_value(dongle
     browser.send("Network.enable")
     browser.send(
         "Network.setExtraHTTPHeaders",
-        headers={"Authorization": "Basic " + __import__("base64").b64encode(
-            b"admin:hanport").decode()},
+        headers={"Authorization": AUTH},
     )
     browser.goto("http://127.0.0.1:{}/settings".format(dongle.port))
     browser.wait_for("document.querySelector('[name=\"wifi.ssid\"]').value === 'host-twin'")

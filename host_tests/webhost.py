@@ -18,7 +18,8 @@ from simproc import start_simulator
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TOOLS = ROOT / "tools"
-AUTH = "Basic " + base64.b64encode(b"admin:hanport").decode()
+PASSWORD = "demo-only"  # tools/run_host.py DEMO_PASSWORD
+AUTH = "Basic " + base64.b64encode(("admin:" + PASSWORD).encode()).decode()
 
 
 def free_port(kind=socket.SOCK_STREAM):

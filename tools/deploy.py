@@ -105,7 +105,9 @@ def deploy_commands(port, board_name):
         "open({!r}, 'w').close()\n"
         "try: machine.WDT(timeout={})\n"
         "except Exception: pass\n"
-        "for d in {!r}:\n try: os.mkdir(d)\n except OSError: pass"
+        "for d in {!r}:\n try: os.mkdir(d)\n except OSError: pass\n"
+        # A deploy replaces whatever an update over Wi-Fi left: no switch or undo may follow.
+        "for f in ('fwstate', 'fwstate.tmp'):\n try: os.remove(f)\n except OSError: pass"
     ).format(MARKER, _WDT_STRETCH_MS, dirs)
     session = [tool("mpremote"), "connect", port, "exec", start]
     for src, rel in copies:

@@ -25,7 +25,8 @@ import config  # noqa: E402
 import machine  # noqa: E402
 from web import portal, routes  # noqa: E402
 
-_SHORT = 160  # discovery configs are long; the printing client shortens them
+_SHORT = 160
+DEMO_PASSWORD = "demo-only"  # the page password of PC runs; a dongle has none until set  # discovery configs are long; the printing client shortens them
 
 
 class PrintClient:
@@ -88,6 +89,9 @@ def host_config(args):
         cfg["mqtt"]["client_id"] = args.client_id
     cfg["publish"]["per_value_topics"] = args.per_value_topics
     cfg["http"]["port"] = args.http_port or int(os.environ.get("HTTP_PORT", "8080"))
+    # A PC run has a known page password (the dongle itself has none until the owner sets one);
+    # --page-password "" starts without one, as a new dongle does.
+    cfg["http"]["password"] = args.page_password
     if args.setup:
         cfg["wifi"]["ssid"] = ""  # no network configured: the dongle opens setup mode
     return cfg
@@ -120,6 +124,11 @@ def parse_args(argv):
         "--dns-port", type=int, default=0, help="setup-mode DNS port on 127.0.0.1 (0 = any)"
     )
     parser.add_argument("--setup", action="store_true", help="start without Wi-Fi: setup mode")
+    parser.add_argument(
+        "--page-password",
+        default=DEMO_PASSWORD,
+        help="password of the settings page, user admin (default %(default)s; '' = none yet)",
+    )
     parser.add_argument("--config", help="use this config file instead of a generated one")
     parser.add_argument("--boards", default=os.path.join(ROOT, "boards"))
     parser.add_argument(

@@ -77,6 +77,7 @@ class Portal:
         self.open = False
         self.reason = None
         self.ip = None
+        self.netmask = None  # with ip: which clients are on the access point (web/routes.py)
         self.opens = 0
         self._last_up = clock()
         self._pressed_since = None
@@ -130,7 +131,7 @@ class Portal:
     def _open(self, reason):
         self.ap.active(True)
         self.ap.config(ssid=self.ssid, key=AP_PASSWORD, security=_AUTH_WPA2_PSK)
-        self.ip = self.ap.ifconfig()[0]
+        self.ip, self.netmask = self.ap.ifconfig()[:2]
         self.open = True
         self.reason = reason
         self.opens += 1

@@ -8,6 +8,11 @@
     GET  /api/v1/config    the settings, secrets masked                   Basic auth
     POST /api/v1/config    change settings: all valid and saved, or none  Basic auth
     POST /api/v1/restart   restart to apply saved settings                Basic auth
+    GET, POST /api/v1/update[/begin|/piece|/commit]  update over Wi-Fi    Basic auth
+Basic auth: the page's own password (http.password). Until the owner has chosen one, these
+answer only in setup mode and only to clients of the dongle's own access point, where the
+setup page asks for it first; in setup mode opened with the button (someone at the meter
+cabinet), they answer there without one, so a forgotten password can be replaced.
 In setup mode (portal.py) the phones' connectivity checks, and any request for a name that is not
 ours, are redirected to the settings page. Why a module of its own: httpd.py knows HTTP, this
 knows the dongle; the pages are static files compressed at build time (tools/gzwww.py), and the
@@ -34,6 +39,20 @@ def _is_ip(host):
     return len(parts) == 4 and all(p.isdigit() for p in parts)
 
 
+def _same_net(peer, ip, netmask):
+    """Whether address `peer` is on the network of `ip` with `netmask` (dotted quads); False
+    for a peer given otherwise (None, or a raw sockaddr)."""
+    if not isinstance(peer, str):
+        return False
+    try:
+        a, b, m = [[int(x) for x in s.split(".")] for s in (peer, ip, netmask)]
+    except (AttributeError, ValueError):
+        return False
+    return len(a) == len(b) == len(m) == 4 and all(
+        (a[i] & m[i]) == (b[i] & m[i]) for i in range(4)
+    )
+
+
 class Web:
     """The routes. They get only what they show: the reading store, the status and telemetry
     callables, the settings file, the setup portal and a way to restart."""
@@ -56,6 +75,9 @@ class Web:
         self.auth_failures = 0
         self.config_saves = 0
         self.config_rejects = 0
+        self.update_session = None  # a bundle being received (web/update.py)
+        self.update_commits = 0
+        self.update_rejects = 0
 
     async def start(self):
         """Open the listening socket (inside the running loop)."""
@@ -75,6 +97,8 @@ class Web:
         out["http_auth_failures"] = self.auth_failures
         out["config_saves"] = self.config_saves
         out["config_rejects"] = self.config_rejects
+        out["update_commits"] = self.update_commits
+        out["update_rejects"] = self.update_rejects
         out["state_dropped_keys"] = self.state.dropped_keys
         out["readings"] = self.state.readings
         if self.portal is not None:
@@ -116,6 +140,11 @@ class Web:
                     await settings.save(self, req, resp)
                 else:
                     await settings.show(self, resp)
+        elif path.startswith("/api/v1/update"):
+            if await self._auth(req, resp):
+                from web import update  # the update code loads only when an update comes
+
+                await update.handle(self, req, resp, path[len("/api/v1/update"):])
         elif path == "/api/v1/restart" and write:
             if await self._auth(req, resp):
                 await self._restart(resp)
@@ -156,8 +185,19 @@ class Web:
             await resp.write(piece)
 
     async def _auth(self, req, resp):
-        """True when the request carries the right user and password; else answer 401, or 429
-        while the client must wait after wrong passwords (httpd.AuthGuard)."""
+        """True when the request carries the right user and password, or comes through the
+        setup access point while no password is set (or setup mode came from the button);
+        else answer 401, 403 while no password is set, or 429 while the client must wait after
+        wrong passwords (web/authguard.py)."""
+        if self._setup_client(req):
+            return True
+        if not self.password:
+            await resp.send(
+                403,
+                "no password set for this page yet: choose one in setup mode (the dongle's "
+                "own Wi-Fi) or with make config\n",
+            )
+            return False
         guard = self.server.guard
         wait_s = guard.wait_s(req.peer) if guard is not None else 0
         if wait_s:
@@ -193,6 +233,13 @@ class Web:
         await sleep_ms(_RESTART_DELAY_MS)  # let the answer reach the browser first
         log.warning("http", "restarting to apply the settings")
         self.restart()
+
+    def _setup_client(self, req):
+        """Is setup mode open without a password, and `req` from the access point's network?"""
+        portal = self.portal
+        if portal is None or not portal.open or (self.password and portal.reason != "button"):
+            return False
+        return _same_net(req.peer, portal.ip, portal.netmask)
 
     def _captive(self, req):
         """In setup mode: is this a connectivity check, or a request for a name not ours?"""

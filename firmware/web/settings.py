@@ -27,6 +27,10 @@ async def save(web, req, resp):
         await _refuse(web, resp, 400, "the settings must be a JSON object")
         return
     config.unmask(changes)
+    if not web.password and not _password_in(changes):
+        # Setup mode on a dongle without a password: the page's password comes first.
+        await _refuse(web, resp, 400, "choose a password for this page (http.password) first")
+        return
     try:
         cfg = config.update(changes, web.config_path)
     except ValueError as exc:
@@ -41,6 +45,11 @@ async def save(web, req, resp):
     log.info("http", "settings saved from {}", req.peer)
     answer = {"saved": True, "restart_needed": True, "config": config.masked(cfg)}
     await web._json(resp, 200, answer)
+
+
+def _password_in(changes):
+    http = changes.get("http")
+    return isinstance(http, dict) and bool(http.get("password"))
 
 
 async def _refuse(web, resp, status, error):
