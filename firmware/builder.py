@@ -53,7 +53,7 @@ def build(App, config_path, boards_dir, make_client):
     if make_client is None and cfg["mqtt"]["host"]:
         from mqttclient import ClientFactory
 
-        make_client = ClientFactory(cfg["mqtt"], client_id)
+        make_client = ClientFactory(cfg["mqtt"], client_id, baud=cfg["uart"]["baud"])
     elif make_client is None:
         log.warning("mqtt", "mqtt.host is not set; readings are only logged")
     uart = hw.make_uart(cfg["uart"], board)

@@ -48,3 +48,15 @@ def mem_free():
         return gc.mem_free()
     except AttributeError:
         return -1
+
+
+# MicroPython's asyncio has one Stream class for both directions; CPython opens a pair.
+_ONE_STREAM = not hasattr(asyncio, "StreamReaderProtocol")
+
+
+async def stream_pair(sock, peer):
+    """(reader, writer) for an accepted, non-blocking socket; peer is accept()'s address."""
+    if _ONE_STREAM:
+        stream = asyncio.StreamReader(sock, {"peername": peer})
+        return stream, stream
+    return await asyncio.open_connection(sock=sock)

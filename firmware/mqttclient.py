@@ -1,11 +1,14 @@
-"""Makes umqtt.simple clients for the publisher: settings from config, sockets with time limits.
+"""Makes umqtt.simple clients for the publisher: settings from config, sockets with time limits,
+the broker's address looked up rarely (timedsock.py).
 
 Why a module: the publisher makes a fresh client at every reconnect, long after boot, so this
 stays loaded while the boot-time hardware code (hw.py) is dropped. umqtt.simple is imported on
 first use, so a dongle without a broker never loads it.
 """
 
+import log
 import timedsock
+from uartsrc import RXBUF
 
 
 def _utf8(text):
@@ -38,20 +41,38 @@ class ClientFactory:
     The clients count the broker's answers to ping() in `pongs`: umqtt.simple's wait_msg()
     returns None both for "nothing waiting" and for a PINGRESP, so the socket counts what it
     reads, and a None after bytes were read is the PINGRESP (the publisher's dead-session check).
+
+    The publisher calls `pass_begins()` at the start of every pass: the blocking socket operations
+    of one pass share a budget of 3/4 of the time the UART buffer takes to fill at `baud` (no
+    single one longer than timeout_s), so no pass loses meter bytes. It calls `lookup()` before
+    a connect: the broker's name is looked up then, in a pass of its own, only when due.
     """
 
-    def __init__(self, mqtt_cfg, client_id, timeout_s=timedsock.TIMEOUT_S):
+    def __init__(self, mqtt_cfg, client_id, timeout_s=timedsock.TIMEOUT_S, baud=2400):
         import socket
 
         from umqtt import simple
 
-        timedsock.limit(simple, socket, timeout_s, bool(mqtt_cfg["tls"]))
+        if not isinstance(baud, int):  # "auto": the line is found at run time; the HAN port's
+            baud = 2400  # 2400 baud is a stream, a P1 port's 115200 comes in bursts
+        pass_ms = timedsock.stall_ms(RXBUF, baud)
+        if pass_ms < 1000:
+            log.warning("mqtt", "at {} baud a pass may block only {} ms: use a broker nearby",
+                        baud, pass_ms)
+        context = _tls_context() if mqtt_cfg["tls"] else None
+        self.sockets = sockets = timedsock.limit(
+            simple, socket, pass_ms, int(timeout_s * 1000), context
+        )
 
         class MQTTClient(simple.MQTTClient):
             pongs = 0
 
             def connect(self, *args):
-                present = super().connect(*args)
+                try:
+                    present = super().connect(*args)
+                except Exception:
+                    sockets.stale = True  # the broker may have moved: look it up again
+                    raise
                 self.sock = _Heard(self.sock)
                 return present
 
@@ -80,10 +101,21 @@ class ClientFactory:
         self._password = mqtt_cfg["password"].encode()
         self._ssl = None
         self._port = mqtt_cfg["port"]
-        if mqtt_cfg["tls"]:
-            self._ssl = _tls_context()
+        if context is not None:
+            self._ssl = sockets  # its wrap_socket() keeps the TLS socket's time limits
             if self._port == 1883:
                 self._port = 8883
+
+    def pass_begins(self):
+        self.sockets.start()
+
+    def lookup(self):
+        """Look the broker's name up when due; True when it was (it may have taken seconds)."""
+        host = self._cfg["host"]
+        if not self.sockets.lookup_due(host, self._port):
+            return False
+        self.sockets.lookup(host, self._port)
+        return True
 
     def __call__(self):
         cfg = self._cfg

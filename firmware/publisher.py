@@ -16,7 +16,9 @@ Faults: `OSError` (network) and the broker's refusal (umqtt's `MQTTException`) c
 connection and schedule a reconnect with exponential back-off; the unsent readings stay in their
 slots. umqtt.simple's connect and write block; the UART's receive buffer (two largest frames,
 about 18 s at 2400 baud) holds the meter's bytes meanwhile, so no frame is lost. Every socket
-operation is bounded (timedsock.py, 5 s), so one pass stalls at most that long per operation.
+operation is bounded (timedsock.py): one pass's operations share a budget of 3/4 of the time the
+UART buffer takes to fill, and the broker's name is looked up in a pass of its own, rarely. When
+Wi-Fi drops, the connection is closed at once and opened again when the link is back.
 
 A broker that hangs (frozen, or the path to it dead without a reset) accepts QoS 0 messages into
 the socket buffer and says nothing. So a PINGREQ follows every batch of QoS 0 readings (and one
@@ -103,6 +105,9 @@ class Publisher:
         diagnostics_ms=0,
     ):
         self._make_client = make_client
+        # The umqtt factory's hooks (mqttclient.py); a plain callable has none.
+        self._pass_begins = getattr(make_client, "pass_begins", None)
+        self._lookup = getattr(make_client, "lookup", None)
         self.meter = meter
         self.prefix = prefix
         self.discovery = discovery
@@ -172,9 +177,14 @@ class Publisher:
             self._drop(exc)
 
     def _step(self):
+        if self._pass_begins is not None:
+            self._pass_begins()  # the socket operations of this pass share one time budget
         meter_id = self.meter.id
         if meter_id is None:
             return
+        if self.client is not None and not self.network_up():
+            log.warning("mqtt", "Wi-Fi down; connection closed")
+            self.close()  # a socket on a dead link only waits; a fresh one follows the link
         if self.client is not None and self.topic_id != meter_id:
             log.warning("mqtt", "meter id changed to {}; reconnecting", meter_id)
             self.close()
@@ -184,6 +194,8 @@ class Publisher:
         if self.client is None:
             if not self._connect_due():
                 return
+            if self._lookup is not None and self._lookup():
+                return  # the name lookup had this pass; connecting waits for the next
             self._connect(meter_id)
         self.client.check_msg()
         if self.discovery is not None and self.discovery.due:

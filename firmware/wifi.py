@@ -3,6 +3,11 @@
 `network.WLAN.connect()` returns at once on the device; this module polls `isconnected()` from
 its own task and gives up on a join after a timeout, so nothing here blocks the loop. The WLAN
 object comes in as an argument (the host twin on a PC).
+
+Joins can be held (`hold(True)`, by setup mode while a phone is on the dongle's access point):
+the ESP32 has one radio, and a station scanning for a lost network hops channels and drops the
+phones from the access point. Held, no join starts, and a join under way (or the driver's own
+reconnecting after a drop) is stopped; a link that is up stays up.
 """
 
 import log
@@ -27,6 +32,8 @@ class WiFi:
         self._joining_since = None
         self._next_try = None
         self._told_no_ssid = False
+        self.held = False
+        self._stopped = False  # held, and the driver told to stop joining
 
     def step(self):
         """One pass of the keeper's state machine."""
@@ -42,6 +49,12 @@ class WiFi:
             self.up = False
             self.drops += 1
             log.warning("wifi", "link to {} lost; rejoining", self.ssid)
+        if self.held:
+            if not self._stopped:
+                self._stopped = True
+                self._joining_since = None
+                self.wlan.disconnect()  # also ends the driver's own reconnecting
+            return
         if not self.ssid:
             if not self._told_no_ssid:
                 self._told_no_ssid = True
@@ -66,6 +79,17 @@ class WiFi:
         if self._next_try is not None and ticks_diff(now, self._next_try) < 0:
             return
         self._join(now)
+
+    def hold(self, held):
+        """Hold joins (True) or let them go on (False); released, the next join starts at once."""
+        if held == self.held:
+            return
+        self.held = held
+        self._stopped = False
+        if held:
+            log.info("wifi", "joins to {} held while a phone uses the access point", self.ssid)
+        else:
+            self._next_try = None
 
     def _join(self, now):
         self.wlan.active(True)

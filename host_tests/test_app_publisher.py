@@ -245,6 +245,58 @@ def test_waits_for_network_before_connecting():
     assert pub.connected
 
 
+def test_a_wifi_drop_closes_the_connection_and_the_link_back_reconnects_at_once():
+    # A socket on a dead link only waits (over TLS, on the ESP32, forever): close it at once.
+    pub, meter, broker, clock = make()
+    up = [True]
+    pub.network_up = lambda: up[0]
+    feed(pub, meter, LIST2)
+    pub.step()
+    sock = pub.client.sock
+    up[0] = False
+    pub.step()
+    assert not pub.connected and sock.closed
+    assert pub.failures == 0  # not the broker's fault: no back-off
+    up[0] = True
+    pub.step()
+    assert pub.connected and broker.connect_attempts == 2
+
+
+class Factory:
+    """A client factory with the hooks of mqttclient.ClientFactory, recording their calls."""
+
+    def __init__(self, broker):
+        self.broker = broker
+        self.calls = []
+        self.lookup_due = True
+
+    def __call__(self):
+        self.calls.append("client")
+        return FakeClient(self.broker)
+
+    def pass_begins(self):
+        self.calls.append("pass")
+
+    def lookup(self):
+        due = self.lookup_due
+        self.lookup_due = False
+        if due:
+            self.calls.append("lookup")
+        return due
+
+
+def test_every_pass_starts_the_budget_and_the_lookup_has_a_pass_of_its_own():
+    broker = FakeBroker()
+    factory = Factory(broker)
+    meter = Meter()
+    pub = Publisher(factory, meter, prefix="han", clock=Clock())
+    feed(pub, meter, LIST2)
+    pub.step()
+    assert factory.calls == ["pass", "lookup"] and not pub.connected
+    pub.step()
+    assert factory.calls == ["pass", "lookup", "pass", "client"] and pub.connected
+
+
 def test_announces_discovery_and_again_on_home_assistant_birth():
     pub, meter, broker, clock = make(discovery=True)
     feed(pub, meter, LIST2)

@@ -140,6 +140,60 @@ def test_network_lost_for_a_while_opens_setup_mode_and_closes_after_rejoining():
     assert p.opens == 1
 
 
+def test_station_joins_are_held_while_a_phone_is_on_the_access_point():
+    # One radio: a station scanning for the lost network would drop the phone from the AP.
+    p, clock, wifi, ap, _, _ = make_portal()
+    sta = wifi.wlan
+    wifi.step()
+    network.WLAN.link_up = False
+    try:
+        while not p.open:
+            clock.ms += 1000
+            wifi.step()
+            p.step()
+        ap.stations = [(b"\x02phone",)]
+        clock.ms += 1000
+        p.step()
+        assert wifi.held
+        disconnects = []
+        stop = sta.disconnect
+        sta.disconnect = lambda: (disconnects.append(clock.ms), stop())
+        joins = sta.connects
+        for _ in range(300):  # five minutes with the phone on the setup page
+            clock.ms += 1000
+            wifi.step()
+            p.step()
+        assert sta.connects == joins  # no join, no scan
+        assert len(disconnects) == 1  # the driver's own reconnecting stopped, once
+        assert p.open
+    finally:
+        network.WLAN.link_up = True
+    ap.stations = []  # the phone left: the station tries again, and setup mode closes
+    for _ in range(200):
+        clock.ms += 1000
+        wifi.step()
+        p.step()
+        if not p.open:
+            break
+    assert sta.connects > joins and wifi.up and not p.open and not wifi.held
+
+
+def test_a_working_link_is_not_dropped_when_a_phone_joins():
+    p, clock, wifi, ap, button, _ = make_portal()
+    wifi.step()
+    assert wifi.up
+    button.held = True  # setup mode by the button, with the station up
+    for _ in range(5):
+        clock.ms += 1000
+        p.step()
+    assert p.open
+    ap.stations = [(b"\x02phone",)]
+    clock.ms += 1000
+    p.step()
+    wifi.step()
+    assert wifi.held and wifi.up and wifi.wlan.isconnected()
+
+
 # --- the DNS responder on a real UDP socket ---
 
 
@@ -253,3 +307,17 @@ def test_dongle_answers_dns_with_its_own_address(setup_dongle):
         client.sendto(QUERY_A, ("127.0.0.1", setup_dongle.dns_port))
         answer = client.recvfrom(600)[0]
     assert answer[:2] == QUERY_A[:2] and answer[-4:] == bytes([127, 0, 0, 1])
+
+
+def test_an_idle_dns_responder_allocates_nothing_in_micropython():
+    # Setup mode polls every 50 ms: a recvfrom() on the empty socket cost a 513-byte buffer
+    # and an OSError each time.
+    import json
+
+    import mpunix
+
+    result = mpunix.run("mp_dns_probe.py", free_port(socket.SOCK_DGRAM), timeout=60)
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    assert got["answer_len"] == len(QUERY_A) + 16  # the question and one A record
+    assert got["idle_bytes"] <= 64, got  # 100 polls

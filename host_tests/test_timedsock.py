@@ -12,6 +12,7 @@ sys.path.insert(0, str(corpus.ROOT / "tools" / "hosttwin"))
 
 import mqttclient  # noqa: E402
 import timedsock  # noqa: E402
+from test_umqtt_twin import tls_broker  # noqa: E402,F401  (the fixture)
 from umqtt import simple  # noqa: E402
 
 CONNACK = b"\x20\x02\x00\x00"
@@ -98,17 +99,108 @@ def test_blocking_reads_after_check_msg_are_bounded(quiet_broker):
 
 
 def test_limit_is_idempotent_and_keeps_the_real_module():
-    timedsock.limit(simple, socket, 1)
-    timedsock.limit(simple, socket, 2)
+    timedsock.limit(simple, socket, 1000)
+    timedsock.limit(simple, socket, 2000)
     assert simple.socket._real is socket
-    assert simple.socket.getaddrinfo is socket.getaddrinfo
+    assert simple.socket.pass_ms == 2000
+    assert simple.socket.AF_INET == socket.AF_INET
 
 
-def test_tls_sockets_are_not_wrapped_but_start_limited():
-    timedsock.limit(simple, socket, 1.5, tls=True)
-    sock = simple.socket.socket()
+class FakeClock:
+    def __init__(self):
+        self.now = 0
+
+    def __call__(self):
+        return self.now
+
+
+class SlowResolver:
+    """A `socket` module whose name lookups are counted and can fail."""
+
+    SOCK_STREAM = socket.SOCK_STREAM
+
+    def __init__(self):
+        self.asked = []
+        self.fail = False
+
+    def getaddrinfo(self, host, port, *args):
+        self.asked.append(host)
+        if self.fail:
+            raise OSError(-202, "no answer from the DNS servers")
+        return [(2, 1, 0, "", ("192.0.2.7", port))]
+
+
+def test_the_broker_name_is_looked_up_once_and_again_only_after_failures_rate_limited(
+    monkeypatch,
+):
+    clock = FakeClock()
+    monkeypatch.setattr(timedsock, "ticks_ms", clock)
+    resolver = SlowResolver()
+    sockets = timedsock.Sockets(resolver, 1000)
+    assert sockets.lookup_due("broker.lan", 1883)
+    sockets.lookup("broker.lan", 1883)
+    assert sockets.getaddrinfo("broker.lan", 1883)[0][-1] == ("192.0.2.7", 1883)
+    assert resolver.asked == ["broker.lan"]  # umqtt.simple's own lookup came from the cache
+    clock.now = 10 * timedsock.LOOKUP_MIN_MS
+    assert not sockets.lookup_due("broker.lan", 1883)  # it works: never again
+    sockets.stale = True  # a connect failed
+    assert sockets.lookup_due("broker.lan", 1883)
+    resolver.fail = True
+    sockets.lookup("broker.lan", 1883)  # no answer: the old address stays
+    assert sockets.getaddrinfo("broker.lan", 1883)[0][-1] == ("192.0.2.7", 1883)
+    clock.now += timedsock.LOOKUP_MIN_MS - 1
+    assert not sockets.lookup_due("broker.lan", 1883)  # at most once a minute
+    clock.now += 1
+    assert sockets.lookup_due("broker.lan", 1883)
+    assert not sockets.lookup_due("192.168.1.10", 1883)  # an address needs no lookup
+
+
+def test_a_failed_first_lookup_raises():
+    resolver = SlowResolver()
+    resolver.fail = True
+    sockets = timedsock.Sockets(resolver, 1000)
+    with pytest.raises(OSError):
+        sockets.lookup("broker.lan", 1883)
+    assert sockets.lookup_due("broker.lan", 1883)
+
+
+def test_the_pass_budget_follows_the_uart_buffer():
+    # 4096 bytes at 2400 baud, 11 bits a byte, fill in 18.8 s; a pass may take 3/4 of that
+    assert timedsock.stall_ms(4096, 2400) == 14080
+    assert timedsock.stall_ms(4096, 9600) == 3520
+    budget = timedsock.Sockets(socket, timedsock.stall_ms(4096, 2400))
+    assert budget.op_ms == 5000
+    assert budget.left_s() == 5.0
+
+
+def test_a_spent_budget_fails_the_next_blocking_operation(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(timedsock, "ticks_ms", clock)
+    budget = timedsock.Sockets(socket, 3000, 5000)
+    budget.start()
+    assert budget.left_s() == 3.0
+    clock.now = 2500
+    assert budget.left_s() == 0.5
+    clock.now = 3000
+    with pytest.raises(OSError):
+        budget.left_s()
+
+
+def test_tls_reads_are_bounded_when_the_broker_freezes(tls_broker):
+    # CPython's SSL socket, like MicroPython's, turns setblocking(True) into "wait forever".
+    client = mqttclient.ClientFactory(
+        mqtt_cfg(tls_broker.tls_port, tls=True), "tls-freeze", timeout_s=1
+    )()
+    client.connect()
+    assert client.check_msg() is None
+    tls_broker.pause()
     try:
-        assert isinstance(sock, socket.socket) and sock.gettimeout() == 1.5
+        client.ping()
+        assert isinstance(raised_within(client.wait_msg, 10), OSError)
     finally:
-        sock.close()
-        timedsock.limit(simple, socket)
+        tls_broker.resume()
+
+
+def test_an_auto_line_budgets_for_the_han_ports_2400_baud():
+    make = mqttclient.ClientFactory(mqtt_cfg(1883), "auto", baud="auto")
+    assert make.sockets.pass_ms == timedsock.stall_ms(4096, 2400)

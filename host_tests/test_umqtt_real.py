@@ -84,3 +84,95 @@ def test_non_ascii_prefix_client_id_and_password_connect(
     assert outcome == "ok", error
     got = sub.wait_for(1, timeout=10)
     assert [(m.topic, m.payload) for m in got] == [("hjem/måler/t/status", b"online")]
+
+
+class SlowBroker:
+    """Accepts connections; answers CONNACK after `connack_s` (never when None), then nothing
+    more: no SUBACK, no PINGRESP."""
+
+    def __init__(self, connack_s):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.port = self.listener.getsockname()[1]
+        self.connack_s = connack_s
+        self.conns = []
+        self._stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn):
+        try:
+            conn.recv(1024)
+            if self.connack_s is not None and not self._stop.wait(self.connack_s):
+                conn.sendall(b"\x20\x02\x00\x00")
+        except OSError:
+            pass
+
+    def close(self):
+        self._stop.set()
+        self.listener.close()
+        for conn in self.conns:
+            conn.close()
+
+
+@pytest.fixture
+def slow_broker():
+    made = []
+
+    def make(connack_s):
+        made.append(SlowBroker(connack_s))
+        return made[-1]
+
+    yield make
+    for broker in made:
+        broker.close()
+
+
+def test_tls_reads_are_bounded_as_on_the_board(umqtt, slow_broker):
+    # modtls_mbedtls.c passes setblocking(True) to the TCP socket: without the wrap, wait_msg()
+    # after check_msg() waits forever for a broker that says nothing more.
+    broker = slow_broker(0)
+    args = {"host": "127.0.0.1", "port": broker.port, "tls": True, "user": "", "password": "",
+            "keepalive_s": 60, "client_id": "tls", "timeout_s": 2}
+    try:
+        result = mpunix.run("mp_tls_probe.py", json.dumps(args), umqtt=umqtt, timeout=45)
+    except subprocess.TimeoutExpired:
+        pytest.fail("wait_msg() over TLS blocked for more than 45 s")
+    assert result.returncode == 0, result.stderr
+    outcome, took_ms, error = result.stdout.split(None, 2)
+    assert outcome == "error" and error.startswith("OSError"), result.stdout
+    assert 1500 <= int(took_ms) < 20000
+
+
+def stall_probe(umqtt, port, baud, run_ms, host="localhost"):
+    args = {"host": host, "port": port, "tls": False, "user": "", "password": "",
+            "keepalive_s": 60, "uart_baud": baud, "run_ms": run_ms}
+    try:
+        result = mpunix.run("mp_stall_probe.py", json.dumps(args), umqtt=umqtt,
+                            timeout=run_ms / 1000 + 60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a publisher pass blocked for more than a minute")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_no_pass_blocks_longer_than_the_uart_buffer_lasts(umqtt, slow_broker):
+    # At 9600 baud the 4096-byte UART buffer fills in 4.7 s. A broker that takes 2 s to accept
+    # the session and never confirms the subscription made one pass block for 2 s + 5 s.
+    broker = slow_broker(2)
+    got = stall_probe(umqtt, broker.port, 9600, 12000)
+    buffer_ms = 4096 * 11 * 1000 // 9600
+    assert got["failures"] >= 2, got
+    assert got["longest_ms"] < buffer_ms, got
+    assert got["pass_ms"] == 3520
+    # "localhost" was looked up once, in a pass that did nothing else; the retries used it.
+    assert got["lookups"] == 1, got

@@ -10,6 +10,11 @@ opcodes NOTIMP. Malformed packets are counted and dropped. The UDP socket comes 
 non-blocking; `poll()` answers at most `_BATCH` waiting queries per call so it never holds the
 loop. The answer is built in one buffer made in the constructor.
 
+Garbage: setup mode polls every 50 ms. An empty socket is found out with `select.poll`'s
+`ipoll(0)`, which allocates nothing, instead of a recvfrom() that allocates its 513-byte buffer
+and an OSError(EAGAIN) each time. A query that waits is read with recvfrom(), which allocates
+the query and the sender's address: MicroPython's sockets have no recvfrom_into.
+
     header (12 bytes): id(2) flags(2) qdcount(2) ancount(2) nscount(2) arcount(2)
     question: name as labels (len, bytes)..., 0; qtype(2); qclass(2)
     answer:   C0 0C (pointer to the question's name), type A, class IN, ttl(4), rdlength 4, ip(4)
@@ -39,6 +44,23 @@ class DNSResponder:
         self._out = bytearray(PACKET_MAX + 16)
         self.answered = 0
         self.malformed = 0
+        self._ready = None
+        try:
+            import select
+
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            self._poller = poller
+            self._ready = getattr(poller, "ipoll", poller.poll)
+        except (TypeError, AttributeError):  # a stand-in socket without a file descriptor
+            pass
+
+    def _waiting(self):
+        if self._ready is None:
+            return True
+        for _ in self._ready(0):
+            return True
+        return False
 
     def reply(self, query):
         """The answer to one query as a memoryview of the output buffer, or None to drop it."""
@@ -85,6 +107,8 @@ class DNSResponder:
         """Answer the queries waiting on the socket; return how many were answered."""
         answered = 0
         for _ in range(_BATCH):
+            if not self._waiting():
+                break
             try:
                 query, addr = self.sock.recvfrom(PACKET_MAX + 1)
             except OSError:  # EAGAIN: nothing waiting

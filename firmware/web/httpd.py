@@ -4,7 +4,16 @@ Why our own: the dongle needs a handful of routes, and every resource must have 
 phone on the Wi-Fi cannot push past. What it does and leaves out:
   - at most `MAX_CLIENTS` connections are served at once; each takes one of the slots made in the
     constructor (a head buffer and an output buffer), so serving allocates little. A connection
-    arriving when all slots are busy gets a fixed 503 and is counted in `refused`;
+    arriving when all slots are busy gets a fixed 503 and is counted in `refused`. One client
+    (one address) may hold all slots but one: the last free slot is kept for a client that holds
+    none, so one that reconnects as fast as it is answered cannot starve the others;
+  - sockets: the ESP32 has 10 in all (this listener, MQTT, setup mode's DNS, ...). At most
+    `SOCKETS` connections are open at once (the slots and one being refused); more wait in the
+    listen backlog, not accepted, so MQTT always finds a socket. The listener is polled (without
+    allocating) by our own task, not asyncio.start_server's, whose accept loop retries a failed
+    accept (no socket left) at once and forever; here a failed accept waits `_ACCEPT_RETRY_MS`;
+  - password guessing slows down per client: `guard` (web/authguard.py, loaded at the first
+    wrong password) is kept here for the routes to ask;
   - the request line plus headers must fit `HEAD_MAX` bytes (431 otherwise), the body
     `BODY_MAX` bytes and needs a Content-Length (413 / 411); a malformed head gets 400;
   - the head and the body each have a deadline (`timeout_ms`): a client that sends too slowly
@@ -21,9 +30,10 @@ import asyncio
 import binascii
 
 import log
-from compat import const, ticks_add, ticks_diff, ticks_ms
+from compat import const, sleep_ms, stream_pair, ticks_add, ticks_diff, ticks_ms
 
 MAX_CLIENTS = const(4)  # connections served at once; more are refused with 503
+SOCKETS = const(5)  # connections open at once: the slots and one refusal; the rest wait unaccepted
 HEAD_MAX = const(1024)  # request line + headers, bytes
 BODY_MAX = const(2048)  # request body, bytes (the settings JSON is about 500)
 OUT_MAX = const(512)  # output buffer per slot: small writes are gathered up to this
@@ -40,6 +50,7 @@ _REASONS = {
     408: "Request Timeout",
     411: "Length Required",
     413: "Content Too Large",
+    429: "Too Many Requests",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     501: "Not Implemented",
@@ -52,6 +63,10 @@ _BUSY = (
 _DRAIN_MAX = const(16384)  # after an error answer, unread request bytes read and dropped, so
 _DRAIN_MS = const(200)  # closing does not reset the connection before the client reads it
 _METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS")
+_BACKLOG = const(8)  # connections the network stack holds before we accept them (TCP PCBs, not sockets)
+_ACCEPT_MS = const(20)  # listener poll period
+_ACCEPT_RETRY_MS = const(500)  # after a failed accept (no socket or memory free)
+_EAGAIN = const(11)
 
 
 class HTTPError(Exception):
@@ -165,11 +180,22 @@ class Response:
         await self.write(body)
 
 
+def _address(peer):
+    """The client's IP address from an accept() or peername address (a tuple; the unix port
+    gives a raw sockaddr_in as bytes)."""
+    if isinstance(peer, tuple):
+        return str(peer[0])
+    if isinstance(peer, (bytes, bytearray)) and len(peer) >= 8:
+        return "{}.{}.{}.{}".format(peer[4], peer[5], peer[6], peer[7])
+    return "" if peer is None else str(peer)
+
+
 class _Slot:
     def __init__(self):
         self.head = bytearray(HEAD_MAX)
         self.out = bytearray(OUT_MAX)
         self.busy = False
+        self.peer = ""  # the address of the client holding it
 
 
 class Server:
@@ -179,8 +205,14 @@ class Server:
         self.handler = handler
         self.timeout_ms = timeout_ms
         self._slots = [_Slot() for _ in range(max_clients)]
-        self.server = None
+        self._sockets_max = max_clients + 1
+        self.guard = None  # web.authguard.AuthGuard once a wrong password came
+        self._listener = None
+        self._ready = None
+        self._task = None
         self.port = None
+        self.open = 0  # accepted connections not yet closed
+        self.accept_failures = 0
         self.requests = 0  # requests answered by the handler
         self.refused = 0  # connections turned away because every slot was busy
         self.bad_requests = 0  # 400, 411, 501: malformed or unsupported
@@ -190,13 +222,80 @@ class Server:
         self.active = 0
 
     async def start(self, host="0.0.0.0", port=80):
-        self.server = await asyncio.start_server(self._serve, host, port)
+        import select
+        import socket
+
+        family, _, _, _, address = socket.getaddrinfo(host, port)[0]
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(_BACKLOG)
+        listener.setblocking(False)
+        poller = select.poll()
+        poller.register(listener, select.POLLIN)
+        self._listener = listener
+        self._poller = poller
+        self._ready = getattr(poller, "ipoll", poller.poll)  # ipoll allocates nothing
         self.port = port
-        sockets = getattr(self.server, "sockets", None)  # CPython: the port when 0 was asked
-        if port == 0 and sockets:
-            self.port = sockets[0].getsockname()[1]
+        if port == 0:  # CPython tests: the port the system chose (MicroPython has no getsockname)
+            self.port = getattr(listener, "getsockname")()[1]
+        self._task = asyncio.create_task(self._accept_loop())
         log.info("http", "listening on port {}", self.port)
         return self.port
+
+    def auth_guard(self):
+        """The password guard (web/authguard.py), loaded at the first wrong password."""
+        if self.guard is None:
+            from web.authguard import AuthGuard
+
+            self.guard = AuthGuard()
+        return self.guard
+
+    def close(self):
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    async def _accept_loop(self):
+        listener = self._listener
+        while True:
+            if self.open >= self._sockets_max:  # the rest wait in the backlog
+                await sleep_ms(_ACCEPT_MS)
+                continue
+            waiting = False
+            for _ in self._ready(0):
+                waiting = True
+            if not waiting:
+                await sleep_ms(_ACCEPT_MS)
+                continue
+            try:
+                sock, peer = listener.accept()
+            except OSError as exc:
+                if exc.args and exc.args[0] == _EAGAIN:  # taken back by the client
+                    continue
+                self.accept_failures += 1  # no socket or memory free: wait, then again
+                await sleep_ms(_ACCEPT_RETRY_MS)
+                continue
+            self.open += 1
+            asyncio.create_task(self._connection(sock, peer))
+
+    async def _connection(self, sock, peer):
+        try:
+            sock.setblocking(False)
+            reader, writer = await stream_pair(sock, peer)
+        except Exception as exc:
+            self.open -= 1
+            self.errors += 1
+            sock.close()
+            log.debug("http", "connection failed: {!r}", exc)
+            return
+        try:
+            await self._serve(reader, writer)
+        finally:
+            self.open -= 1
 
     def stats(self):
         return {
@@ -207,14 +306,34 @@ class Server:
             "http_timeouts": self.timeouts,
             "http_errors": self.errors,
             "http_active": self.active,
+            "http_accept_failures": self.accept_failures,
+            "http_wrong_passwords": self.guard.wrong if self.guard else 0,
+            "http_auth_throttled": self.guard.throttled if self.guard else 0,
         }
 
+    def _slot_for(self, peer):
+        """A free slot, or None: a client already holding a slot never gets the last free one."""
+        free = None
+        free_count = 0
+        held = 0
+        for slot in self._slots:
+            if not slot.busy:
+                free_count += 1
+                if free is None:
+                    free = slot
+            elif slot.peer == peer:
+                held += 1
+        if held and free_count == 1:
+            return None  # kept for a new client
+        return free
+
     async def _serve(self, reader, writer):
-        slot = None
-        for candidate in self._slots:
-            if not candidate.busy:
-                slot = candidate
-                break
+        peer = ""
+        try:
+            peer = _address(writer.get_extra_info("peername"))
+        except (AttributeError, TypeError, KeyError):
+            pass
+        slot = self._slot_for(peer)
         try:
             if slot is None:
                 self.refused += 1
@@ -222,8 +341,9 @@ class Server:
                 await asyncio.wait_for(writer.drain(), self.timeout_ms / 1000)
             else:
                 slot.busy = True
+                slot.peer = peer
                 self.active += 1
-                await self._exchange(reader, writer, slot)
+                await self._exchange(reader, writer, slot, peer)
         except asyncio.TimeoutError:
             self.timeouts += 1
         except Exception as exc:  # a reset by the peer, or a bug: count it, keep serving
@@ -235,14 +355,10 @@ class Server:
                 self.active -= 1
             await _close(writer)
 
-    async def _exchange(self, reader, writer, slot):
+    async def _exchange(self, reader, writer, slot, peer):
         response = Response(writer, slot.out, self.timeout_ms)
         request = Request()
-        try:
-            peer = writer.get_extra_info("peername")
-            request.peer = peer[0] if peer else None
-        except (AttributeError, TypeError, IndexError):
-            pass
+        request.peer = peer
         try:
             await self._read_request(reader, slot, request)
         except HTTPError as exc:

@@ -6,7 +6,11 @@ six hex digits of the chip id, so two dongles never clash) with the password `AP
 answers every DNS question with the access point's address (dnsd.py) and lets the HTTP side
 redirect the phones' connectivity checks (`PROBES`) to the settings page.
 
-When it opens (checked every pass; the station keeps trying to join meanwhile):
+While it is open and a phone is on the access point, the station's joins are held (wifi.py):
+the one radio scanning for a lost network would drop the phone. With no phone on it, the station
+goes on trying, so a network that comes back closes setup mode by itself.
+
+When it opens (checked every pass):
   - "no_wifi": no network is configured;
   - "button": the setup button is held for `HOLD_MS` while running (pressed in the first seconds
     after power-on means safe mode, which leaves the REPL free; see hw.safe_mode_asked);
@@ -27,6 +31,7 @@ LINGER_MS = const(60000)
 _AUTH_WPA2_PSK = const(3)  # network.AUTH_WPA2_PSK on the ESP32
 _OPEN_PERIOD_MS = const(50)  # DNS answers come from polling; phones retry after about 1 s
 _CLOSED_PERIOD_MS = const(250)
+_PHONES_MS = const(1000)  # how often the access point is asked for its stations
 
 DNS_HOST = "0.0.0.0"  # the host launcher points these at 127.0.0.1 and a free port
 DNS_PORT = 53
@@ -77,6 +82,8 @@ class Portal:
         self._last_up = clock()
         self._pressed_since = None
         self._up_since = None
+        self._phones_at = None
+        self.phones = 0  # stations on the access point at the last look
 
     def step(self):
         """One pass: decide whether setup mode is due, and answer waiting DNS queries."""
@@ -89,10 +96,21 @@ class Portal:
                 self._up_since = now
             elif ticks_diff(now, self._up_since) >= LINGER_MS:
                 self._close()
+        last = self._phones_at
+        if self.open and (last is None or ticks_diff(now, last) >= _PHONES_MS):
+            self._phones_at = now
+            self.phones = self._stations()
+            self.wifi.hold(self.phones > 0)
         if self.dns is not None:
             self.dns.poll()
             return _OPEN_PERIOD_MS
         return _CLOSED_PERIOD_MS
+
+    def _stations(self):
+        try:
+            return len(self.ap.status("stations"))
+        except (ValueError, OSError, TypeError):  # a port that cannot tell: never hold
+            return 0
 
     def _reason(self, now):
         if not self.wifi.ssid:
@@ -134,6 +152,9 @@ class Portal:
             self.dns = None
         self.ap.active(False)
         self.open = False
+        self.phones = 0
+        self._phones_at = None
+        self.wifi.hold(False)
         log.info("setup", "joined {}; access point {} closed", self.wifi.ssid, self.ssid)
         self.reason = None
 

@@ -194,7 +194,8 @@ class Web:
     async def _auth(self, req, resp):
         """True when the request carries the right user and password, or comes through the
         setup access point while no password is set (or setup mode came from the button);
-        else answer 401, or 403 while no password is set."""
+        else answer 401, 403 while no password is set, or 429 while the client must wait after
+        wrong passwords (web/authguard.py)."""
         if self._setup_client(req):
             return True
         if not self.password:
@@ -204,10 +205,23 @@ class Web:
                 "own Wi-Fi) or with make config\n",
             )
             return False
-        if req.basic_auth() == (self.user, self.password):
+        guard = self.server.guard
+        wait_s = guard.wait_s(req.peer) if guard is not None else 0
+        if wait_s:
+            await resp.send(
+                429,
+                "too many wrong passwords: try again in {} s\n".format(wait_s),
+                headers=(("Retry-After", wait_s),),
+            )
+            return False
+        given = req.basic_auth()
+        if given == (self.user, self.password):
+            if guard is not None:
+                guard.passed(req.peer)
             return True
         self.auth_failures += 1
-        log.warning("http", "wrong or missing password from {}", req.peer)
+        if given is not None:  # a browser asks first without a password: no failure
+            self.server.auth_guard().failed(req.peer)
         await resp.send(
             401,
             "password required\n",

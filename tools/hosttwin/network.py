@@ -40,6 +40,7 @@ class WLAN:
 
     def __init__(self, interface=STA_IF):
         self.interface = interface
+        self.stations = []  # access point: the (mac,) of each phone joined to it
         self._active = False
         self.connects = 0
         self._config = {"mac": b"\x02\x00\x00\x00\x00\x01", "hostname": "hanport", "ssid": ""}
@@ -64,6 +65,8 @@ class WLAN:
     def status(self, param=None):
         if param == "rssi":
             return -55
+        if param == "stations":
+            return list(self.stations)
         return STAT_GOT_IP if self.isconnected() else STAT_IDLE
 
     def ifconfig(self, *args):
