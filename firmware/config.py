@@ -48,9 +48,11 @@ DEFAULTS = {
     "http": {"enabled": True, "port": 80, "user": "admin", "password": ""},
     "log": {"level": "info"},
     # Hour by hour energy and the capacity step (energymode.py); the accounting's settings are
-    # checked by energy.settings(). ntp_host: the clock before the first list 3 ("": none)
+    # checked by energy.settings(). ntp_host: the clock before the first list 3 ("": none).
+    # Off by default: it needs about 24 KB more heap, which a plain ESP32 with HTTP on does not
+    # have (README, "Memory"); boards with PSRAM turn it on in the settings or `make config`.
     "energy": {
-        "enabled": True,
+        "enabled": False,
         "method": "TRE_DØGNMAX_MND",
         "days": 3,
         "ladder_kw": [0, 2, 5, 10, 15, 20, 25, 50, 75, 100, 150, 200],

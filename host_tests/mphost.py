@@ -40,8 +40,9 @@ def need_umqtt(version):
     return version
 
 
-def device_config(broker=None, http=True, client_id="mp-e2e", diagnostics_s=1):
+def device_config(broker=None, http=True, client_id="mp-e2e", diagnostics_s=1, energy=True):
     cfg = config.defaults()
+    cfg["energy"]["enabled"] = energy  # off on a new dongle; the e2e tests cover it too
     cfg["wifi"]["ssid"] = "host-twin"
     cfg["log"]["level"] = "info"
     cfg["health"]["safe_window_s"] = 0  # no 3 s wait for the setup button at every start

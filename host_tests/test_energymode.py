@@ -187,8 +187,8 @@ def test_energy_settings_are_checked_by_the_accounting():
     assert len(problems) == 4
     assert any("method" in p for p in problems) and any("ladder_kw" in p for p in problems)
     assert config.merge(cfg, {"energy": {"method": "MND_MAX", "ladder_kw": [0, 1.5, 9],
-                                         "resolution_min": 15, "enabled": False}}) == []
-    assert cfg["energy"]["ladder_kw"] == [0, 1.5, 9] and cfg["energy"]["enabled"] is False
+                                         "resolution_min": 15, "enabled": True}}) == []
+    assert cfg["energy"]["ladder_kw"] == [0, 1.5, 9] and cfg["energy"]["enabled"] is True
     assert config.parse("energy.ladder_kw", "[0, 3, 6]") == [0, 3, 6]
     with pytest.raises(ValueError):
         config.parse("energy.ladder_kw", "0, 3")

@@ -89,6 +89,8 @@ def host_config(args):
     if args.client_id:
         cfg["mqtt"]["client_id"] = args.client_id
     cfg["publish"]["per_value_topics"] = args.per_value_topics
+    # A PC has the heap for the energy mode (off by default on the dongle): on unless --no-energy.
+    cfg["energy"]["enabled"] = args.energy
     cfg["energy"]["ntp_host"] = args.ntp  # none by default: a PC run sends nothing elsewhere
     cfg["http"]["port"] = args.http_port or int(os.environ.get("HTTP_PORT", "8080"))
     # A PC run has a known page password (the dongle itself has none until the owner sets one);
@@ -107,6 +109,8 @@ def parse_args(argv):
         help="where meter bytes come from (see module docstring)",
     )
     parser.add_argument("--mqtt", metavar="HOST:PORT", help="broker; without it, print")
+    parser.add_argument("--no-energy", dest="energy", action="store_false",
+                        help="leave the energy mode off, as on a new dongle")
     parser.add_argument("--user")
     parser.add_argument("--password")
     parser.add_argument("--prefix", help="topic prefix (default hanport)")
