@@ -238,7 +238,7 @@ class Web:
 
     async def _restart_later(self):
         await sleep_ms(_RESTART_DELAY_MS)  # let the answer reach the browser first
-        log.warning("http", "restarting to apply the settings")
+        log.warning("http", "restarting as asked (new settings or an update)")
         self.restart()
 
     def _setup_client(self, req):
