@@ -223,3 +223,27 @@ def test_micropython_counts_garbage(responder):
     assert "error" in got, got
     assert got["malformed"] == len(resp.queries) == 1, got
     assert got["longest_ms"] < 3520, got
+
+
+def test_the_app_reaches_mosquitto_by_a_name_only_the_responder_knows(
+    tmp_path, responder, mqtt_broker, mqtt_subscriber, monkeypatch
+):
+    from mphost import MpDongle, device_config
+
+    mpunix.require()
+    resp = responder("answer")
+    monkeypatch.setenv("HANPORT_DNS_PORT", str(resp.port))  # the twin WLAN's DNS server
+    sub = mqtt_subscriber(mqtt_broker, "hanport/#")
+    cfg = device_config(mqtt_broker, http=False)
+    cfg["mqtt"]["host"] = "broker.hanport.test"  # no DNS but the responder knows it
+    d = MpDongle(tmp_path, cfg, "aidon", speed=20, start="2024-03-01T12:59:35")
+    try:
+        d.wait_for(
+            lambda: any(m.topic.endswith("/state") for m in sub.messages),
+            timeout=90,
+            what="a state at the broker",
+        )
+        d.assert_clean()
+    finally:
+        d.stop()
+    assert any(b"\x06broker\x07hanport\x04test\x00" in q for q in resp.queries)
