@@ -247,3 +247,20 @@ def test_the_app_reaches_mosquitto_by_a_name_only_the_responder_knows(
     finally:
         d.stop()
     assert any(b"\x06broker\x07hanport\x04test\x00" in q for q in resp.queries)
+
+
+def test_the_publisher_never_stalls_on_a_dns_server_that_never_answers(responder):
+    # At 9600 baud a pass may block 3520 ms; getaddrinfo used to wait 5 s and more per server.
+    mpunix.require("1.8.0")
+    resp = responder("silent")
+    args = {"host": "broker.test", "port": 1883, "tls": False, "user": "", "password": "",
+            "keepalive_s": 60, "uart_baud": 9600, "run_ms": 12000, "dns_port": resp.port}
+    result = mpunix.run("mp_stall_probe.py", json.dumps(args), umqtt="1.8.0", timeout=120)
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    print(got)
+    assert got["pass_ms"] == 3520 and got["longest_ms"] < 3520, got
+    # Each lookup ends after its bound and fails the pass; the publisher tries again later.
+    assert 2 <= got["lookups"] <= 3, got
+    assert got["lookups"] - 1 <= got["failures"] <= got["lookups"], got  # the last may go on
+    assert len(resp.queries) >= len(resolve.RETRY_MS) * 2
