@@ -11,7 +11,8 @@ main.py calls on the device; tools/run_host.py calls it on a PC with the host tw
 
 Memory: only what runs stays imported. `build()` imports the settings, the board's pin map and
 the hardware layer, uses them once and drops them; the HTTP side (web/) is imported only when
-`http.enabled` is on; MQTT's client only when a broker is set.
+`http.enabled` is on; MQTT's client only when a broker is set; the energy accounting
+(energymode.py and what it imports) only when `energy.enabled` is on.
 """
 
 import asyncio
@@ -35,6 +36,7 @@ _PUBLISH_MS = const(20)
 _WIFI_MS = const(250)
 _HEALTH_MS = const(1000)
 _LED_MS = const(250)
+_ENERGY_MS = const(1000)
 _ERROR_PAUSE_MS = const(1000)
 # Used once at boot and then dropped from the heap: the settings, the pin maps, the hardware
 # layer and the code that wires them up (builder.py).
@@ -129,6 +131,7 @@ class App:
         self.wifi = WiFi(
             wlan, cfg["wifi"]["ssid"], cfg["wifi"]["password"], cfg["wifi"]["hostname"], clock
         )
+        self.energy = None  # start_energy() adds it
         self.publisher = None
         if make_client is not None:
             from publisher import Publisher  # MQTT code only when a broker is set
@@ -167,6 +170,23 @@ class App:
         self.state = state
         self.web = web
 
+    def start_energy(self):
+        """Hour by hour energy, when `energy.enabled` is on. build() calls it after dropping the
+        boot-only code, so the mode's 20 KB take that room instead of splitting the heap."""
+        if not self.cfg["energy"]["enabled"]:
+            return
+        try:
+            from energymode import EnergyMode  # the accounting's code only when the mode is on
+
+            self.energy = EnergyMode(self.cfg["energy"], lambda: self.wifi.up, self._clock)
+        except Exception as exc:  # MemoryError: the meter, MQTT and HTTP still work
+            log.error("energy", "energy accounting off: {!r}", exc)
+            return
+        if self.publisher is not None:
+            self.publisher.add_energy(self.energy)
+        if self.web is not None:
+            self.web.energy = self.energy.answer
+
     def _mqtt_up(self):
         return self.publisher is not None and self.publisher.connected
 
@@ -181,9 +201,21 @@ class App:
                 self.publisher.offer(reading)
             else:
                 log.info("meter", "{}", reading)
+            if self.energy is not None:
+                self.energy.feed(reading)
         except Exception as exc:
             self.reading_errors += 1
             log.error("meter", "reading dropped: {!r}", exc)
+
+    def saving_first(self, restart):
+        """`restart`, after saving what must survive it (the energy state)."""
+
+        def go():
+            if self.energy is not None:
+                self.energy.save()
+            restart()
+
+        return go
 
     def _search(self, start):
         import linefind  # only while searching: a dongle whose line is known never loads it
@@ -272,6 +304,8 @@ class App:
         ]
         if self.publisher is not None:
             jobs.append(("mqtt", self.publisher.step, _PUBLISH_MS))
+        if self.energy is not None:
+            jobs.append(("energy", self.energy.step, _ENERGY_MS))
         if self.status is not None:
             jobs.append(("led", self.status.step, _LED_MS))
         if self.trial is not None:
@@ -307,11 +341,13 @@ def build(config_path=None, boards_dir=None, make_client=None):
             trial.attach(app)
             if app.trial is None:
                 sys.modules.pop("trial", None)
-        return app
     finally:
         for name in _BOOT_ONLY:  # nothing that runs refers to them: their code leaves the heap
             sys.modules.pop(name, None)
         gc.collect()
+    if app is not None:
+        app.start_energy()
+    return app
 
 
 def start(config_path=None, boards_dir=None, make_client=None):

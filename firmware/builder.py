@@ -78,7 +78,7 @@ def build(App, config_path, boards_dir, make_client):
 
         state = State(ticks_ms, app.health.uptime_ms)
         portal = Portal(hw.make_ap(), app.wifi, device_id, hw.make_button(board))
-        restart = hw.reset_function()
+        restart = app.saving_first(hw.reset_function())
         web = Web(cfg["http"], state, app.status_info, app.telemetry, config_path, portal, restart)
         web.hostname = app.wifi.hostname
         app.add_web(state, web)

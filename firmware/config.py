@@ -47,6 +47,20 @@ DEFAULTS = {
     # until then the settings answer only on the dongle's own access point (web/routes.py).
     "http": {"enabled": True, "port": 80, "user": "admin", "password": ""},
     "log": {"level": "info"},
+    # Hour by hour energy and the capacity step (energymode.py); the accounting's settings are
+    # checked by energy.settings(). ntp_host: the clock before the first list 3 ("": none).
+    # Off by default: it needs about 24 KB more heap, which a plain ESP32 with HTTP on does not
+    # have (README, "Memory"); boards with PSRAM turn it on in the settings or `make config`.
+    "energy": {
+        "enabled": False,
+        "method": "TRE_DØGNMAX_MND",
+        "days": 3,
+        "ladder_kw": [0, 2, 5, 10, 15, 20, 25, 50, 75, 100, 150, 200],
+        "windows": [],
+        "resolution_min": 60,
+        "ntp_host": "pool.ntp.org",
+        "publish_s": 60,
+    },
 }
 
 # Keys whose default is None take a bool or None ("use the board's value").
@@ -64,12 +78,15 @@ _INT_RANGES = {
     "health.watchdog_s": (0, 3600),  # and not 1.._WATCHDOG_MIN_S - 1
     "health.safe_window_s": (0, 30),
     "http.port": (1, 65535),
+    "energy.publish_s": (5, 3600),
 }
 _CHOICES = {
     "uart.parity": ("E", "N", "O"),
     "uart.found": ("",) + LINE_NAMES,
     "log.level": ("debug", "info", "warning", "error"),
 }
+_ENERGY_RULES = ("energy.method", "energy.days", "energy.ladder_kw", "energy.windows",
+                 "energy.resolution_min")
 _TOPIC_PARTS = ("mqtt.prefix", "publish.discovery_prefix")
 # The page's user and password are never set to empty: the settings page must never be left
 # open. The password is empty only until the owner first chooses one (its default).
@@ -89,11 +106,22 @@ def defaults():
     return json.loads(json.dumps(DEFAULTS))
 
 
-def check_value(name, value):
-    """Return None when `value` is valid for setting `name` ("mqtt.port"), else the problem."""
+def check_value(name, value, strict=True):
+    """Return None when `value` is valid for setting `name` ("mqtt.port"), else the problem.
+
+    The energy accounting's settings are checked by its own rules (energy.settings) only when
+    `strict`; at boot only their type is, and energymode.py checks them when the mode starts, so
+    booting does not load the accounting's code among the boot-only modules (a fragmented heap).
+    """
     default = _default_of(name)
     if default is _MISSING:
         return "unknown setting {} (typo?)".format(name)
+    if name in _ENERGY_RULES:
+        if strict:
+            return _check_energy(name, value)
+        if type(value) is type(default):
+            return None
+        return "{} must be a {}, not {!r}".format(name, type(default).__name__, value)
     if name == "uart.baud":  # "auto" or a number
         if value == "auto":
             return None
@@ -139,7 +167,18 @@ def check_value(name, value):
     return None
 
 
-def merge(cfg, changes):
+def _check_energy(name, value):
+    """The accounting's own rules (energy.settings), for `make config` and the settings page."""
+    import energy
+
+    try:
+        energy.settings({name[7:]: value})
+        return None
+    except (ValueError, TypeError) as exc:
+        return str(exc)
+
+
+def merge(cfg, changes, strict=True):
     """Apply `changes` (nested dict) onto `cfg` in place; return the list of problems found.
 
     Invalid or unknown values are skipped, so `cfg` stays valid whatever `changes` holds.
@@ -155,13 +194,13 @@ def merge(cfg, changes):
                 continue
             for sub, subvalue in value.items():
                 name = "{}.{}".format(key, sub)
-                problem = check_value(name, subvalue)
+                problem = check_value(name, subvalue, strict)
                 if problem:
                     problems.append(problem)
                 else:
                     target[sub] = subvalue
         else:
-            problem = check_value(key, value)
+            problem = check_value(key, value, strict)
             if problem:
                 problems.append(problem)
             else:
@@ -195,7 +234,7 @@ def load(path=PATH):
         return cfg, ["config file {} is not valid JSON; using defaults".format(path)]
     try:
         _drop_unset_password(stored)
-        problems = merge(cfg, stored)
+        problems = merge(cfg, stored, False)
     except Exception as exc:  # merge checks every type, but the boot must not depend on it
         return defaults(), ["config file {} could not be applied ({!r}); using defaults".format(
             path, exc)]
@@ -256,7 +295,12 @@ def parse(name, text):
     if default is _MISSING:
         raise ValueError("unknown setting {} (typo?)".format(name))
     value = text
-    if isinstance(default, bool) or default is None:
+    if isinstance(default, list):  # energy.ladder_kw, energy.windows: JSON text
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise ValueError("{} must be JSON, e.g. {}".format(name, json.dumps(default)))
+    elif isinstance(default, bool) or default is None:
         value = {"true": True, "1": True, "false": False, "0": False, "null": None}.get(
             text.lower(), text
         )

@@ -4,7 +4,9 @@ Sensors are announced as their keys first appear (list 3's energy totals arrive 
 of them again when Home Assistant's birth message says "online". The energy totals are
 `total_increasing` in Wh, so they work in the Energy dashboard as they are.
 
-All sensors read the one JSON state topic. List 1 messages carry only active power, so each value
+All reading sensors read the one JSON state topic; sensors of other topics (the energy mode's)
+come as rows from their owner, so their table is in the heap only when that mode is on.
+List 1 messages carry only active power, so each value
 template renders '' for a key the message lacks, and Home Assistant ignores an empty state for a
 numeric sensor instead of marking it unknown.
 """
@@ -14,6 +16,7 @@ import json
 import sensors
 
 _MAX_SENSORS = 80  # bound on announced keys; the whole vocabulary has about 60
+
 
 
 def kind_of(key):
@@ -36,18 +39,27 @@ def config_topic(discovery_prefix, meter_id, key):
     return "{}/sensor/hanport_{}/{}/config".format(discovery_prefix, meter_id, key)
 
 
-def config_payload(key, meter, prefix):
-    """The retained discovery config for one sensor, as a JSON string."""
-    device_class, unit, state_class = kind_of(key)
+def config_payload(key, meter, prefix, extra=()):
+    """The retained discovery config for one sensor, as a JSON string. `extra`: sensors of
+    other topics, as rows (key, name, device_class, unit, state_class, field, topic, diagnostic)
+    (the energy mode's, energymode.SENSORS)."""
     base = "{}/{}".format(prefix, meter.id)
+    row = None
+    for r in extra:
+        if r[0] == key:
+            row = r
+    if row is None:
+        device_class, unit, state_class = kind_of(key)
+        name, topic, field = sensor_name(key), "/state", key
+    else:
+        _, name, device_class, unit, state_class, field, topic, diagnostic = row
     config = {
-        "name": sensor_name(key),
+        "name": name,
         "has_entity_name": True,
         "unique_id": "hanport_{}_{}".format(meter.id, key),
-        "state_topic": base + "/state",
-        "value_template": "{{{{ value_json.{} | default('') }}}}".format(key),
+        "state_topic": base + topic,
+        "value_template": "{{{{ value_json.{} | default('') }}}}".format(field),
         "availability_topic": base + "/status",
-        "state_class": state_class,
         "device": {
             "identifiers": ["hanport_{}".format(meter.id)],
             "manufacturer": meter.manufacturer or "unknown",
@@ -56,6 +68,12 @@ def config_payload(key, meter, prefix):
             "name": "{} meter {}".format(meter.manufacturer or "AMS", meter.id),
         },
     }
+    if state_class:
+        config["state_class"] = state_class
+    if row is not None and state_class == "total":  # the sum of a period: its start
+        config["last_reset_value_template"] = "{{ value_json.last_hour_start }}"
+    if row is not None and diagnostic:
+        config["entity_category"] = "diagnostic"
     if device_class:
         config["device_class"] = device_class
     if unit:
@@ -73,6 +91,7 @@ class Discovery:
         self.due = []  # keys to announce next
         self.announced = 0
         self.overflows = 0
+        self.extra = ()
 
     def see(self, reading):
         """Queue any sensor key this reading carries that was not seen before."""
@@ -84,6 +103,14 @@ class Discovery:
                 continue
             self.known.append(key)
             self.due.append(key)
+
+    def add(self, rows):
+        """Announce these sensors of other topics too (config_payload's `extra`)."""
+        self.extra = rows
+        for row in rows:
+            if row[0] not in self.known:
+                self.known.append(row[0])
+                self.due.append(row[0])
 
     def announce_all(self):
         """Queue every known sensor again (after a reconnect or Home Assistant's birth)."""
@@ -97,6 +124,6 @@ class Discovery:
         return False
 
     def forget(self):
-        """A different meter: nothing known about it yet."""
-        self.known = []
-        self.due = []
+        """A different meter: nothing known about it yet (but the sensors of other topics)."""
+        self.known = [row[0] for row in self.extra]
+        self.due = list(self.known)

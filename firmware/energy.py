@@ -413,7 +413,9 @@ class Energy:
         period_s = self.period_s
         p = s2k // period_s
         wh = None
-        if self.a_p >= 0 and p >= self.a_p:
+        # Before the first anchor (the clock from NTP), the power seen so far in this period.
+        seen = self.a_p < 0 and self.pd_n and self.pd_p[self.pd_n - 1] == p
+        if (self.a_p >= 0 and p >= self.a_p) or seen:
             joules = 0
             if self.pd_n and self.pd_p[self.pd_n - 1] == p:
                 joules = self.pd_j[4 * (self.pd_n - 1)]

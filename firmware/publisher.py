@@ -122,6 +122,7 @@ class Publisher:
         self.network_up = network_up or _always  # the Wi-Fi keeper's state, in the app
         self.diagnostics = diagnostics  # a callable returning the diagnostics dict
         self.diagnostics_ms = diagnostics_ms
+        self.energy = None  # energymode.EnergyMode, when that mode is on (add_energy)
         self._slots = [None, None, None]  # type: list  # (seq, reading, is_resend) per list
         self._totals = None  # the energy totals of the last list 3 sent, to send again
         self._out = bytearray(_MESSAGE_MAX)  # every JSON message is written here
@@ -144,6 +145,13 @@ class Publisher:
         self.connects = 0
         self.failures = 0
         self.births = 0
+        self.energy_messages = 0
+
+    def add_energy(self, energy):
+        """Publish the energy mode's message (due(), message(), sent(), again()) and sensors."""
+        self.energy = energy
+        if self.discovery is not None:
+            self.discovery.add(energy.SENSORS)
 
     @property
     def connected(self):
@@ -193,6 +201,7 @@ class Publisher:
         if self.discovery is not None and self.discovery.due:
             self._announce()
         self._send_readings()
+        self._send_energy()
         self._send_diagnostics()
         self._keep_alive()
 
@@ -222,7 +231,10 @@ class Publisher:
         log.info("mqtt", "connected; publishing to {}/", base)
 
     def _send_again(self):
-        """Queue the last energy totals again, unless a newer list 3 waits."""
+        """Queue the last energy totals again, unless a newer list 3 waits; the energy message
+        too (from the present state, so never older than the one the broker may hold)."""
+        if self.energy is not None:
+            self.energy.again()
         index = _SLOTS.index(LIST_TOTALS)
         if self._slots[index] is None and self._totals is not None:
             self._seq += 1
@@ -248,7 +260,7 @@ class Publisher:
             key = disc.due[0]
             self.client.publish(
                 config_topic(disc.prefix, self.meter.id, key),
-                config_payload(key, self.meter, self.prefix).encode(),
+                config_payload(key, self.meter, self.prefix, disc.extra).encode(),
                 retain=True,
             )
             disc.due.pop(0)
@@ -296,6 +308,23 @@ class Publisher:
             self._unconfirmed = 0
         else:
             self._unconfirmed += 1
+
+    def _send_energy(self):
+        """The energy message, retained: a (re)started Home Assistant gets the newest at once.
+        It is built from the accounting's present state each time, so a newer total is never
+        followed by an older one (closed hours are final)."""
+        energy = self.energy
+        if energy is None or not energy.due():
+            return
+        if self.discovery is not None and self.discovery.due:
+            return
+        settle = self._settle_until
+        if settle is not None and ticks_diff(self._clock(), settle) < 0:
+            return
+        topic = "{}/{}/energy".format(self.prefix, self.meter.id)
+        self.client.publish(topic, self._json(energy.message()), True)
+        energy.sent()
+        self.energy_messages += 1
 
     def _keep_alive(self):
         """Ping after unconfirmed readings or when idle; reconnect when a ping is not answered."""

@@ -39,6 +39,8 @@ def counters(app):
         out["mqtt_oversized_messages"] = pub.oversized_messages
         if pub.discovery is not None:
             out["discovery_overflows"] = pub.discovery.overflows
+    if app.energy is not None:
+        app.energy.add_counters(out)
     if app.web is not None:
         app.web.add_counters(out)
     return out

@@ -44,3 +44,16 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
             item.add_marker(pytest.mark.property)
+
+
+# Imported now, while firmware/ leads sys.path: some test modules put tools/ first, and
+# tools/energy.py would then stand in for firmware/energy.py.
+import energymode  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _energy_files_in_tmp(tmp_path, monkeypatch):
+    """An App built in this process keeps its energy state in the test's folder, not in the
+    working directory (the device writes energy.json next to config.json)."""
+    monkeypatch.setattr(energymode, "STATE_PATH", str(tmp_path / "energy.json"))
+    monkeypatch.setattr(energymode, "HOURS_PATH", str(tmp_path / "energy.hours"))

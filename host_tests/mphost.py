@@ -40,13 +40,15 @@ def need_umqtt(version):
     return version
 
 
-def device_config(broker=None, http=True, client_id="mp-e2e", diagnostics_s=1):
+def device_config(broker=None, http=True, client_id="mp-e2e", diagnostics_s=1, energy=True):
     cfg = config.defaults()
+    cfg["energy"]["enabled"] = energy  # off on a new dongle; the e2e tests cover it too
     cfg["wifi"]["ssid"] = "host-twin"
     cfg["log"]["level"] = "info"
     cfg["health"]["safe_window_s"] = 0  # no 3 s wait for the setup button at every start
     cfg["publish"]["diagnostics_s"] = diagnostics_s
     cfg["mqtt"]["client_id"] = client_id
+    cfg["energy"]["ntp_host"] = ""  # no NTP query leaves the machine; tests give 127.0.0.1
     if broker is not None:
         cfg["mqtt"]["host"] = broker.host
         cfg["mqtt"]["port"] = broker.port
@@ -77,6 +79,7 @@ class MpDongle(Dongle):
         uart_scheme="tcp://",
         reboot=False,
         stage_dir=None,
+        files=None,
     ):
         interp = interpreter()
         self.interp = interp
@@ -86,6 +89,9 @@ class MpDongle(Dongle):
         self.down_file = str(tmp_path / "wlan-down")
         stage = stage_dir or run_mp.stage(str(tmp_path / "fs"), cfg)
         self.stage = stage
+        for name, data in (files or {}).items():  # what an earlier run left on flash
+            with open(os.path.join(stage, name), "wb") as f:
+                f.write(data)
         self.sim, where = start_simulator(
             meter, self.log_path, start, speed, "--seed", "7", *sim_args
         )

@@ -68,3 +68,16 @@ def test_demo_in_micropython_publishes_with_the_real_umqtt(mqtt_broker, mqtt_sub
     states = sub.wait_for(1, timeout=10)
     assert json.loads(states[-1].payload)["meter_manufacturer"] == "Aidon"
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_demo_shows_the_energy_message_from_the_first_list3():
+    result = demo("--meter", "aidon", "--duration", "4", "--runtime", "cpython")
+    assert result.returncode == 0, result.stderr
+    energy = [
+        json.loads(line.split(" ", 3)[3])
+        for line in result.stdout.splitlines()
+        if line.startswith("publish ") and "/energy (retained) " in line
+    ]
+    assert energy, result.stdout
+    assert energy[-1]["clock"] == "meter" and energy[-1]["hour_start"][13:19] == ":00:00"
+    assert "/energy_capacity/config (retained)" in result.stdout

@@ -42,6 +42,7 @@ GROUPS = (
     ("MQTT", ("publisher", "discovery", "mqttclient", "timedsock", "umqtt.simple")),
     ("portal", ("web.portal", "web.dnsd")),
     ("HTTP", ("web.httpd", "web.routes", "web.metrics", "web.state", "web.settings")),
+    ("energy", ("osloclock", "capacity", "energy", "energystore", "energyview", "energymode")),
     ("boot", ("config", "board", "hw", "gpio", "failsafe", "builder")),  # build() drops most
     ("app", ("wifi", "led", "app")),
 )
@@ -155,7 +156,7 @@ def poll_http(port, stop, failures):
         stop.wait(1)
 
 
-def measure(interp, minutes=MINUTES):
+def measure(interp, minutes=MINUTES, energy=True):
     from brokers import Broker
     from simproc import start_simulator
     from webhost import free_port
@@ -166,6 +167,8 @@ def measure(interp, minutes=MINUTES):
     cfg["wifi"]["ssid"] = "host-twin"
     cfg["log"]["level"] = "warning"
     cfg["mqtt"].update(host=broker.host, port=broker.port, client_id="bench-heap")
+    cfg["energy"]["ntp_host"] = ""  # no query leaves the machine
+    cfg["energy"]["enabled"] = energy
     cfg["http"]["port"] = free_port()
     stage = run_mp.stage(os.path.join(run_mp.BUILD, "mprun", "bench-heap"), cfg)
     groups = [[g, list(names)] for g, names in GROUPS]
@@ -255,12 +258,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--minutes", type=float, default=MINUTES)
+    parser.add_argument("--energy", choices=("on", "off"), default="on",
+                        help="the energy mode (energy.enabled), for its cost in the figures")
     args = parser.parse_args(argv)
     interp, why = run_mp.interpreter()
     if interp is None or run_mp.umqtt_dir(run_mp.UMQTT_DEFAULT) is None:
         print("bench_heap: skipped: " + (why or "no umqtt.simple at hand in " + run_mp.SHARED))
         return 0
-    figures, absent, failures, memory_error = measure(interp, args.minutes)
+    figures, absent, failures, memory_error = measure(interp, args.minutes, args.energy == "on")
     if args.json:
         print(json.dumps({"interpreter": str(interp), "heap": HEAP, "figures": figures,
                           "absent": absent, "http_failures": len(failures),

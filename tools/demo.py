@@ -7,12 +7,18 @@ else the PyPI one; with the real umqtt.simple when --mqtt is given), else, or wi
 `--runtime cpython`, in CPython (tools/run_host.py). The first line says which. With --mqtt it
 publishes to that broker; without, MicroPython logs each reading and CPython prints each message
 it would send.
+
+The simulated meter's clock starts 20 s before the next hour (Norwegian time), so the hourly
+list 3 comes at once and the energy mode shows its clock, this hour and, an hour later, the
+first closed hour: in the energy message (`<prefix>/<meter_id>/energy`), `/api/v1/energy`,
+the live page's energy section and a log line per closed hour.
 """
 
 import argparse
 import os
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -42,6 +48,20 @@ def choose_runtime(wanted, mqtt):
     return "cpython"
 
 
+def meter_start(now=None):
+    """Norwegian wall time 20 s before the next hour, as the simulator's --start takes it."""
+    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "firmware"))
+    import osloclock
+
+    wall = osloclock.local(int(time.time() if now is None else now) - 946684800)
+    wall += 3600 - wall % 3600 - 20
+    year, month, day = osloclock.civil_from_days(wall // 86400)
+    secs = wall % 86400
+    return "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}".format(
+        year, month, day, secs // 3600, secs // 60 % 60, secs % 60
+    )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meter", default="aidon", choices=("aidon", "kaifa", "kamstrup"))
@@ -50,6 +70,7 @@ def main(argv=None):
     parser.add_argument("--mqtt", metavar="HOST:PORT")
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
     parser.add_argument("--runtime", default="auto", choices=("auto", "micropython", "cpython"))
+    parser.add_argument("--start", help="meter clock at start (default: 20 s before the hour)")
     args, rest = parser.parse_known_args(argv)
     runtime = choose_runtime(args.runtime, args.mqtt)
     if runtime is None:
@@ -67,6 +88,8 @@ def main(argv=None):
             "--tcp",
             "0",
             "--wait-client",
+            "--start",
+            args.start or meter_start(),
         ],
         stdout=subprocess.PIPE,
         text=True,

@@ -22,6 +22,7 @@ sys.path[:0] = [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "tools", "hos
 
 import app  # noqa: E402
 import config  # noqa: E402
+import energymode  # noqa: E402
 import machine  # noqa: E402
 from web import portal, routes  # noqa: E402
 
@@ -88,6 +89,9 @@ def host_config(args):
     if args.client_id:
         cfg["mqtt"]["client_id"] = args.client_id
     cfg["publish"]["per_value_topics"] = args.per_value_topics
+    # A PC has the heap for the energy mode (off by default on the dongle): on unless --no-energy.
+    cfg["energy"]["enabled"] = args.energy
+    cfg["energy"]["ntp_host"] = args.ntp  # none by default: a PC run sends nothing elsewhere
     cfg["http"]["port"] = args.http_port or int(os.environ.get("HTTP_PORT", "8080"))
     # A PC run has a known page password (the dongle itself has none until the owner sets one);
     # --page-password "" starts without one, as a new dongle does.
@@ -105,6 +109,8 @@ def parse_args(argv):
         help="where meter bytes come from (see module docstring)",
     )
     parser.add_argument("--mqtt", metavar="HOST:PORT", help="broker; without it, print")
+    parser.add_argument("--no-energy", dest="energy", action="store_false",
+                        help="leave the energy mode off, as on a new dongle")
     parser.add_argument("--user")
     parser.add_argument("--password")
     parser.add_argument("--prefix", help="topic prefix (default hanport)")
@@ -131,6 +137,10 @@ def parse_args(argv):
     )
     parser.add_argument("--config", help="use this config file instead of a generated one")
     parser.add_argument("--boards", default=os.path.join(ROOT, "boards"))
+    parser.add_argument("--ntp", default="", metavar="HOST", help="energy clock's NTP server")
+    parser.add_argument(
+        "--energy-dir", help="where the energy state is kept (default: a temporary folder)"
+    )
     parser.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error")
     )
@@ -150,6 +160,9 @@ def main(argv=None):
         with os.fdopen(handle, "w") as f:
             json.dump(host_config(args), f)
     make_client = None if args.mqtt else PrintClient
+    energy_dir = args.energy_dir or tempfile.mkdtemp(prefix="hanport-energy-")
+    energymode.STATE_PATH = os.path.join(energy_dir, "energy.json")
+    energymode.HOURS_PATH = os.path.join(energy_dir, "energy.hours")
     try:
         the_app = app.build(path, args.boards, make_client)
         if the_app is None:
@@ -166,6 +179,10 @@ def main(argv=None):
     finally:
         if args.config is None:
             os.remove(path)
+        if args.energy_dir is None:
+            import shutil
+
+            shutil.rmtree(energy_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -254,6 +254,9 @@ def environment(stage_dir, umqtt=None, uart="none", wlan_down=None, interp=None)
     if umqtt:  # the frozen one is UMQTT_DEFAULT: another version goes before it
         path.insert(0 if umqtt != UMQTT_DEFAULT else 2, umqtt_dir(umqtt))
     path.append(twin_dir())
+    lib = os.path.join(SHARED, "lib")  # ntptime for an interpreter without the frozen one
+    if os.path.exists(os.path.join(lib, "ntptime.py")):
+        path.append(lib)
     missing = [m for m in MP_FALLBACKS if interp is not None and not interp.has(m)]
     if missing:
         path.append(twin_dir([m + ".py" for m in missing], "twins-" + "-".join(missing)))

@@ -3,6 +3,7 @@
     GET  /                 live page (www/index.html.gz)
     GET  /settings         settings page (www/settings.html.gz)           Basic auth
     GET  /api/v1/reading   latest value of every key, and when each list last came (state.py)
+    GET  /api/v1/energy    hours, today, the month's capacity figure and step (energymode.py)
     GET  /api/v1/status    uptime, heap, Wi-Fi, MQTT, frame and HTTP counters, version, board
     GET  /metrics          Prometheus text format (metrics.py)
     GET  /api/v1/config    the settings, secrets masked                   Basic auth
@@ -67,6 +68,7 @@ class Web:
         self.portal = portal
         self.restart = restart
         self.hostname = ""
+        self.energy = None  # a callable giving GET /api/v1/energy's answer, when the mode is on
         self.port = http_cfg["port"]
         self.www_dir = WWW_DIR
         self.user = http_cfg["user"]
@@ -128,6 +130,11 @@ class Web:
             await self._file(resp, _PAGES[path], "text/html; charset=utf-8")
         elif path == "/api/v1/reading" and not write:
             await self._json(resp, 200, self.state.snapshot())
+        elif path == "/api/v1/energy" and not write:
+            if self.energy is None:
+                await self._json(resp, 404, {"error": "energy accounting is off (energy.enabled)"})
+            else:
+                await self._json(resp, 200, self.energy())
         elif path == "/api/v1/status" and not write:
             await self._json(resp, 200, self.status())
         elif path == "/metrics" and not write:
