@@ -50,10 +50,11 @@ def build(App, config_path, boards_dir, make_client):
     gc.collect()
     device_id = hw.device_id()
     client_id = cfg["mqtt"]["client_id"] or "hanport-" + device_id
+    wlan = hw.make_wlan()
     if make_client is None and cfg["mqtt"]["host"]:
         from mqttclient import ClientFactory
 
-        make_client = ClientFactory(cfg["mqtt"], client_id, baud=cfg["uart"]["baud"])
+        make_client = ClientFactory(cfg["mqtt"], client_id, baud=cfg["uart"]["baud"], wlan=wlan)
     elif make_client is None:
         log.warning("mqtt", "mqtt.host is not set; readings are only logged")
     uart = hw.make_uart(cfg["uart"], board)
@@ -61,7 +62,7 @@ def build(App, config_path, boards_dir, make_client):
         cfg,
         board,
         uart,
-        hw.make_wlan(),
+        wlan,
         hw.make_led(board),
         hw.make_wdt(cfg["health"]["watchdog_s"]),
         make_client,

@@ -48,7 +48,7 @@ class ClientFactory:
     a connect: the broker's name is looked up then, in a pass of its own, only when due.
     """
 
-    def __init__(self, mqtt_cfg, client_id, timeout_s=timedsock.TIMEOUT_S, baud=2400):
+    def __init__(self, mqtt_cfg, client_id, timeout_s=timedsock.TIMEOUT_S, baud=2400, wlan=None):
         import socket
 
         from umqtt import simple
@@ -94,6 +94,7 @@ class ClientFactory:
                 super().subscribe(_utf8(topic), qos)
 
         self._client = MQTTClient
+        self._wlan = wlan  # the station: where its DNS server is
         self._cfg = mqtt_cfg
         self._client_id = client_id.encode()
         # umqtt.simple takes len() of the password whenever a user is set: never None.
@@ -110,11 +111,12 @@ class ClientFactory:
         self.sockets.start()
 
     def lookup(self):
-        """Look the broker's name up when due; True when it was (it may have taken seconds)."""
+        """Look the broker's name up when due; True when this pass went to it (a step of a
+        non-blocking DNS query, or a blocking getaddrinfo when no DNS server is known)."""
         host = self._cfg["host"]
         if not self.sockets.lookup_due(host, self._port):
             return False
-        self.sockets.lookup(host, self._port)
+        self.sockets.lookup(host, self._port, dns_server(self._wlan))
         return True
 
     def __call__(self):
@@ -128,6 +130,24 @@ class ClientFactory:
             cfg["keepalive_s"],
             ssl=self._ssl,
         )
+
+
+def dns_server(wlan):
+    """(ip, port, mdns) of the station's DNS server, or None when there is none to ask.
+
+    The ESP32's WLAN has it in ifconfig()[3], port 53, and mDNS goes to the multicast group
+    (mdns None); the host twin's WLAN has a `dns_port`, None unless a test set one (then
+    getaddrinfo is used, as with no server), and an `mdns` address on 127.0.0.1."""
+    if wlan is None:
+        return None
+    port = getattr(wlan, "dns_port", 53)
+    try:
+        ip = wlan.ifconfig()[3]
+    except (OSError, IndexError):
+        return None
+    if not port or not ip or ip == "0.0.0.0":
+        return None
+    return ip, port, getattr(wlan, "mdns", None)
 
 
 def _tls_context():

@@ -21,9 +21,12 @@ one, with the time limits applied to the TCP socket underneath (to the TLS socke
 CPython, which has them).
 
 Name lookups: getaddrinfo cannot be bounded from Python (on the ESP32 a unicast DNS lookup can
-wait about 7 s per DNS server, a `.local` name 5 s before that). So the broker's address is
-looked up in a publisher pass of its own (`lookup`), kept, and looked up again only after a
-failed connect and at most every `LOOKUP_MIN_MS`; a numeric address is never looked up.
+wait about 7 s per DNS server, a `.local` name 5 s before that). So when the DNS server is known
+(`server`: (ip, port)), the broker's name is asked by resolve.py's non-blocking query, polled
+once per publisher pass until it answers or gives up (5 s; 3 s for mDNS); without a server it
+falls back to getaddrinfo. Either way the lookup has passes of its own, the address is kept,
+and it is looked up again only after a failed connect and at most every `LOOKUP_MIN_MS`; a
+numeric address is never looked up.
 """
 
 from compat import const, ticks_add, ticks_diff, ticks_ms
@@ -97,8 +100,10 @@ class Sockets:
         self._key = None  # (host, port) of the kept address
         self._found = None  # what getaddrinfo returned for it
         self._looked_at = None
+        self._query = None  # resolve.Query while a lookup goes on
         self.stale = False  # a connect failed: look up again when LOOKUP_MIN_MS allow
         self.lookups = 0
+        self.malformed = 0  # DNS answers that could not be read
 
     # -- the time budget --
 
@@ -144,23 +149,51 @@ class Sockets:
     def lookup_due(self, host, port):
         if _numeric(host):
             return False
-        if self._key != (host, port):
+        if self._query is not None or self._key != (host, port):
             return True
         return self.stale and ticks_diff(ticks_ms(), self._looked_at) >= LOOKUP_MIN_MS
 
-    def lookup(self, host, port):
-        """Look host up now; a failure keeps the old address, or raises when there is none."""
-        self._looked_at = ticks_ms()
-        self.lookups += 1
+    def lookup(self, host, port, server=None):
+        """One step of looking host up; never blocks when `server` is known.
+
+        True while the answer is awaited (call again in a later pass), False when done; a
+        failure keeps the old address, or raises OSError when there is none."""
+        real = self._real
+        if self._query is None:
+            self._looked_at = ticks_ms()
+            self.lookups += 1
         try:
-            found = self._real.getaddrinfo(host, port, 0, self._real.SOCK_STREAM)
-        except OSError:
+            if server is None:
+                ip = host  # getaddrinfo does it all, blocking
+            else:
+                if self._query is None:
+                    import resolve
+
+                    self._query = resolve.Query(real, host, server)
+                ip = self._query.poll()
+                if ip is None:
+                    return True
+                self._forget_query()
+            found = real.getaddrinfo(ip, port, 0, real.SOCK_STREAM)
+        except (OSError, ValueError):  # ValueError: a name that cannot be asked
+            self._forget_query()
             if self._key != (host, port):
                 raise
-            return
+            return False
         self._key = (host, port)
         self._found = found
         self.stale = False
+        return False
+
+    def _forget_query(self):
+        query = self._query
+        if query is not None:
+            self._query = None
+            query.close()
+            self.malformed += query.malformed
+            import sys
+
+            sys.modules.pop("resolve", None)  # its code is needed again in a minute at most
 
 
 def limit(client_module, socket_module, pass_ms, op_ms=TIMEOUT_S * 1000, context=None):

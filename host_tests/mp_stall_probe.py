@@ -2,7 +2,8 @@
 
 Runs the firmware's Publisher (with discovery, so a connect also subscribes) and its umqtt client
 factory for `uart_baud`, passing one pass at a time as the app's task does, for `run_ms`.
-argv[1] is a JSON object: the mqtt settings, "uart_baud", "run_ms". Prints one JSON line:
+argv[1] is a JSON object: the mqtt settings, "uart_baud", "run_ms", and optionally "dns_port"
+(the broker's name is then asked of a DNS responder there, on 127.0.0.1). Prints one JSON line:
 {"passes": [[ms, connected, failures], ...] for the passes that took 50 ms or more,
  "longest_ms", "lookups", "failures", "pass_ms"}.
 """
@@ -17,8 +18,23 @@ from meter import Meter
 from publisher import Publisher
 
 args = json.loads(sys.argv[1])
+
+
+class Station:
+    """The station's DNS server, when "dns_port" names a responder on 127.0.0.1."""
+
+    dns_port = args.get("dns_port")
+    mdns = ("127.0.0.1", dns_port)
+
+    def ifconfig(self):
+        return ("127.0.0.1", "255.0.0.0", "127.0.0.1", "127.0.0.1")
+
+
 try:
-    factory = mqttclient.ClientFactory(args, "stall-probe", 5, args["uart_baud"])
+    if "dns_port" in args:
+        factory = mqttclient.ClientFactory(args, "stall-probe", 5, args["uart_baud"], Station())
+    else:
+        factory = mqttclient.ClientFactory(args, "stall-probe", 5, args["uart_baud"])
 except TypeError:  # a firmware from before the pass budget: the same probe, to compare
     factory = mqttclient.ClientFactory(args, "stall-probe", 5)
 meter = Meter()

@@ -7,11 +7,13 @@ true, `disconnect()` makes it false. Runs in MicroPython (unix port) and CPython
 The link can be dropped, to exercise the reconnect path: in the same process with
 `WLAN.link_up = False`; from outside it (a test driving the interpreter) by creating the file
 named by the environment variable `HANPORT_WLAN_DOWN` - the link is down while that file exists.
+A test's DNS (and mDNS) responder on 127.0.0.1 is named by its port in `HANPORT_DNS_PORT`.
 """
 
 import os
 
 _DOWN_FILE = os.getenv("HANPORT_WLAN_DOWN")
+_DNS_PORT = os.getenv("HANPORT_DNS_PORT")
 
 
 def _link():
@@ -37,6 +39,10 @@ STAT_NO_AP_FOUND = 201
 class WLAN:
     link_up = True  # class-wide switch for tests: False takes the access point away
     _connected = False  # joined or joining: up whenever the link is there, as on the chip
+    # The DNS server (ifconfig()[3]) answers on this port of 127.0.0.1, for tests that run a
+    # responder there (and its mDNS too); None: there is none, names go to getaddrinfo.
+    dns_port = int(_DNS_PORT) if _DNS_PORT else None
+    mdns = ("127.0.0.1", dns_port) if dns_port else None  # not the multicast group
 
     def __init__(self, interface=STA_IF):
         self.interface = interface
