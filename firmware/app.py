@@ -134,12 +134,10 @@ class App:
         self.energy = None  # start_energy() adds it
         self.publisher = None
         if make_client is not None:
-            from publisher import Publisher  # MQTT code only when a broker is set
+            from publisher import Discovery, Publisher  # MQTT code only when a broker is set
 
             disc = None
             if pub_cfg["discovery"]:
-                from discovery import Discovery
-
                 disc = Discovery(pub_cfg["discovery_prefix"])
             mqtt_cfg = cfg["mqtt"]
             self.publisher = Publisher(

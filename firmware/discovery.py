@@ -4,6 +4,9 @@ Sensors are announced as their keys first appear (list 3's energy totals arrive 
 of them again when Home Assistant's birth message says "online". The energy totals are
 `total_increasing` in Wh, so they work in the Energy dashboard as they are.
 
+This module writes the configs; the publisher imports it only while it announces (and drops it
+and sensors.py after), and keeps only the bookkeeping of what is due (publisher.Discovery).
+
 All reading sensors read the one JSON state topic; sensors of other topics (the energy mode's)
 come as rows from their owner, so their table is in the heap only when that mode is on.
 List 1 messages carry only active power, so each value
@@ -14,9 +17,7 @@ numeric sensor instead of marking it unknown.
 import json
 
 import sensors
-
-_MAX_SENSORS = 80  # bound on announced keys; the whole vocabulary has about 60
-
+from publisher import Discovery  # noqa: F401  # the bookkeeping, which stays in the heap
 
 
 def kind_of(key):
@@ -79,51 +80,3 @@ def config_payload(key, meter, prefix, extra=()):
     if unit:
         config["unit_of_measurement"] = unit
     return json.dumps(config)
-
-
-class Discovery:
-    """Which sensors still need announcing; the publisher sends them a few per pass."""
-
-    def __init__(self, discovery_prefix="homeassistant"):
-        self.prefix = discovery_prefix
-        self.birth_topic = discovery_prefix + "/status"
-        self.known = []  # keys seen, in order; bounded by _MAX_SENSORS
-        self.due = []  # keys to announce next
-        self.announced = 0
-        self.overflows = 0
-        self.extra = ()
-
-    def see(self, reading):
-        """Queue any sensor key this reading carries that was not seen before."""
-        for key in reading:
-            if key in self.known or kind_of(key) is None:
-                continue
-            if len(self.known) >= _MAX_SENSORS:
-                self.overflows += 1
-                continue
-            self.known.append(key)
-            self.due.append(key)
-
-    def add(self, rows):
-        """Announce these sensors of other topics too (config_payload's `extra`)."""
-        self.extra = rows
-        for row in rows:
-            if row[0] not in self.known:
-                self.known.append(row[0])
-                self.due.append(row[0])
-
-    def announce_all(self):
-        """Queue every known sensor again (after a reconnect or Home Assistant's birth)."""
-        self.due = list(self.known)
-
-    def on_message(self, topic, msg):
-        """True when this was Home Assistant coming online, which queues a re-announcement."""
-        if topic == self.birth_topic and msg == "online":
-            self.announce_all()
-            return True
-        return False
-
-    def forget(self):
-        """A different meter: nothing known about it yet (but the sensors of other topics)."""
-        self.known = [row[0] for row in self.extra]
-        self.due = list(self.known)

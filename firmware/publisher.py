@@ -39,19 +39,20 @@ which then goes instead; a newer one also replaces a queued re-send), so a Home 
 other values within seconds. Only the few totals are kept for this, not the whole reading.
 """
 
-import jsonout
+import sys
 
+import jsonout
 import log
 from backoff import Backoff
 from compat import const, ticks_add, ticks_diff, ticks_ms
-from discovery import config_payload, config_topic
 from meter import LIST_FULL, LIST_POWER, LIST_TOTALS, list_of
-from sensors import quantity
 
 _SLOTS = (LIST_POWER, LIST_FULL, LIST_TOTALS)
 _DISCOVERY_BATCH = 4  # discovery configs sent per pass, so one pass stays short
 PONG_WAIT_MS = const(10000)  # a ping unanswered this long (or keepalive, if less) = dead session
 SETTLE_MS = const(1000)  # after a discovery config, before states: Home Assistant adds the sensor
+_MAX_SENSORS = 80  # bound on announced keys; the whole vocabulary has about 60
+_MAX_OTHERS = 24  # bound on the remembered keys that are not sensors (ids, clock, texts)
 _MESSAGE_MAX = 2048  # a state with every key is about 1.2 KB, the diagnostics about 1 KB
 
 # CONNACK return codes (MQTT 3.1.1 section 3.2.2.3) as umqtt's MQTTException carries them.
@@ -68,12 +69,90 @@ def _always():
     return True
 
 
+_loaded_sensors = [False]  # whether _configs() brought sensors.py in (then it takes it out)
+
+
+def _configs():
+    """discovery.py, which writes the sensors' configs from sensors.py's table: imported when a
+    key is new, a config is due or a list 3's totals are kept, and dropped again once nothing is
+    due (Publisher.step), so its code and the table (about 5 KB) are in the heap only then."""
+    if "discovery" not in sys.modules:
+        _loaded_sensors[0] = "sensors" not in sys.modules
+    import discovery
+
+    return discovery
+
+
+def _unload_configs():
+    sys.modules.pop("discovery", None)
+    if _loaded_sensors[0]:  # else someone else uses it (web/metrics.py)
+        sys.modules.pop("sensors", None)
+
+
+class Discovery:
+    """Which Home Assistant sensors are known and which still need announcing; the publisher
+    sends their configs (discovery.py) a few per pass.
+
+    Only this bookkeeping stays in the heap. Keys that are not sensors (the meter id, its clock)
+    are remembered too, so a reading of known keys never needs discovery.py."""
+
+    def __init__(self, discovery_prefix="homeassistant"):
+        self.prefix = discovery_prefix
+        self.birth_topic = discovery_prefix + "/status"
+        self.known = []  # sensor keys seen, in order; bounded by _MAX_SENSORS
+        self.others = []  # keys seen that are no sensor; bounded by _MAX_OTHERS
+        self.due = []  # keys to announce next
+        self.announced = 0
+        self.overflows = 0
+        self.extra = ()
+
+    def see(self, reading):
+        """Queue any sensor key this reading carries that was not seen before."""
+        for key in reading:
+            if key in self.known or key in self.others:
+                continue
+            if _configs().kind_of(key) is None:
+                if len(self.others) < _MAX_OTHERS:
+                    self.others.append(key)
+            elif len(self.known) >= _MAX_SENSORS:
+                self.overflows += 1
+            else:
+                self.known.append(key)
+                self.due.append(key)
+
+    def add(self, rows):
+        """Announce these sensors of other topics too (rows as discovery.config_payload's
+        `extra`: the energy mode's)."""
+        self.extra = rows
+        for row in rows:
+            if row[0] not in self.known:
+                self.known.append(row[0])
+                self.due.append(row[0])
+
+    def announce_all(self):
+        """Queue every known sensor again (after a reconnect or Home Assistant's birth)."""
+        self.due = list(self.known)
+
+    def on_message(self, topic, msg):
+        """True when this was Home Assistant coming online, which queues a re-announcement."""
+        if topic == self.birth_topic and msg == "online":
+            self.announce_all()
+            return True
+        return False
+
+    def forget(self):
+        """A different meter: nothing known about it yet (but the sensors of other topics)."""
+        self.known = [row[0] for row in self.extra]
+        self.due = list(self.known)
+
+
 def _totals_of(reading):
     """The energy totals of a list 3 reading: the values that come only once an hour."""
     totals = {}
+    kind_of = _configs().kind_of
     for key in reading:
-        row = quantity(key)
-        if row is not None and row[3] == "total_increasing":
+        kind = kind_of(key)
+        if kind is not None and kind[2] == "total_increasing":
             totals[key] = reading[key]
     return totals
 
@@ -175,6 +254,15 @@ class Publisher:
             self._step()
         except Exception as exc:  # any fault means the connection is in an unknown state
             self._drop(exc)
+        disc = self.discovery
+        if disc is not None and "discovery" in sys.modules:
+            # Out once the configs went and the states after them (a list 3's totals are kept
+            # then), or when the connection is gone: it comes back with the next announcement.
+            settle = self._settle_until
+            if self.client is None or not disc.due and (
+                settle is None or ticks_diff(self._clock(), settle) >= 0
+            ):
+                _unload_configs()
 
     def _step(self):
         if self._pass_begins is not None:
@@ -254,13 +342,14 @@ class Publisher:
 
     def _announce(self):
         disc = self.discovery
+        configs = _configs()
         for _ in range(_DISCOVERY_BATCH):
             if not disc.due:
                 return
             key = disc.due[0]
             self.client.publish(
-                config_topic(disc.prefix, self.meter.id, key),
-                config_payload(key, self.meter, self.prefix, disc.extra).encode(),
+                configs.config_topic(disc.prefix, self.meter.id, key),
+                configs.config_payload(key, self.meter, self.prefix, disc.extra).encode(),
                 retain=True,
             )
             disc.due.pop(0)

@@ -89,11 +89,12 @@ def test_sees_each_sensor_key_once_and_skips_identity():
 
 
 def test_sensor_list_is_bounded(monkeypatch):
+    import publisher
     import sensors
 
     keys = [row[0] + phase for row in sensors.rows() for phase in sensors.PHASES]
-    assert len(keys) <= discovery._MAX_SENSORS  # the whole vocabulary fits the bound
-    monkeypatch.setattr(discovery, "_MAX_SENSORS", 5)
+    assert len(keys) <= publisher._MAX_SENSORS  # the whole vocabulary fits the bound
+    monkeypatch.setattr(publisher, "_MAX_SENSORS", 5)
     disc = discovery.Discovery()
     disc.see({key: 0 for key in keys})
     assert len(disc.known) == 5 and disc.overflows == len(keys) - 5
