@@ -22,8 +22,7 @@ import sys
 
 import hanport
 import log
-import telemetry
-from compat import const, sleep_ms, ticks_ms
+from compat import const, sleep_ms, ticks_diff, ticks_ms
 from health import Health
 from led import StatusLED
 from meter import Meter
@@ -38,6 +37,7 @@ _HEALTH_MS = const(1000)
 _LED_MS = const(250)
 _ENERGY_MS = const(1000)
 _ERROR_PAUSE_MS = const(1000)
+_FACTS_IDLE_MS = const(10000)  # telemetry.py leaves the heap when not asked for this long
 # Used once at boot and then dropped from the heap: the settings, the pin maps, the hardware
 # layer and the code that wires them up (builder.py).
 _BOOT_ONLY = ("builder", "config", "board", "hw")
@@ -102,6 +102,7 @@ class App:
         self.update_note = None  # what the last update over Wi-Fi came to (trial.py)
         self.trial = None  # a new firmware's health check while it is on trial (trial.py)
         self.config_path = None  # where a found line setting is saved (builder sets it)
+        self._facts_asked = None  # when telemetry.py was last used (it is loaded until idle)
         # 1. The long-lived buffers first, from a tidy heap: the parser's frame buffer and the
         #    UART poller's chunk.
         meter_cfg = cfg["meter"]
@@ -284,21 +285,39 @@ class App:
                 log.warning("meter", "{}", self.line_hint)
         self.health.beat()
 
+    def _facts(self):
+        """telemetry.py, imported when asked (the diagnostics, the status, metrics) and dropped
+        by check_health() once unused for _FACTS_IDLE_MS: its 3 KB are in the heap only while
+        someone reads them (a page polling the status keeps it loaded)."""
+        self._facts_asked = self._clock()
+        import telemetry
+
+        return telemetry
+
     def diagnostics(self):
-        return telemetry.diagnostics(self)
+        return self._facts().diagnostics(self)
 
     def status_info(self):
-        return telemetry.status(self, VERSION)
+        return self._facts().status(self, VERSION)
 
     def telemetry(self):
-        return telemetry.counters(self), telemetry.gauges(self)
+        facts = self._facts()
+        return facts.counters(self), facts.gauges(self)
+
+    def check_health(self):
+        """One pass of the health task: the watchdog, and telemetry.py out when idle."""
+        self.health.step()
+        asked = self._facts_asked
+        if asked is not None and ticks_diff(self._clock(), asked) >= _FACTS_IDLE_MS:
+            self._facts_asked = None
+            sys.modules.pop("telemetry", None)
 
     def tasks(self):
         """(name, step, period_ms) for every long-lived job."""
         jobs = [
             ("meter", self.read_meter, _READ_MS),
             ("wifi", self.wifi.step, _WIFI_MS),
-            ("health", self.health.step, _HEALTH_MS),
+            ("health", self.check_health, _HEALTH_MS),
         ]
         if self.publisher is not None:
             jobs.append(("mqtt", self.publisher.step, _PUBLISH_MS))

@@ -390,6 +390,25 @@ def test_diagnostics_carry_health_counters_and_signal():
     json.dumps(diag)
 
 
+def test_telemetry_code_is_loaded_while_asked_for_and_leaves_when_idle(monkeypatch):
+    clock = [0]
+    cfg = config.defaults()
+    uart = machine.UART(2, source="none", rxbuf=uartsrc.RXBUF)
+    the_app = app.App(cfg, BOARD, uart, network.WLAN(), clock=lambda: clock[0])
+    monkeypatch.delitem(sys.modules, "telemetry", raising=False)
+    assert the_app.status_info()["counters"]["frames_ok"] == 0
+    assert "telemetry" in sys.modules
+    for _ in range(9):  # asked every second (a page polling the status): stays
+        clock[0] += 1000
+        the_app.telemetry()
+        the_app.check_health()
+    assert "telemetry" in sys.modules and the_app.health.feeds == 9
+    clock[0] += 10000
+    the_app.check_health()
+    assert "telemetry" not in sys.modules and the_app.health.feeds == 10
+    assert "uptime_s" in the_app.diagnostics() and "telemetry" in sys.modules  # back when asked
+
+
 def test_firmware_does_not_import_hardware_outside_hw():
     # failsafe.py may reset the chip even when hw.py cannot be imported; mqttclient.py is
     # the one place that makes umqtt clients.
