@@ -17,18 +17,12 @@ the hardware layer, uses them once and drops them; the HTTP side (web/) is impor
 
 import asyncio
 import gc
-import os
 import sys
 
-import hanport
 import log
 from compat import const, sleep_ms, ticks_diff, ticks_ms
-from health import Health
-from led import StatusLED
-from meter import Meter
-from uartsrc import FRAME_MAX, LINE_NAMES, LineWatch, MeterSource, line_hint
+from uartsrc import LINE_NAMES, LineWatch, line_hint
 from version import VERSION
-from wifi import WiFi
 
 _READ_MS = const(10)  # meter poll period: 2400 baud fills 10 ms with about 2 bytes
 _PUBLISH_MS = const(20)
@@ -41,15 +35,6 @@ _FACTS_IDLE_MS = const(10000)  # telemetry.py leaves the heap when not asked for
 # Used once at boot and then dropped from the heap: the settings, the pin maps, the hardware
 # layer and the code that wires them up (builder.py).
 _BOOT_ONLY = ("builder", "config", "board", "hw")
-_UPDATE_STATE = "fwstate"  # swap.STATE, named here so that swap.py need not be imported
-
-
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
 
 
 async def guarded(name, step, period_ms, health):
@@ -91,7 +76,6 @@ class App:
         clock=ticks_ms,
         line_setter=None,
     ):
-        pub_cfg = cfg["publish"]
         self.cfg = cfg
         self.board = board
         self.client_id = client_id
@@ -103,14 +87,11 @@ class App:
         self.trial = None  # a new firmware's health check while it is on trial (trial.py)
         self.config_path = None  # where a found line setting is saved (builder sets it)
         self._facts_asked = None  # when telemetry.py was last used (it is loaded until idle)
+        import builder  # the wiring runs once: its code leaves the heap with builder.py's
+
         # 1. The long-lived buffers first, from a tidy heap: the parser's frame buffer and the
         #    UART poller's chunk.
-        meter_cfg = cfg["meter"]
-        self.reader = hanport.Reader(
-            self._on_reading, FRAME_MAX, ticks_ms, meter_cfg["key"] or None,
-            meter_cfg["auth_key"] or None,
-        )
-        self.source = MeterSource(uart, self.reader)
+        self.reader, self.source = builder.meter_source(self, cfg["meter"], uart)
         # 1b. uart.baud "auto": the line found before is watched, else searched (linefind.py).
         self._line_setter = line_setter
         self.line_search = None
@@ -125,44 +106,20 @@ class App:
                 self.line_watch = LineWatch(clock(), 0, 0)
             else:
                 self._search(0)
-        # 2. Health: every task reports its errors to it.
-        self.health = Health(wdt, clock)
-        # 3. Who the meter is, the Wi-Fi keeper, and the publisher's latest-reading slots.
-        self.meter = Meter()
-        self.wifi = WiFi(
-            wlan, cfg["wifi"]["ssid"], cfg["wifi"]["password"], cfg["wifi"]["hostname"], clock
+        # 2. Health, who the meter is, the Wi-Fi keeper, the publisher, the status LED.
+        self.health, self.meter, self.wifi, self.publisher, self.status = builder.parts(
+            self, cfg, wlan, led, wdt, make_client
         )
         self.energy = None  # start_energy() adds it
-        self.publisher = None
-        if make_client is not None:
-            from publisher import Discovery, Publisher  # MQTT code only when a broker is set
-
-            disc = None
-            if pub_cfg["discovery"]:
-                disc = Discovery(pub_cfg["discovery_prefix"])
-            mqtt_cfg = cfg["mqtt"]
-            self.publisher = Publisher(
-                make_client,
-                self.meter,
-                mqtt_cfg["prefix"],
-                disc,
-                pub_cfg["state"],
-                pub_cfg["per_value_topics"],
-                mqtt_cfg["keepalive_s"],
-                clock,
-                network_up=lambda: self.wifi.up,
-                diagnostics=self.diagnostics,
-                diagnostics_ms=pub_cfg["diagnostics_s"] * 1000,
-            )
         # 4. The HTTP side (build() adds it when enabled): its store of the latest values.
         self.state = None
         self.web = None
-        # 5. The status LED only reads the others' state.
-        self.status = None
-        if led is not None:
-            self.status = StatusLED(
-                led, lambda: self.wifi.up, self._mqtt_up, lambda: self.last_frame_ms, clock
-            )
+
+    def wifi_up(self):
+        return self.wifi.up
+
+    def last_frame(self):
+        return self.last_frame_ms
 
     def add_web(self, state, web):
         """Serve HTTP: `state` keeps the latest values, `web` answers requests (web/)."""
@@ -175,16 +132,11 @@ class App:
         if not self.cfg["energy"]["enabled"]:
             return
         try:
-            from energymode import EnergyMode  # the accounting's code only when the mode is on
+            import energymode  # the accounting's code only when the mode is on
 
-            self.energy = EnergyMode(self.cfg["energy"], lambda: self.wifi.up, self._clock)
+            energymode.attach(self)
         except Exception as exc:  # MemoryError: the meter, MQTT and HTTP still work
             log.error("energy", "energy accounting off: {!r}", exc)
-            return
-        if self.publisher is not None:
-            self.publisher.add_energy(self.energy)
-        if self.web is not None:
-            self.web.energy = self.energy.answer
 
     def _mqtt_up(self):
         return self.publisher is not None and self.publisher.connected
@@ -352,12 +304,6 @@ def build(config_path=None, boards_dir=None, make_client=None):
 
     try:
         app = builder.build(App, config_path, boards_dir, make_client)
-        if app is not None and (_exists(_UPDATE_STATE) or _exists(_UPDATE_STATE + ".tmp")):
-            import trial  # only after an update over Wi-Fi
-
-            trial.attach(app)
-            if app.trial is None:
-                sys.modules.pop("trial", None)
     finally:
         for name in _BOOT_ONLY:  # nothing that runs refers to them: their code leaves the heap
             sys.modules.pop(name, None)

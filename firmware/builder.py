@@ -1,15 +1,80 @@
 """Builds the App at boot: settings, pin map, hardware objects, MQTT client and HTTP side.
 
 app.build() imports this, runs it once and drops it with config, board and hw, so none of this
-code stays in the heap while the dongle runs.
+code stays in the heap while the dongle runs. App() makes its parts here too (meter_source(),
+parts()), for the same reason.
 """
 
 import gc
+import os
 import sys
 
+import hanport
 import hw
 import log
 from compat import ticks_ms
+from health import Health
+from led import StatusLED
+from meter import Meter
+from uartsrc import FRAME_MAX, MeterSource
+from wifi import WiFi
+
+_UPDATE_STATE = "fwstate"  # swap.STATE, named here so that swap.py need not be imported
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def meter_source(app, meter_cfg, uart):
+    """App's parser and UART poller: (reader, source)."""
+    reader = hanport.Reader(
+        app._on_reading, FRAME_MAX, ticks_ms, meter_cfg["key"] or None,
+        meter_cfg["auth_key"] or None,
+    )
+    return reader, MeterSource(uart, reader)
+
+
+def parts(app, cfg, wlan, led, wdt, make_client):
+    """App's long-lived parts: (health, meter, wifi, publisher or None, status LED or None).
+
+    Health: every task reports its errors to it. The publisher's code only when a broker is set
+    (make_client). The status LED only reads the others' state."""
+    clock = app._clock
+    health = Health(wdt, clock)
+    meter = Meter()
+    wifi_cfg = cfg["wifi"]
+    wifi = WiFi(wlan, wifi_cfg["ssid"], wifi_cfg["password"], wifi_cfg["hostname"], clock)
+    publisher = None
+    if make_client is not None:
+        from publisher import Discovery, Publisher
+
+        pub_cfg = cfg["publish"]
+        disc = None
+        if pub_cfg["discovery"]:
+            disc = Discovery(pub_cfg["discovery_prefix"])
+        mqtt_cfg = cfg["mqtt"]
+        publisher = Publisher(
+            make_client,
+            meter,
+            mqtt_cfg["prefix"],
+            disc,
+            pub_cfg["state"],
+            pub_cfg["per_value_topics"],
+            mqtt_cfg["keepalive_s"],
+            clock,
+            network_up=app.wifi_up,
+            diagnostics=app.diagnostics,
+            diagnostics_ms=pub_cfg["diagnostics_s"] * 1000,
+        )
+    status = None
+    if led is not None:
+        status = StatusLED(led, app.wifi_up, app._mqtt_up, app.last_frame, clock)
+    return health, meter, wifi, publisher, status
 
 
 def _settings(config_path, boards_dir):
@@ -91,4 +156,11 @@ def build(App, config_path, boards_dir, make_client):
         app.line_status(),
         client_id,
     )
+    # 6. A new firmware's health check, only after an update over Wi-Fi.
+    if _exists(_UPDATE_STATE) or _exists(_UPDATE_STATE + ".tmp"):
+        import trial
+
+        trial.attach(app)
+        if app.trial is None:
+            sys.modules.pop("trial", None)
     return app

@@ -79,6 +79,16 @@ def _checked(cfg):
     return cfg
 
 
+def attach(app):
+    """Start the mode in the app (app.start_energy()): its accounting, the publisher's energy
+    message and sensors, and the page's answer."""
+    energy = app.energy = EnergyMode(app.cfg["energy"], app.wifi_up, app._clock)
+    if app.publisher is not None:
+        app.publisher.add_energy(energy)
+    if app.web is not None:
+        app.web.energy = energy.answer
+
+
 class EnergyMode:
     """`feed(reading)` from the meter reader, `step()` once a second in its own task."""
 
