@@ -8,8 +8,7 @@ DEBUG = 10
 INFO = 20
 WARNING = 30
 ERROR = 40
-NAMES = {"debug": DEBUG, "info": INFO, "warning": WARNING, "error": ERROR}
-_LABELS = {DEBUG: "D", INFO: "I", WARNING: "W", ERROR: "E"}
+NAMES = ("debug", "info", "warning", "error")  # the levels in order, 10 apart
 
 level = INFO
 sink = print  # the app may replace this, e.g. with a ring buffer or a file writer
@@ -18,7 +17,7 @@ sink = print  # the app may replace this, e.g. with a ring buffer or a file writ
 def set_level(name):
     """Set the level by name ("debug", "info", "warning", "error")."""
     global level
-    level = NAMES[name]
+    level = (NAMES.index(name) + 1) * 10  # ValueError for a name that is not a level
 
 
 def _emit(lvl, where, msg, args):
@@ -29,7 +28,7 @@ def _emit(lvl, where, msg, args):
             msg = msg.format(*args)
         except Exception:  # a bad template must not take the caller down
             msg = "{} {}".format(msg, args)
-    sink("{} {}: {}".format(_LABELS[lvl], where, msg))
+    sink("{} {}: {}".format("DIWE"[lvl // 10 - 1], where, msg))
 
 
 def debug(where, msg, *args):
