@@ -1,4 +1,4 @@
-"""The dongle's GPIO parts: the status LED (plain or WS2812) and the setup button.
+"""The dongle's GPIO parts: the status LED and the setup button (a WS2812 LED: pixelled.py).
 
 hw.py makes these at boot from the board's pin map; they live here, not in hw.py, so that the
 boot-time code can be dropped from the heap once the app runs (a live object keeps its class's
@@ -12,23 +12,6 @@ class NoLED:
 
     def off(self):
         pass
-
-
-class PixelLED:
-    """A WS2812 status LED driven as on/off (green)."""
-
-    def __init__(self, machine, pin):
-        import neopixel  # only boards with an RGB LED need it
-
-        self._np = neopixel.NeoPixel(machine.Pin(pin, machine.Pin.OUT), 1)
-
-    def on(self):
-        self._np[0] = (0, 16, 0)
-        self._np.write()
-
-    def off(self):
-        self._np[0] = (0, 0, 0)
-        self._np.write()
 
 
 class PlainLED:

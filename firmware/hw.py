@@ -31,7 +31,9 @@ def make_led(board):
     if board.get("led_pin") is None:
         return gpio.NoLED()
     if board.get("led_kind") == "neopixel":
-        return gpio.PixelLED(machine, board["led_pin"])
+        from pixelled import PixelLED  # only boards with an RGB LED keep its code
+
+        return PixelLED(machine, board["led_pin"])
     return gpio.PlainLED(machine, board["led_pin"], board.get("led_active_low", False))
 
 
