@@ -55,16 +55,6 @@ _MAX_SENSORS = 80  # bound on announced keys; the whole vocabulary has about 60
 _MAX_OTHERS = 24  # bound on the remembered keys that are not sensors (ids, clock, texts)
 _MESSAGE_MAX = 2048  # a state with every key is about 1.2 KB, the diagnostics about 1 KB
 
-# CONNACK return codes (MQTT 3.1.1 section 3.2.2.3) as umqtt's MQTTException carries them.
-_REFUSALS = {
-    1: "unacceptable protocol version",
-    2: "client id rejected",
-    3: "server unavailable",
-    4: "bad user name or password",
-    5: "not authorised",
-}
-
-
 def _always():
     return True
 
@@ -155,16 +145,6 @@ def _totals_of(reading):
         if kind is not None and kind[2] == "total_increasing":
             totals[key] = reading[key]
     return totals
-
-
-def refusal_text(exc):
-    """Say what went wrong in words, for the log."""
-    if type(exc).__name__ == "MQTTException" and exc.args:
-        code = exc.args[0]
-        return "broker refused the connection: {} (code {})".format(
-            _REFUSALS.get(code, "unknown reason"), code
-        )
-    return "{}: {}".format(type(exc).__name__, exc)
 
 
 class Publisher:
@@ -263,6 +243,8 @@ class Publisher:
                 settle is None or ticks_diff(self._clock(), settle) >= 0
             ):
                 _unload_configs()
+        if self.client is not None and "mqttconnect" in sys.modules:
+            sys.modules.pop("mqttconnect")  # connected: its code leaves the heap
 
     def _step(self):
         if self._pass_begins is not None:
@@ -299,24 +281,11 @@ class Publisher:
         return self._next_try is None or ticks_diff(self._clock(), self._next_try) >= 0
 
     def _connect(self, meter_id):
-        base = "{}/{}".format(self.prefix, meter_id)
-        client = self._make_client()
-        client.set_callback(self._on_message)
-        client.set_last_will(base + "/status", "offline", retain=True)
-        self.client = client  # so a failure below closes its socket
+        import mqttconnect  # the code that opens a session: in the heap only while not connected
+
+        self.client = self._make_client()  # set first, so a failure closes its socket
         self.topic_id = meter_id
-        client.connect()
-        client.publish(base + "/status", "online", retain=True)
-        if self.discovery is not None:
-            client.subscribe(self.discovery.birth_topic)
-            self.discovery.announce_all()
-        self._send_again()  # Home Assistant may have restarted while we were away
-        self.connects += 1
-        self.backoff.reset()
-        self._next_try = None
-        self._last_ping = self._clock()
-        self.last_error = None
-        log.info("mqtt", "connected; publishing to {}/", base)
+        mqttconnect.connect(self, meter_id)
 
     def _send_again(self):
         """Queue the last energy totals again, unless a newer list 3 waits; the energy message
@@ -464,8 +433,10 @@ class Publisher:
         self.client.publish(topic, self._json(self.diagnostics()))
 
     def _drop(self, exc):
+        import mqttconnect  # stays until connected again (step())
+
         self.failures += 1
-        self.last_error = refusal_text(exc)
+        self.last_error = mqttconnect.refusal_text(exc)
         delay = self.backoff.fail()
         self._next_try = ticks_add(self._clock(), delay)
         log.error("mqtt", "{}; retry in {} s", self.last_error, delay // 1000)

@@ -218,6 +218,20 @@ def test_bad_credentials_give_clear_error_and_keep_retrying():
     assert broker.connect_attempts == 2 and pub.failures == 2
 
 
+def test_the_code_that_opens_a_session_is_in_memory_only_while_not_connected(monkeypatch):
+    monkeypatch.delitem(sys.modules, "mqttconnect", raising=False)
+    pub, meter, broker, clock = make()
+    broker.refuse = 5
+    feed(pub, meter, LIST2)
+    pub.step()
+    assert not pub.connected and "mqttconnect" in sys.modules  # retrying: it stays
+    broker.refuse = None
+    clock.ms += 2000
+    pub.step()
+    assert pub.connected and "mqttconnect" not in sys.modules
+    assert broker.topics()[-1] == "han/7359992890941742/state"
+
+
 def test_connection_lost_mid_publish_keeps_reading_for_next_connection():
     pub, meter, broker, clock = make()
     feed(pub, meter, LIST2)
