@@ -10,11 +10,11 @@ phones from the access point. Held, no join starts, and a join under way (or the
 reconnecting after a drop) is stopped; a link that is up stays up.
 """
 
+import sys
+
 import log
 from backoff import Backoff
-from compat import const, ticks_add, ticks_diff, ticks_ms
-
-_JOIN_TIMEOUT_MS = const(20000)
+from compat import ticks_ms
 
 
 class WiFi:
@@ -36,49 +36,19 @@ class WiFi:
         self._stopped = False  # held, and the driver told to stop joining
 
     def step(self):
-        """One pass of the keeper's state machine."""
-        now = self._clock()
+        """One pass of the keeper's state machine; joining is in wifijoin.py, which is in the
+        heap only while the link is down."""
         if self.wlan.isconnected():
             if not self.up:
                 self.up = True
                 self._joining_since = None
                 self.backoff.reset()
                 log.info("wifi", "connected to {} as {}", self.ssid, self.wlan.ifconfig()[0])
+                sys.modules.pop("wifijoin", None)  # up: the joining code leaves the heap
             return
-        if self.up:
-            self.up = False
-            self.drops += 1
-            log.warning("wifi", "link to {} lost; rejoining", self.ssid)
-        if self.held:
-            if not self._stopped:
-                self._stopped = True
-                self._joining_since = None
-                self.wlan.disconnect()  # also ends the driver's own reconnecting
-            return
-        if not self.ssid:
-            if not self._told_no_ssid:
-                self._told_no_ssid = True
-                log.error("wifi", "wifi.ssid is not set; run `make config WIFI_SSID=...`")
-            return
-        if self._joining_since is not None:
-            if ticks_diff(now, self._joining_since) < _JOIN_TIMEOUT_MS:
-                return
-            self._joining_since = None
-            self.failures += 1
-            delay = self.backoff.fail()
-            self._next_try = ticks_add(now, delay)
-            log.warning(
-                "wifi",
-                "could not join {} (status {}); retry in {} s",
-                self.ssid,
-                self.wlan.status(),
-                delay // 1000,
-            )
-            self.wlan.disconnect()
-            return
-        if self._next_try is not None and ticks_diff(now, self._next_try) < 0:
-            return
-        self._join(now)
+        import wifijoin
+
+        wifijoin.step(self, self._clock())
 
     def hold(self, held):
         """Hold joins (True) or let them go on (False); released, the next join starts at once."""
@@ -90,28 +60,6 @@ class WiFi:
             log.info("wifi", "joins to {} held while a phone uses the access point", self.ssid)
         else:
             self._next_try = None
-
-    def _join(self, now):
-        self.wlan.active(True)
-        if self.hostname:
-            try:
-                self.wlan.config(hostname=self.hostname)
-            except (ValueError, OSError):  # older firmware has no hostname setting
-                pass
-        # After a drop the ESP32 driver is already reconnecting by itself, and a second
-        # connect() then raises "Wifi Internal Error": stop it first, and count a refusal as a
-        # failed join with back-off rather than an error every pass.
-        self.wlan.disconnect()
-        self.joins += 1
-        try:
-            self.wlan.connect(self.ssid, self.password)
-        except OSError as exc:
-            self.failures += 1
-            delay = self.backoff.fail()
-            self._next_try = ticks_add(now, delay)
-            log.warning("wifi", "join {} refused ({!r}); retry in {} s", self.ssid, exc, delay // 1000)
-            return
-        self._joining_since = now
 
     def rssi(self):
         """Signal strength in dBm, or None when not connected."""

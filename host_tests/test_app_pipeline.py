@@ -297,10 +297,12 @@ def test_wifi_keeper_rejoins_with_backoff_after_link_loss():
         assert gaps[:3] == [22000, 24000, 28000]  # 20 s join timeout + 2, 4, 8 s back-off
     finally:
         network.WLAN.link_up = True
+    assert "wifijoin" in sys.modules  # the joining code, while the link is down
     for _ in range(1200):  # back within the longest back-off plus a join
         keeper.step()
         clock[0] += 100
     assert keeper.up and keeper.backoff.delay_ms == 0
+    assert "wifijoin" not in sys.modules  # up: out of the heap
 
 
 class BusyWLAN(network.WLAN):
