@@ -46,34 +46,37 @@ def counters(app):
     return out
 
 
-def gauges(app):
+def gauges(app, out=None):
+    """The gauges, added to `out` when given (no second dict for the diagnostics)."""
     pub = app.publisher
-    out = {
-        "uptime_s": app.health.uptime_s(),
-        "mem_free": mem_free(),
-        "wifi_rssi": app.wifi.rssi(),
-        "wifi_connected": 1 if app.wifi.up else 0,
-        "mqtt_connected": 1 if pub is not None and pub.connected else 0,
-    }
+    if out is None:
+        out = {}
+    out["uptime_s"] = app.health.uptime_s()
+    out["mem_free"] = mem_free()
+    out["wifi_rssi"] = app.wifi.rssi()
+    out["wifi_connected"] = 1 if app.wifi.up else 0
+    out["mqtt_connected"] = 1 if pub is not None and pub.connected else 0
     if app.web is not None:
         app.web.add_gauges(out)
     return out
 
 
-def notes(app):
-    return {
-        "line_hint": app.line_hint,
-        "uart_line": app.line_status(),
-        "stalled_task": app.health.stalled,
-        "update": app.update_note,  # on trial, confirmed, or rolled back and why (trial.py)
-    }
+def notes(app, out=None):
+    """The notes, added to `out` when given."""
+    if out is None:
+        out = {}
+    out["line_hint"] = app.line_hint
+    out["uart_line"] = app.line_status()
+    out["stalled_task"] = app.health.stalled
+    out["update"] = app.update_note  # on trial, confirmed, or rolled back and why (trial.py)
+    return out
 
 
 def diagnostics(app):
-    """The flat dict of the MQTT diagnostics message."""
+    """The flat dict of the MQTT diagnostics message, built as one dict."""
     out = counters(app)
-    out.update(gauges(app))
-    out.update(notes(app))
+    gauges(app, out)
+    notes(app, out)
     out["firmware"] = VERSION
     return out
 
