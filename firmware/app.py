@@ -12,7 +12,10 @@ main.py calls on the device; tools/run_host.py calls it on a PC with the host tw
 Memory: only what runs stays imported. `build()` imports the settings, the board's pin map and
 the hardware layer, uses them once and drops them; the HTTP side (web/) is imported only when
 `http.enabled` is on; MQTT's client only when a broker is set; the energy accounting
-(energymode.py and what it imports) only when `energy.enabled` is on.
+(energymode.py and what it imports) only when `energy.enabled` is on. Code needed now and then
+is imported when needed and dropped after: telemetry.py while someone asks for it, discovery.py
+(and sensors.py) while sensors are announced, mqttconnect.py while MQTT is not connected,
+wifijoin.py while the Wi-Fi link is down.
 """
 
 import asyncio
