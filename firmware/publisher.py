@@ -433,14 +433,14 @@ class Publisher:
         self.client.publish(topic, self._json(self.diagnostics()))
 
     def _drop(self, exc):
-        import mqttconnect  # stays until connected again (step())
-
         self.failures += 1
-        self.last_error = mqttconnect.refusal_text(exc)
         delay = self.backoff.fail()
         self._next_try = ticks_add(self._clock(), delay)
-        log.error("mqtt", "{}; retry in {} s", self.last_error, delay // 1000)
         self.close()
+        import mqttconnect  # the words for it; stays until connected again (step())
+
+        self.last_error = mqttconnect.refusal_text(exc)
+        log.error("mqtt", "{}; retry in {} s", self.last_error, delay // 1000)
 
     def close(self):
         """Forget the connection (the broker publishes the Last Will)."""
