@@ -41,7 +41,13 @@ def config_topic(discovery_prefix, meter_id, key):
 
 
 def config_payload(key, meter, prefix, extra=()):
-    """The retained discovery config for one sensor, as a JSON string. `extra`: sensors of
+    """The retained discovery config for one sensor, as a JSON string (see config())."""
+    return json.dumps(config(key, meter, prefix, extra))
+
+
+def config(key, meter, prefix, extra=()):
+    """The retained discovery config for one sensor, as a dict: the publisher writes its JSON
+    into its message buffer, so no string of the message's size is made. `extra`: sensors of
     other topics, as rows (key, name, device_class, unit, state_class, field, topic, diagnostic)
     (the energy mode's, energymode.SENSORS)."""
     base = "{}/{}".format(prefix, meter.id)
@@ -54,7 +60,7 @@ def config_payload(key, meter, prefix, extra=()):
         name, topic, field = sensor_name(key), "/state", key
     else:
         _, name, device_class, unit, state_class, field, topic, diagnostic = row
-    config = {
+    out = {
         "name": name,
         "has_entity_name": True,
         "unique_id": "hanport_{}_{}".format(meter.id, key),
@@ -70,13 +76,13 @@ def config_payload(key, meter, prefix, extra=()):
         },
     }
     if state_class:
-        config["state_class"] = state_class
+        out["state_class"] = state_class
     if row is not None and state_class == "total":  # the sum of a period: its start
-        config["last_reset_value_template"] = "{{ value_json.last_hour_start }}"
+        out["last_reset_value_template"] = "{{ value_json.last_hour_start }}"
     if row is not None and diagnostic:
-        config["entity_category"] = "diagnostic"
+        out["entity_category"] = "diagnostic"
     if device_class:
-        config["device_class"] = device_class
+        out["device_class"] = device_class
     if unit:
-        config["unit_of_measurement"] = unit
-    return json.dumps(config)
+        out["unit_of_measurement"] = unit
+    return out

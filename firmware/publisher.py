@@ -234,17 +234,25 @@ class Publisher:
             self._step()
         except Exception as exc:  # any fault means the connection is in an unknown state
             self._drop(exc)
+        self._configs_done()
+
+    def _announcing(self):
+        """Sensors' configs are due, or the states wait SETTLE_MS after them."""
         disc = self.discovery
-        if disc is not None and "discovery" in sys.modules:
-            # Out once the configs went and the states after them (a list 3's totals are kept
-            # then), or when the connection is gone: it comes back with the next announcement.
-            settle = self._settle_until
-            if self.client is None or not disc.due and (
-                settle is None or ticks_diff(self._clock(), settle) >= 0
-            ):
+        if disc is None:
+            return False
+        if disc.due:
+            return True
+        settle = self._settle_until
+        return settle is not None and ticks_diff(self._clock(), settle) < 0
+
+    def _configs_done(self):
+        """discovery.py out of sys.modules once the configs and the states after them went (a
+        list 3's totals are kept then), or when the connection is gone: it comes back with the
+        next announcement. Before the diagnostics, so their code is not loaded beside it."""
+        if self.discovery is not None and "discovery" in sys.modules:
+            if self.client is None or not self._announcing():
                 _unload_configs()
-        if self.client is not None and "mqttconnect" in sys.modules:
-            sys.modules.pop("mqttconnect")  # connected: its code leaves the heap
 
     def _step(self):
         if self._pass_begins is not None:
@@ -271,6 +279,7 @@ class Publisher:
         if self.discovery is not None and self.discovery.due:
             self._announce()
         self._send_readings()
+        self._configs_done()
         self._send_energy()
         self._send_diagnostics()
         self._keep_alive()
@@ -286,6 +295,7 @@ class Publisher:
         self.client = self._make_client()  # set first, so a failure closes its socket
         self.topic_id = meter_id
         mqttconnect.connect(self, meter_id)
+        sys.modules.pop("mqttconnect")  # connected: out of the heap before the configs come in
 
     def _send_again(self):
         """Queue the last energy totals again, unless a newer list 3 waits; the energy message
@@ -318,7 +328,7 @@ class Publisher:
             key = disc.due[0]
             self.client.publish(
                 configs.config_topic(disc.prefix, self.meter.id, key),
-                configs.config_payload(key, self.meter, self.prefix, disc.extra).encode(),
+                self._json(configs.config(key, self.meter, self.prefix, disc.extra)),
                 retain=True,
             )
             disc.due.pop(0)
@@ -374,10 +384,7 @@ class Publisher:
         energy = self.energy
         if energy is None or not energy.due():
             return
-        if self.discovery is not None and self.discovery.due:
-            return
-        settle = self._settle_until
-        if settle is not None and ticks_diff(self._clock(), settle) < 0:
+        if self._announcing():
             return
         topic = "{}/{}/energy".format(self.prefix, self.meter.id)
         self.client.publish(topic, self._json(energy.message()), True)
@@ -423,8 +430,8 @@ class Publisher:
         return best
 
     def _send_diagnostics(self):
-        if self.diagnostics is None or not self.diagnostics_ms:
-            return
+        if self.diagnostics is None or not self.diagnostics_ms or self._announcing():
+            return  # after the configs: discovery.py and telemetry.py are never loaded together
         now = self._clock()
         if self._last_diag is not None and ticks_diff(now, self._last_diag) < self.diagnostics_ms:
             return
