@@ -164,6 +164,7 @@ class LineFinder:
         if good != self._good:
             self._in_row += good - self._good
             self._good = good
+            self._held_low = 3 ^ _inversion_bit(self.index)  # proof of the inversion, too
             if self._in_row >= _GOOD and not self._parity_open():
                 self.found = self.index
                 return True

@@ -18,6 +18,8 @@ for sub in ("firmware", "tools/hosttwin", "tools"):
         sys.path.insert(0, str(ROOT / sub))
 
 import app  # noqa: E402
+import corpus  # noqa: E402
+import hanport  # noqa: E402
 import board  # noqa: E402
 import config  # noqa: E402
 import machine  # noqa: E402
@@ -79,7 +81,8 @@ class Bench:
     """The app on a `line:` UART twin, fed the simulator's line on a simulated clock."""
 
     def __init__(
-        self, tmp_path, line, meter="aidon", fmt="hdlc", found="", key=None, start=START
+        self, tmp_path, line, meter="aidon", fmt="hdlc", found="", key=None, start=START,
+        frames=None,
     ):
         self.cfg = config.defaults()
         self.cfg["uart"]["found"] = found
@@ -102,8 +105,10 @@ class Bench:
 
         self.app.reader._on_reading = record
         self.set_line(line)
-        sim = simulate.Simulator(meter, seed=3, framing=simulate.Framing(fmt, key))
-        self.frames = sim.frames(start)
+        if frames is None:
+            sim = simulate.Simulator(meter, seed=3, framing=simulate.Framing(fmt, key))
+            frames = sim.frames(start)
+        self.frames = frames  # (time, reading, frame bytes) as Simulator.frames gives them
         self.start = start
         self._next = None
         self._queue = []  # [due ms, line runs]
@@ -293,3 +298,52 @@ def test_saving_changes_only_uart_found_and_leaves_a_foreign_file_alone(tmp_path
         with pytest.raises(ValueError):
             linefind.save(str(path), "2400 8E1")
         assert path.read_bytes() == foreign
+
+
+def corpus_bytes():
+    """Every capture of the corpus as sent: (verified, bytes), verified when a reader finds a
+    frame in it whose checksum verifies (the search's proof); the rest are its noise (frames
+    cut short, damaged, encrypted with a key the dongle lacks)."""
+    out = []
+    for record in corpus.records(*corpus.HDLC_FILES, "mbus", "p1"):
+        data = bytes.fromhex(record["hex"]) if record.get("hex") else record["text"].encode()
+        reader = hanport.Reader(lambda reading: None, uartsrc.FRAME_MAX)
+        reader.feed(memoryview(data))
+        out.append((reader.stats.frames_ok + reader.stats.push_frames > 0, data))
+    return out
+
+
+def corpus_frames(captures, line, start):
+    """The captures one after the other, as a meter sends: one every 2.5 s, and a pause of at
+    least a second after a long one (a 1 KB P1 telegram takes 4.6 s at 2400 baud), forever."""
+    baud, parity, invert = uartsrc.LINES[uartsrc.LINE_NAMES.index(line)]
+    bits = 11 if parity == "E" else 10
+    when = start
+    while True:
+        for data in captures:
+            yield when, None, data
+            wire_s = len(data) * bits / baud
+            when += datetime.timedelta(seconds=max(2.5, wire_s + 1))
+
+
+@pytest.mark.parametrize("line", uartsrc.LINE_NAMES)
+def test_real_captures_lock_only_on_the_setting_they_are_sent_at(tmp_path, line):
+    # Every capture, good and bad in file order (Norwegian HDLC lists, M-Bus, P1 telegrams of
+    # up to 1 KB), sent at `line`: read at the other settings they are garbage that never
+    # verifies twice in a row there, so the search ends on `line` and nowhere else.
+    captures = [data for verified, data in corpus_bytes()]
+    bench = Bench(tmp_path, line, frames=corpus_frames(captures, line, START))
+    lock_s = bench.run(120, bench.found)
+    assert lock_s is not None, bench.app.line_status()
+    print("{}: the corpus found in {:.1f} s".format(line, lock_s))
+    assert bench.app.line_status() == line + " (found)"
+
+
+@pytest.mark.parametrize("line", uartsrc.LINE_NAMES)
+def test_the_corpus_noise_never_settles_a_setting(tmp_path, line):
+    noise = [data for verified, data in corpus_bytes() if not verified]
+    assert len(noise) > 50
+    bench = Bench(tmp_path, line, frames=corpus_frames(noise, line, START))
+    assert bench.run(120, bench.found) is None
+    assert bench.app.line_status().startswith("searching: tried ")
+    assert bench.app._good_frames() <= 1  # a frame in a capture cut short may verify, not two
