@@ -84,6 +84,7 @@ class LineFinder:
         self._not_e = 0  # inversion bits whose 2400 8E1 had a burst with no good frame
         if start & ~1 == _E2400:
             start += _N2400
+        self._probe = False  # this setting is the other inversion, tried to learn which is right
         self._enter(start, now, bytes_in, good, True, 0)
 
     def status(self):
@@ -102,6 +103,7 @@ class LineFinder:
         if index != self._setter.index:
             self._setter.set(index)
         self.index = index
+        self._probe = False
         self._quiet_ms = _QUIET_BASE_MS + _CHUNK_BITS_MS // LINES[index][0]
         self._tried |= 1 << index
         self._since = now
@@ -165,9 +167,13 @@ class LineFinder:
             self._in_row += good - self._good
             self._good = good
             self._held_low = 3 ^ _inversion_bit(self.index)  # proof of the inversion, too
-            if self._in_row >= _GOOD and not self._parity_open():
-                self.found = self.index
-                return True
+            if self._in_row >= _GOOD:
+                if not self._parity_open():
+                    self.found = self.index
+                    return True
+                if self._in_row > _GOOD + 1:  # no pause to switch in: on to 8E1 now
+                    self._next(now, bytes_in, good, False, self.index - 2, self._in_row)
+                    return False
         if bytes_in != self._bytes:
             if self._armed:
                 if not self._burst:
@@ -190,15 +196,20 @@ class LineFinder:
                         return False
                     if not self._held_low:  # idle high: the other inversion sees it low
                         self._held_low = 3 ^ bit
-                elif not self._held_low:
+                elif not (self._held_low or self._probe):
                     # Switched in a burst (or started in one): the inversion is not known yet.
                     # Learn it now, in the pause, by the other one, before a burst is judged.
-                    self._next(now, bytes_in, good, True, self.index ^ 1, self._in_row)
+                    self._next(now, bytes_in, good, True, self.index ^ 1, self._in_row, True)
+                    self._probe = True
                     return False
                 self._armed = True
                 self._burst_good = good
-            elif ticks_diff(now, self._since) >= _DWELL_MS:
-                self._next(now, bytes_in, good, False)  # never quiet: a stream of garbage
+            elif ticks_diff(now, self._since) >= _DWELL_MS:  # never quiet: a stream
+                if self.index & ~1 == _E2400 and self._in_row:  # of 8N1 frames read at 8E1
+                    self._not_e |= _inversion_bit(self.index)
+                    self._next(now, bytes_in, good, False, self.index + 2, self._in_row)
+                else:  # of garbage
+                    self._next(now, bytes_in, good, False)
             return False
         if self._burst:
             if quiet_ms >= self._quiet_ms:

@@ -347,3 +347,28 @@ def test_the_corpus_noise_never_settles_a_setting(tmp_path, line):
     assert bench.run(120, bench.found) is None
     assert bench.app.line_status().startswith("searching: tried ")
     assert bench.app._good_frames() <= 1  # a frame in a capture cut short may verify, not two
+
+
+def paced_frames(meter, fmt, line, pause_s, start=START):
+    """The simulator's frames sent one after the other with `pause_s` between them (a meter
+    that hardly pauses: bursts closer than the search's quiet times)."""
+    baud, parity, invert = uartsrc.LINES[uartsrc.LINE_NAMES.index(line)]
+    bits = 11 if parity == "E" else 10
+    frames = simulate.Simulator(meter, seed=3, framing=simulate.Framing(fmt)).frames(start)
+    when = start
+    for _, values, frame in frames:
+        yield when, values, frame
+        when += datetime.timedelta(seconds=len(frame) * bits / baud + pause_s)
+
+
+@pytest.mark.parametrize("pause_s", [0.1, 0.9, 1.2])
+@pytest.mark.parametrize("line", ["2400 8E1", "2400 8N1", "2400 8N1 inverted", "9600 8N1"])
+def test_a_meter_that_hardly_pauses_is_found_on_its_own_setting(tmp_path, line, pause_s):
+    # Pauses shorter than the quiet time at 2400 baud (0.85 s) leave the search no pause to
+    # switch in or to learn the inversion by: it still ends on the meter's setting.
+    frames = paced_frames("kamstrup", "hdlc", line, pause_s)
+    bench = Bench(tmp_path, line, frames=frames)
+    lock_s = bench.run(120, bench.found)
+    assert lock_s is not None, bench.app.line_status()
+    print("{}, pauses of {} s: found in {:.1f} s".format(line, pause_s, lock_s))
+    assert bench.app.line_status() == line + " (found)"
