@@ -13,8 +13,10 @@ burst, and a burst that brings no good frame also says where to look next:
      310 ms at 115200; see _quiet_ms): a burst cut by the switch says nothing. Bytes in that
      wait that are only a few (a NUL or two) while the line was quiet mean the UART sees the
      line held low, a break: the RX inversion is wrong; none means the line idles high, so the
-     inversion is right. Either way every setting with the wrong inversion is skipped for this
-     round, and a wrong one is left for the same baud with the other inversion.
+     inversion is right (a good frame shows it too). Either way every setting with the wrong
+     inversion is skipped for this round, and a wrong one is left for the same baud with the
+     other inversion. A search that switched (or began) inside a burst learns it in the first
+     pause, by switching to the other inversion once, before a burst is judged.
   2. The next burst is a whole frame. Over without a verified frame: the setting is wrong
      (one good frame before it: a damaged frame, stay once more). Two good: found.
   3. No byte at all for _DWELL_MS (longer than the 10 s the slowest meters pause): next.
@@ -32,10 +34,11 @@ at another baud; host_tests/test_linefind.py measures it on the simulator's fram
     the next burst is then read at 8E1: a good frame there settles 8E1 (two in a row), none
     means 8N1, which the next good frame settles.
 
-So with the inversion learnt in the first quiet time, a burst at the start setting tells
-which setting it is, bar a 9600 line with frames of under ~60 bytes or a 115200 line with
-ones of over ~600, which take one burst more: at most 4 C + 3 s for a meter that sends every
-C seconds, 3 C + 3 s for most (README, host_tests/test_linefind.py).
+So with the inversion learnt in the first pause, the first whole burst (within C, the time
+between a meter's frames) tells the setting and two more settle it: 3 C + 3 s. One burst
+more, 4 C + 4 s, for a 9600 line with frames of under ~60 bytes, a 115200 one with telegrams
+of over ~600, and a meter whose pauses after its long bursts are shorter than a quiet time
+(README, host_tests/test_linefind.py).
 """
 
 import json
