@@ -28,7 +28,8 @@ at another baud; host_tests/test_linefind.py measures it on the simulator's fram
     9600 one (a 2400 line at the other parity gives more than that as well, but the search
     starts at 8N1, which reads both).
   - Read at 9600 or 115200, a slower line gives a byte for each low run of the line (NULs),
-    at a rate that gives its baud away: under _SLOW_RATE_* bytes a second it is a 2400 line.
+    more than a faster one does at 9600, and at a rate that gives its baud away at 115200.
+    A 2400 line is ruled out for good once 2400 8N1 has seen a burst with no good frame.
   - 2400 starts at 8N1: it reads 8E1 lines right too (the parity bit lands on the stop bit; the
     ESP32 keeps bytes with a framing error), so a good frame there shows baud and inversion;
     the next burst is then read at 8E1: a good frame there settles 8E1 (two in a row), none
@@ -59,11 +60,14 @@ _GOOD = const(2)  # verified frames in a row that settle it
 # lasts: up to 12 bytes is a 115200 frame of up to ~600 bytes (P1 telegrams), more a 9600 one
 # of over ~60 bytes; shorter 9600 frames and longer 115200 ones cost a burst more.
 _FEW_BYTES = const(12)
-# Read faster than it is sent, a 2400 line gives 390-650 bytes a second (a NUL for each low
-# run), a 9600 line read at 115200 1,900-2,800, a 115200 one read at 9600 a full 960 (more, as
-# the ESP32 hands a short burst on at once).
-_SLOW_RATE_115200 = const(1100)
-_SLOW_RATE_9600 = const(750)
+# Read at 115200, a slower line gives a NUL for each low run: a 2400 line 440-700 a second, a
+# 9600 one 1,900-2,800 (from its first byte to its last, which the UART hands on a little after
+# the burst, as the ESP32's driver does after its RX timeout: 790 and more for a short frame).
+_SLOW_RATE = const(750)
+# Read at 9600, a 2400 line gives a NUL or two for each character: 59 bytes or more for the
+# shortest frame (37 bytes); a 115200 one about a byte for each 12 sent, fewer than that for
+# telegrams of up to ~670 bytes. A count, not a rate: a short burst comes in one piece.
+_FEW_BYTES_9600 = const(56)
 # Indices into uartsrc.LINES (each setting as wired, then inverted: index ^ 1 flips it).
 _E2400 = const(0)
 _N2400 = const(2)
@@ -138,16 +142,19 @@ class LineFinder:
             index += 1
             if index == len(LINES):
                 index = 0
-                self.rounds += 1
-                self._tried = 0
-                self._held_low = 0  # judged again each round, in case a glitch misled it
-                self._not_e = 0
-            if not self._held_low & _inversion_bit(index):
+            if self._usable(index):
                 break
+        if not left and not self._usable(index):  # all tried: the next round, from the first
+            index = 0
+            self.rounds += 1
+            self._tried = 0
+            self._held_low = 0  # judged again each round, in case a glitch misled it
+            self._not_e = 0
         self._enter(index, now, bytes_in, good, quiet, 0)
 
-    def _guess(self, now):
-        """Where the line is, from the burst just over with no good frame here (see above)."""
+    def _guess(self):
+        """Where the line is, from the burst just over with no good frame here (see above): an
+        index, or -1 when every setting it points to has been tried."""
         index = self.index
         inv = index & 1
         baud = LINES[index][0]
@@ -155,11 +162,23 @@ class LineFinder:
         if baud == 2400:
             if index & ~1 == _E2400 and self._usable(_N2400 | inv):
                 return _N2400 | inv
-            return (_N115200 if count <= _FEW_BYTES else _N9600) | inv
-        rate = count * 1000 // max(ticks_diff(self._byte_ms, self._burst_ms), 10)
-        if rate < (_SLOW_RATE_115200 if baud == 115200 else _SLOW_RATE_9600):
-            return (_N2400 if self._usable(_N2400 | inv) else _E2400) | inv
-        return (_N9600 if baud == 115200 else _N115200) | inv
+            first = _N115200 if count <= _FEW_BYTES else _N9600
+            second = _N115200 + _N9600 - first
+        else:
+            second = _N9600 if baud == 115200 else _N115200  # the other fast one
+            if baud == 115200:
+                ms = ticks_diff(self._byte_ms, self._burst_ms)
+                slow = count * 1000 // max(ms, 10) < _SLOW_RATE
+            else:
+                slow = count > _FEW_BYTES_9600
+            first = _N2400 if slow else second
+            if first == second:
+                second = _N2400
+        if self._usable(first | inv):
+            return first | inv
+        if self._usable(second | inv):
+            return second | inv
+        return -1
 
     def _parity_open(self):
         """At 2400 8N1 with 8E1 not ruled out: a good frame may be an 8E1 line's."""
@@ -227,7 +246,7 @@ class LineFinder:
                     if self._in_row:
                         self._in_row = 0  # a damaged frame after a good one: once more
                     else:
-                        self._next(now, bytes_in, good, True, self._guess(now))
+                        self._next(now, bytes_in, good, True, self._guess())
                         return False
                 elif self._parity_open():  # the next burst is read at 8E1
                     self._next(now, bytes_in, good, True, index - 2, self._in_row)

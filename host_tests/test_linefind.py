@@ -210,12 +210,12 @@ def test_status_names_the_settings_tried_while_no_frame_comes(tmp_path):
 def test_a_silent_line_goes_round_all_settings_and_says_so(tmp_path):
     bench = Bench(tmp_path, "2400 8E1")
     # The idle line is high: no break after the first switch, so every inverted setting would
-    # see it held low and is skipped; the others wait 12 s each for a byte (2400 8E1 is read
-    # by 8N1 in the first round).
-    bench.run(3 * 12 - 1, meter_sends=False)
+    # see it held low and is skipped; the others wait 12 s each for a byte (2400 8N1 first).
+    bench.run(4 * 12 - 1, meter_sends=False)
     status = bench.app.line_status()
     assert status == (
-        "searching: tried 2400 8N1, 115200 8N1, 9600 8N1 (inverted: line held low), no frames yet"
+        "searching: tried 2400 8E1, 2400 8N1, 115200 8N1, 9600 8N1 (inverted: line held low),"
+        " no frames yet"
     )
     bench.run(2, meter_sends=False)
     assert bench.app.line_status() == (
@@ -304,8 +304,12 @@ def corpus_bytes():
     """Every capture of the corpus as sent: (verified, bytes), verified when a reader finds a
     frame in it whose checksum verifies (the search's proof); the rest are its noise (frames
     cut short, damaged, encrypted with a key the dongle lacks)."""
+    return corpus_bytes_of(*corpus.HDLC_FILES, "mbus", "p1")
+
+
+def corpus_bytes_of(*names):
     out = []
-    for record in corpus.records(*corpus.HDLC_FILES, "mbus", "p1"):
+    for record in corpus.records(*names):
         data = bytes.fromhex(record["hex"]) if record.get("hex") else record["text"].encode()
         reader = hanport.Reader(lambda reading: None, uartsrc.FRAME_MAX)
         reader.feed(memoryview(data))
@@ -372,3 +376,28 @@ def test_a_meter_that_hardly_pauses_is_found_on_its_own_setting(tmp_path, line, 
     assert lock_s is not None, bench.app.line_status()
     print("{}, pauses of {} s: found in {:.1f} s".format(line, pause_s, lock_s))
     assert bench.app.line_status() == line + " (found)"
+
+
+@pytest.mark.parametrize("line", ["115200 8N1", "115200 8N1 inverted", "9600 8N1"])
+def test_real_p1_telegrams_every_10_s_are_found_within_a_burst_more(tmp_path, line):
+    # The corpus' P1 telegrams (212-1,423 bytes): read at 2400 one over ~600 bytes looks like a
+    # 9600 line, which costs one burst: 4 C + 4 s at most, C = 10 s.
+    telegrams = [data for verified, data in corpus_bytes_of("p1") if verified]
+    assert max(len(data) for data in telegrams) > 1000
+
+    def every_10_s(start):
+        when = start
+        while True:
+            for data in telegrams:
+                yield when, None, data
+                when += datetime.timedelta(seconds=10)
+
+    times = []
+    for phase in range(10):  # the first telegram comes after 0-9 s
+        bench = Bench(tmp_path, line, frames=every_10_s(START + datetime.timedelta(seconds=phase)))
+        lock_s = bench.run(120, bench.found)
+        assert lock_s is not None, bench.app.line_status()
+        assert bench.app.line_status() == line + " (found)"
+        times.append(lock_s)
+    print("{}: P1 telegrams every 10 s: {:.1f}-{:.1f} s".format(line, min(times), max(times)))
+    assert max(times) <= 4 * 10 + 4
