@@ -260,7 +260,7 @@ def test_a_config_that_cannot_be_written_leaves_the_line_in_use(tmp_path):
     bench = Bench(tmp_path, "2400 8N1", "kamstrup")
     bench.app.config_path = str(tmp_path / "no-such-dir" / "config.json")
     assert bench.run(60, bench.found) is not None
-    assert bench.app.line_save_errors == 1 and "config" not in sys.modules or True
+    assert bench.app.line_save_errors == 1  # counted, and the dongle goes on reading
     count = len(bench.readings)
     bench.run(25)
     assert len(bench.readings) > count
