@@ -83,8 +83,11 @@ def attach(app):
     """Start the mode in the app (app.start_energy()): its accounting, the publisher's energy
     message and sensors, and the page's answer."""
     energy = app.energy = EnergyMode(app.cfg["energy"], app.wifi_up, app._clock)
-    if app.publisher is not None:
-        app.publisher.add_energy(energy)
+    pub = app.publisher
+    if pub is not None:  # its message (due(), message(), sent(), again()) and sensors
+        pub.energy = energy
+        if pub.discovery is not None:
+            pub.discovery.add(SENSORS)
     if app.web is not None:
         app.web.energy = energy.answer
 

@@ -181,7 +181,7 @@ class Publisher:
         self.network_up = network_up or _always  # the Wi-Fi keeper's state, in the app
         self.diagnostics = diagnostics  # a callable returning the diagnostics dict
         self.diagnostics_ms = diagnostics_ms
-        self.energy = None  # energymode.EnergyMode, when that mode is on (add_energy)
+        self.energy = None  # energymode.EnergyMode, when that mode is on (energymode.attach)
         self._slots = [None, None, None]  # type: list  # (seq, reading, is_resend) per list
         self._totals = None  # the energy totals of the last list 3 sent, to send again
         self._out = bytearray(_MESSAGE_MAX)  # every JSON message is written here
@@ -205,12 +205,6 @@ class Publisher:
         self.failures = 0
         self.births = 0
         self.energy_messages = 0
-
-    def add_energy(self, energy):
-        """Publish the energy mode's message (due(), message(), sent(), again()) and sensors."""
-        self.energy = energy
-        if self.discovery is not None:
-            self.discovery.add(energy.SENSORS)
 
     @property
     def connected(self):
