@@ -7,7 +7,7 @@ the dongle; a slow broker does not, because a failed MQTT pass still passes. The
 in as an argument (None = disabled).
 """
 
-from compat import const, mem_free, ticks_diff, ticks_ms
+from compat import const, ticks_diff, ticks_ms
 
 _STALL_MS = const(30000)  # the reader may miss beats this long before the watchdog is starved
 
@@ -87,12 +87,3 @@ class Health:
 
     def uptime_s(self):
         return self.uptime.ms() // 1000
-
-    def snapshot(self):
-        return {
-            "uptime_s": self.uptime_s(),
-            "mem_free": mem_free(),
-            "task_errors": sum(self.task_errors.values()),
-            "unreported_errors": self.unreported,
-            "stalled_task": self.stalled,
-        }
