@@ -10,6 +10,9 @@ Pipeline, one module per step: hdlc (bytes -> frames) -> dlms (frame -> APDU) ->
 scaling) -> a reading: a flat dict keyed by the names in `obis`.
 """
 
+# obis first: its key names become interned strings before the modules that use them load,
+# so their string constants with the same text cost no heap of their own.
+from . import obis  # noqa: F401
 from . import dlms, hdlc
 from .reader import Reader, Stats
 

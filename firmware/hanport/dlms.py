@@ -11,7 +11,7 @@ key, and refused with a reason when not; block-transfer (E0) APDUs are joined by
 import sys
 
 from .compat import const
-from . import axdr, cosem, lists, obis
+from . import axdr, cosem, lists
 
 _LLC_DST = const(0xE6)
 _DATA_NOTIFICATION = const(0x0F)
@@ -75,12 +75,12 @@ def decode_apdu(buf, start, end, cur, cipher=None):
             if end - start < 6 or buf[start] != _DATA_NOTIFICATION:
                 raise ValueError("decrypted APDU is not a data notification (wrong key?)")
             reading = decode_apdu(buf, start, end, cur)
-            if obis.METER_MANUFACTURER not in reading:
+            if "meter_manufacturer" not in reading:
                 from . import makers  # the system title names the maker (AT Kaifa, Sagemcom)
 
                 maker = makers.name(buf, title)
                 if maker is not None:
-                    reading[obis.METER_MANUFACTURER] = maker
+                    reading["meter_manufacturer"] = maker
             return reading
         if tag == _GENERAL_BLOCK_TRANSFER:
             raise ValueError("general block transfer APDU (0xE0): feed all blocks to a Reader")
@@ -93,7 +93,7 @@ def decode_apdu(buf, start, end, cur, cipher=None):
             raise ValueError("notification date-time is not 12 bytes")
         when = cosem.iso_datetime(buf, cur.take(12))
         if when is not None:
-            reading[obis.METER_DATETIME] = when
+            reading["meter_datetime"] = when
     elif tag != axdr.NULL:
         raise ValueError("bad notification date-time tag 0x%02x" % tag)
     decode_body(cur, reading)
@@ -127,11 +127,11 @@ def decode_body(cur, reading):
             raise ValueError("value-only list of %d elements from an unknown meter" % count)
         lists.walk_values(cur, count, keys, reading)
     if vendor is None:
-        name = vendor_of(reading.get(obis.LIST_VER_ID), layout)
+        name = vendor_of(reading.get("list_ver_id"), layout)
         if name is not None:
             vendor = vendor_module(name)
     if vendor is not None:
-        reading[obis.METER_MANUFACTURER] = vendor.MANUFACTURER
+        reading["meter_manufacturer"] = vendor.MANUFACTURER
         if layout != lists.STRUCTURES:
             vendor.scale(reading)
     if len(reading) == 0:

@@ -17,20 +17,20 @@ known by its element count and the types of its first elements:
 Elements marked ? or not listed are skipped.
 """
 
-from . import axdr, obis
+from . import axdr
 
 MANUFACTURER = "Iskraemeco"
 
-_ID = obis.METER_ID
-_LIST = obis.LIST_VER_ID
-_P_IN = obis.ACTIVE_POWER_IMPORT
-_P_OUT = obis.ACTIVE_POWER_EXPORT
-_Q_IN = obis.REACTIVE_POWER_IMPORT
-_Q_OUT = obis.REACTIVE_POWER_EXPORT
-_A_IN = obis.ACTIVE_POWER_IMPORT_TOTAL
-_A_OUT = obis.ACTIVE_POWER_EXPORT_TOTAL
-_U = (obis.VOLTAGE_L1, obis.VOLTAGE_L2, obis.VOLTAGE_L3)
-_I = (obis.CURRENT_L1, obis.CURRENT_L2, obis.CURRENT_L3)
+_ID = "meter_id"
+_LIST = "list_ver_id"
+_P_IN = "active_power_import"
+_P_OUT = "active_power_export"
+_Q_IN = "reactive_power_import"
+_Q_OUT = "reactive_power_export"
+_A_IN = "active_power_import_total"
+_A_OUT = "active_power_export_total"
+_U = ("voltage_l1", "voltage_l2", "voltage_l3")
+_I = ("current_l1", "current_l2", "current_l3")
 _P_IN_L = ("active_power_import_l1", "active_power_import_l2", "active_power_import_l3")
 _P_OUT_L = ("active_power_export_l1", "active_power_export_l2", "active_power_export_l3")
 _A_IN_T = ("active_power_import_total_t1", "active_power_import_total_t2")
@@ -38,8 +38,8 @@ _A_OUT_T = ("active_power_export_total_t1", "active_power_export_total_t2")
 
 _POWER_18 = (_ID, _LIST, _P_IN, _P_OUT, _Q_IN, _Q_OUT) + _U + _I + _P_IN_L + _P_OUT_L
 _ENERGY_12 = (_ID, _LIST, None, None, _A_IN) + _A_IN_T + (_A_OUT,) + _A_OUT_T + (
-    obis.REACTIVE_POWER_IMPORT_TOTAL,
-    obis.REACTIVE_POWER_EXPORT_TOTAL,
+    "reactive_power_import_total",
+    "reactive_power_export_total",
 )
 _CELJE_12 = (_ID, _LIST) + _U + _I + (_P_IN, _P_OUT, _Q_IN, _Q_OUT)
 _PHASE_10 = (_ID, None, _P_IN, _P_OUT, _Q_IN, _Q_OUT, _U[0], _I[0], _P_IN_L[0], _P_OUT_L[0])

@@ -5,46 +5,45 @@ A Norwegian list is known by its element count (HAN-REFERENCE: Kaifa element cou
 its clock and energy registers follow the list 2 elements in list 3.
 """
 
-from . import obis
 
 MANUFACTURER = "Kaifa"
 
 _LIST2_1PH = (
-    obis.LIST_VER_ID,
-    obis.METER_ID,
-    obis.METER_TYPE,
-    obis.ACTIVE_POWER_IMPORT,
-    obis.ACTIVE_POWER_EXPORT,
-    obis.REACTIVE_POWER_IMPORT,
-    obis.REACTIVE_POWER_EXPORT,
-    obis.CURRENT_L1,
-    obis.VOLTAGE_L1,
+    "list_ver_id",
+    "meter_id",
+    "meter_type",
+    "active_power_import",
+    "active_power_export",
+    "reactive_power_import",
+    "reactive_power_export",
+    "current_l1",
+    "voltage_l1",
 )
 _LIST2_3PH = _LIST2_1PH[:8] + (
-    obis.CURRENT_L2,
-    obis.CURRENT_L3,
-    obis.VOLTAGE_L1,
-    obis.VOLTAGE_L2,
-    obis.VOLTAGE_L3,
+    "current_l2",
+    "current_l3",
+    "voltage_l1",
+    "voltage_l2",
+    "voltage_l3",
 )
 _LIST3_TAIL = (
-    obis.METER_DATETIME,
-    obis.ACTIVE_POWER_IMPORT_TOTAL,
-    obis.ACTIVE_POWER_EXPORT_TOTAL,
-    obis.REACTIVE_POWER_IMPORT_TOTAL,
-    obis.REACTIVE_POWER_EXPORT_TOTAL,
+    "meter_datetime",
+    "active_power_import_total",
+    "active_power_export_total",
+    "reactive_power_import_total",
+    "reactive_power_export_total",
 )
 
 VALUE_KEYS = {
-    1: (obis.ACTIVE_POWER_IMPORT,),
+    1: ("active_power_import",),
     9: _LIST2_1PH,
     13: _LIST2_3PH,
     14: _LIST2_1PH + _LIST3_TAIL,
     18: _LIST2_3PH + _LIST3_TAIL,
 }
 
-_CURRENTS = (obis.CURRENT_L1, obis.CURRENT_L2, obis.CURRENT_L3)
-_VOLTAGES = (obis.VOLTAGE_L1, obis.VOLTAGE_L2, obis.VOLTAGE_L3)
+_CURRENTS = ("current_l1", "current_l2", "current_l3")
+_VOLTAGES = ("voltage_l1", "voltage_l2", "voltage_l3")
 
 
 def value_keys(buf, pos, count):

@@ -6,11 +6,10 @@ voltage 1 V, power 1 W, energy 1 Wh. The push arrives as General Block Transfer 
 HDLC frames; the framer joins the blocks.
 """
 
-from . import obis
 
 MANUFACTURER = "Landis+Gyr"
 
-_CURRENTS = (obis.CURRENT_L1, obis.CURRENT_L2, obis.CURRENT_L3)
+_CURRENTS = ("current_l1", "current_l2", "current_l3")
 
 
 def scale(reading):

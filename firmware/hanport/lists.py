@@ -37,7 +37,7 @@ def _obis_id(cur):
 
 def store(cur, key, reading):
     """Decode the next item as the value of `key` into reading; returns it (None: skipped)."""
-    if key == obis.METER_DATETIME:
+    if key == "meter_datetime":
         tag = cur.peek()
         if tag == axdr.OCTET_STRING or tag == axdr.DATE_TIME:
             cur.byte()
@@ -114,7 +114,7 @@ def _apply_scaler(cur, key, value, reading):
     if cur.byte() != axdr.ENUM:
         raise ValueError("bad scaler/unit structure")
     cur.byte()
-    if key is not None and value is not None and key != obis.METER_DATETIME:
+    if key is not None and value is not None and key != "meter_datetime":
         reading[key] = _scaled(value, scaler)
 
 
@@ -142,13 +142,13 @@ def walk_pairs(cur, count, reading):
             cur.byte()
             i += 1
         elif i == 0 and tag == axdr.OCTET_STRING and buf[cur.pos + 1] == 12:
-            store(cur, obis.METER_DATETIME, reading)  # the push's clock (Kaifa MA309, AT)
+            store(cur, "meter_datetime", reading)  # the push's clock (Kaifa MA309, AT)
             i += 1
         elif i == 0 and (tag == axdr.VISIBLE_STRING or tag == axdr.OCTET_STRING):
-            store(cur, obis.LIST_VER_ID, reading)  # Kamstrup: the version has no OBIS code
+            store(cur, "list_ver_id", reading)  # Kamstrup: the version has no OBIS code
             i += 1
-        elif i == count - 1 and tag == axdr.OCTET_STRING and obis.METER_ID not in reading:
-            store(cur, obis.METER_ID, reading)  # EVN (AT): the meter number closes the list
+        elif i == count - 1 and tag == axdr.OCTET_STRING and "meter_id" not in reading:
+            store(cur, "meter_id", reading)  # EVN (AT): the meter number closes the list
             i += 1
         else:
             raise ValueError("expected an OBIS code at list element %d" % i)
