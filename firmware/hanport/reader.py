@@ -2,8 +2,9 @@
 
 Wires the framers to the decoders. One byte stream may carry HDLC frames, M-Bus long frames
 (68 L L 68) or P1 telegrams (/ ... !CRC): the HDLC framer hunts for frames and stops at a 68 or
-a "/" between frames, and the M-Bus or P1 framer (imported then, on first sight) takes the
-bytes from there until its frame ends or turns out not to be one. All of them use the HDLC
+a "/" between frames, and the M-Bus or P1 framer (imported then, on first sight, with the
+reader's side of them in `otherframes`) takes the bytes from there until its frame ends or
+turns out not to be one. All of them use the HDLC
 framer's one buffer and counters (a bad M-Bus checksum or P1 CRC counts in fcs_errors). With
 a key, ciphered APDUs (general-glo/ded-ciphering) are checked and decrypted (`gcm`) before
 the DLMS layer reads them; without one they are counted undecodable.
@@ -26,7 +27,6 @@ checksums fail count in hcs_errors, fcs_errors, oversized, truncated or bad_form
 from . import axdr, dlms, hdlc
 from .compat import const, ticks_ms
 
-_MBUS_START = const(0x68)
 _GLO_CIPHERING = const(0xDB)
 
 
@@ -102,9 +102,9 @@ class Reader:
         self.last_abandoned = None  # why the last push was given up
         self._cipher = None
         if key is not None:
-            from . import gcm  # only with a key: AES tables and buffers cost heap
+            from . import otherframes  # only with a key: AES tables and buffers cost heap
 
-            self._cipher = gcm.Decryptor(_key_bytes(key), _key_bytes(auth_key))
+            self._cipher = otherframes.decryptor(key, auth_key)
             self._framer.watch_also = _GLO_CIPHERING  # bare ciphered APDUs (Smarty P1)
         self._mbus = None  # the M-Bus framer, made when a 68 is first seen between frames
         self._p1 = None  # the P1 framer, made when a "/" is first seen between frames
@@ -115,37 +115,14 @@ class Reader:
         framer = self._framer
         if framer.push_pending():
             framer.expire()
-        mbus = self._mbus
-        if mbus is not None and mbus.push_pending():
-            mbus.expire()
         i = 0
-        end = len(data)
-        other = self._other
-        while i < end:
-            if other is not None:
-                i = other.feed(data, i, end)
-                if other.active:
-                    break
-                if other is mbus and mbus.replayed:
-                    self._replay(mbus)
-                other = self._other = None
-                continue
-            if mbus is not None and mbus.push_pending():
-                # The push's data sits at the front of the buffer, where the HDLC framer puts
-                # a flag it meets: a lone flag is put back, a frame gives the push up.
-                before = self._hdlc_outcomes()
-                first = framer._buf[0]
-                i = framer.feed(data, i)
-                if framer.pending() or self._hdlc_outcomes() != before:
-                    mbus.abandon("an HDLC frame broke into an M-Bus push")
-                else:
-                    framer._buf[0] = first
-            else:
-                i = framer.feed(data, i)
-            if i < end:
-                other = self._other = self._framer_for(data[i])
-                mbus = self._mbus
-                other.begin()
+        if self._mbus is None and self._other is None:
+            i = framer.feed(data)  # HDLC only, as long as no other frame has been seen
+            if i == len(data):
+                return
+        from . import otherframes  # it stopped at what may open an M-Bus or P1 telegram
+
+        otherframes.feed(self, data, i)
 
     def flush(self):
         """End of input (a file, a closed port): a P1 telegram whose "!" and CRC have come is
@@ -174,45 +151,6 @@ class Reader:
         other = self._other
         return self._framer.pending() + (other.held() if other is not None else 0)
 
-    def _framer_for(self, start):
-        """The M-Bus or P1 framer for a frame that starts with this byte, made on first use
-        (their code is imported only by a dongle whose meter sends such frames)."""
-        if start == _MBUS_START:
-            if self._mbus is None:
-                from . import mbus
-
-                self._mbus = mbus.Framer(self._framer, self._on_info, self._on_reject, self._clock)
-            return self._mbus
-        if self._mbus is not None and self._mbus.push_pending():
-            self._mbus.abandon("another frame broke into an M-Bus push")
-        if start == _GLO_CIPHERING:
-            if self._bare is None:
-                from . import gcm
-
-                self._bare = gcm.Framer(self._framer, self._on_bare)
-            return self._bare
-        if self._p1 is None:
-            from . import p1
-
-            self._p1 = p1.Framer(self._framer, self._on_telegram)
-        return self._p1
-
-    def _replay(self, mbus):
-        """Scan the bytes an M-Bus false start took (68 L L: L may be an HDLC flag) as HDLC."""
-        framer = self._framer
-        framer.watch = False
-        framer.feed(memoryview(mbus.replay)[: mbus.replayed])
-        framer.watch = True
-        mbus.replayed = 0
-
-    def _hdlc_outcomes(self):
-        framer = self._framer
-        stats = self.stats
-        return (
-            sum(framer.errors) + framer.push_frames + framer.abandoned
-            + stats.frames_ok + stats.undecodable
-        )
-
     def _on_reject(self, reason, is_frame):
         if is_frame:
             self.stats.undecodable += 1
@@ -229,45 +167,3 @@ class Reader:
             return
         self.stats.frames_ok += 1
         self._on_reading(reading)
-
-    def _on_bare(self, buf, start, end):
-        """A ciphered APDU that came without a frame: its plaintext is a P1 telegram (Smarty)
-        or a DLMS APDU."""
-        try:
-            start, end = self._cipher.open(buf, start, end)
-        except ValueError as err:
-            self.stats.undecodable += 1
-            self.last_error = err
-            return
-        if end > start and buf[start] == 0x2F:  # "/"
-            self._on_telegram(buf, start, end)
-        else:
-            self._on_info(buf, start, end)
-
-    def _on_telegram(self, buf, start, end):
-        from . import p1  # imported already, unless the telegram came ciphered (Smarty)
-
-        try:
-            bang = p1.check(buf, start, end)
-        except ValueError as err:
-            self._framer.errors[hdlc.BAD_FCS] += 1
-            self.last_error = err
-            return
-        try:
-            reading = p1.decode_checked(buf, start, end, bang)
-        except Exception as err:  # any text, however malformed, is only counted
-            self.stats.undecodable += 1
-            self.last_error = err
-            return
-        self.stats.frames_ok += 1
-        self._on_reading(reading)
-
-
-def _key_bytes(key):
-    """A key given as 16 bytes or 32 hex digits, as bytes; None stays None."""
-    if key is None or not isinstance(key, str):
-        return key
-    try:
-        return bytes.fromhex(key)
-    except ValueError:
-        raise ValueError("a key is 32 hex digits")
