@@ -127,9 +127,10 @@ class Reader:
     def flush(self):
         """End of input (a file, a closed port): a P1 telegram whose "!" and CRC have come is
         read without waiting for its line end."""
-        if self._other is not None and self._other is self._p1:
-            self._p1.flush()
-            if not self._p1.active:
+        p1 = self._p1
+        if p1 is not None and self._other is p1:
+            p1.flush()
+            if not p1.active:
                 self._other = None
 
     def expire(self):
