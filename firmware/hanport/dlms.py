@@ -18,6 +18,15 @@ _DATA_NOTIFICATION = const(0x0F)
 _GENERAL_GLO_CIPHERING = const(0xDB)
 _GENERAL_DED_CIPHERING = const(0xDF)
 _GENERAL_BLOCK_TRANSFER = const(0xE0)
+# A-XDR tags (axdr)
+_NULL = const(0x00)
+_ARRAY = const(0x01)
+_STRUCTURE = const(0x02)
+_OCTET_STRING = const(0x09)
+# Layouts of a notification body (lists)
+_STRUCTURES = const(1)
+_PAIRS = const(2)
+_CAPTURED = const(4)
 
 # Which vendor module names and scales a list, by the start of its list version (the first
 # match wins), else by its layout. A vendor's module is imported when its first list arrives,
@@ -42,9 +51,9 @@ def vendor_of(list_ver_id, layout):
         for prefix, name in _VENDOR_BY_VERSION:
             if list_ver_id.startswith(prefix):
                 return name
-    if layout == lists.CAPTURED:
+    if layout == _CAPTURED:
         return "landisgyr"
-    if list_ver_id is None and layout == lists.STRUCTURES:
+    if list_ver_id is None and layout == _STRUCTURES:
         return "aidon"
     return None
 
@@ -88,13 +97,13 @@ def decode_apdu(buf, start, end, cur, cipher=None):
     cur.reset(buf, start + 5, end)  # past the tag and the long-invoke-id-and-priority
     reading = {}
     tag = cur.byte()
-    if tag == axdr.OCTET_STRING or tag == 0x0C:
-        if tag == axdr.OCTET_STRING and cur.length() != 12:
+    if tag == _OCTET_STRING or tag == 0x0C:
+        if tag == _OCTET_STRING and cur.length() != 12:
             raise ValueError("notification date-time is not 12 bytes")
         when = cosem.iso_datetime(buf, cur.take(12))
         if when is not None:
             reading["meter_datetime"] = when
-    elif tag != axdr.NULL:
+    elif tag != _NULL:
         raise ValueError("bad notification date-time tag 0x%02x" % tag)
     decode_body(cur, reading)
     return reading
@@ -102,18 +111,18 @@ def decode_apdu(buf, start, end, cur, cipher=None):
 
 def decode_body(cur, reading):
     tag = cur.byte()
-    if tag != axdr.STRUCTURE and tag != axdr.ARRAY:
+    if tag != _STRUCTURE and tag != _ARRAY:
         raise ValueError("notification body is not a list (tag 0x%02x)" % tag)
     count = cur.length()
     if count == 0:
         raise ValueError("empty notification body")
     layout = lists.layout_of(cur)
     vendor = None
-    if layout == lists.STRUCTURES:
+    if layout == _STRUCTURES:
         lists.walk_structures(cur, count, reading)
-    elif layout == lists.PAIRS:
+    elif layout == _PAIRS:
         lists.walk_pairs(cur, count, reading)
-    elif layout == lists.CAPTURED:
+    elif layout == _CAPTURED:
         lists.walk_captured(cur, count, reading)
     else:
         vendor = vendor_module("kaifa")
@@ -132,7 +141,7 @@ def decode_body(cur, reading):
             vendor = vendor_module(name)
     if vendor is not None:
         reading["meter_manufacturer"] = vendor.MANUFACTURER
-        if layout != lists.STRUCTURES:
+        if layout != _STRUCTURES:
             vendor.scale(reading)
     if len(reading) == 0:
         raise ValueError("no known values in the notification")

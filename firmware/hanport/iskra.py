@@ -18,6 +18,12 @@ Elements marked ? or not listed are skipped.
 """
 
 from . import axdr
+from .compat import const
+
+# A-XDR tags (axdr)
+_OCTET_STRING = const(0x09)
+_UINT8 = const(0x11)
+_ENUM = const(0x16)
 
 MANUFACTURER = "Iskraemeco"
 
@@ -72,7 +78,7 @@ def _tags(buf, pos, end, count):
 
 def value_keys(buf, pos, end, count):
     """Position-to-key table for a value-only list at buf[pos], or None if not Iskraemeco's."""
-    if count not in (4, 9, 10, 12, 18, 33) or buf[pos] != axdr.OCTET_STRING:
+    if count not in (4, 9, 10, 12, 18, 33) or buf[pos] != _OCTET_STRING:
         return None
     size = buf[pos + 1]
     serial = size > 3 and buf[pos + 2] == 0x49 and buf[pos + 3] == 0x53 and buf[pos + 4] == 0x4B
@@ -83,15 +89,15 @@ def value_keys(buf, pos, end, count):
         if count == 18:
             return _POWER_18
         if count == 12:
-            return _ENERGY_12 if tags[2] == axdr.ENUM else _CELJE_12
+            return _ENERGY_12 if tags[2] == _ENUM else _CELJE_12
         if count == 10:
             return _PHASE_10
         if count == 9:
-            return _PHASE_9 if tags[1] == axdr.OCTET_STRING else _GENI_9
+            return _PHASE_9 if tags[1] == _OCTET_STRING else _GENI_9
         return None
-    if count == 4 and tags[1] == axdr.UINT8:
+    if count == 4 and tags[1] == _UINT8:
         return _HOURLY_4
-    if count == 33 and tags[1] == axdr.OCTET_STRING:
+    if count == 33 and tags[1] == _OCTET_STRING:
         return _IE5_33
     return None
 

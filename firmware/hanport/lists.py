@@ -19,16 +19,28 @@ STRUCTURES (and the AT/PL PAIRS) carry scalers; vendor modules scale the others.
 from .compat import const
 from . import axdr, cosem, obis
 
-STRUCTURES = const(1)
-PAIRS = const(2)
-VALUES = const(3)
-CAPTURED = const(4)
+# A-XDR tags (axdr)
+_NULL = const(0x00)
+_ARRAY = const(0x01)
+_STRUCTURE = const(0x02)
+_OCTET_STRING = const(0x09)
+_VISIBLE_STRING = const(0x0A)
+_INT8 = const(0x0F)
+_UINT16 = const(0x12)
+_ENUM = const(0x16)
+_DATE_TIME = const(0x19)
+
+# The layouts (dlms has the same numbers)
+_STRUCTURES = const(1)
+_PAIRS = const(2)
+_VALUES = const(3)
+_CAPTURED = const(4)
 _VALUE_ATTRIBUTE = const(2)  # attribute 2 of a data or register object is its value
 
 
 def _obis_id(cur):
     """Read an `09 06` OBIS octet-string and return its lookup int."""
-    if cur.byte() != axdr.OCTET_STRING or cur.byte() != 6:
+    if cur.byte() != _OCTET_STRING or cur.byte() != 6:
         raise ValueError("expected a 6-byte OBIS code")
     buf = cur.buf
     pos = cur.take(6)
@@ -39,9 +51,9 @@ def store(cur, key, reading):
     """Decode the next item as the value of `key` into reading; returns it (None: skipped)."""
     if key == "meter_datetime":
         tag = cur.peek()
-        if tag == axdr.OCTET_STRING or tag == axdr.DATE_TIME:
+        if tag == _OCTET_STRING or tag == _DATE_TIME:
             cur.byte()
-            size = 12 if tag == axdr.DATE_TIME else cur.length()
+            size = 12 if tag == _DATE_TIME else cur.length()
             pos = cur.take(size)
             # The APDU header's time, when present, is the one reported (as amshan does).
             if size == 12 and key not in reading:
@@ -69,23 +81,23 @@ def layout_of(cur):
     buf = cur.buf
     pos = cur.pos
     tag = cur.peek()
-    if tag == axdr.STRUCTURE:
-        return STRUCTURES
-    if tag == axdr.ARRAY and buf[pos + 2] == axdr.STRUCTURE and buf[pos + 4] == axdr.UINT16:
-        return CAPTURED
-    if tag == axdr.OCTET_STRING and buf[pos + 1] == 6:
-        return PAIRS
-    if tag == axdr.VISIBLE_STRING or tag == axdr.OCTET_STRING:  # a list version or clock first
+    if tag == _STRUCTURE:
+        return _STRUCTURES
+    if tag == _ARRAY and buf[pos + 2] == _STRUCTURE and buf[pos + 4] == _UINT16:
+        return _CAPTURED
+    if tag == _OCTET_STRING and buf[pos + 1] == 6:
+        return _PAIRS
+    if tag == _VISIBLE_STRING or tag == _OCTET_STRING:  # a list version or clock first
         after = pos + 2 + buf[pos + 1]
-        if after + 1 < cur.end and buf[after] == axdr.OCTET_STRING and buf[after + 1] == 6:
-            return PAIRS
-    return VALUES
+        if after + 1 < cur.end and buf[after] == _OCTET_STRING and buf[after + 1] == 6:
+            return _PAIRS
+    return _VALUES
 
 
 def walk_structures(cur, count, reading):
     keys = obis.KEYS
     for _ in range(count):
-        if cur.byte() != axdr.STRUCTURE:
+        if cur.byte() != _STRUCTURE:
             raise ValueError("expected {OBIS, value} structure")
         _element(cur, keys, reading)
 
@@ -98,7 +110,7 @@ def _element(cur, keys, reading):
     key = keys.get(_obis_id(cur))
     value = store(cur, key, reading)
     items -= 2
-    if items and cur.peek() == axdr.STRUCTURE:
+    if items and cur.peek() == _STRUCTURE:
         items -= 1
         _apply_scaler(cur, key, value, reading)
     for _ in range(items):
@@ -108,10 +120,10 @@ def _element(cur, keys, reading):
 def _apply_scaler(cur, key, value, reading):
     """Read a {scaler, unit} structure and scale the value just stored under key."""
     cur.byte()
-    if cur.length() != 2 or cur.byte() != axdr.INT8:
+    if cur.length() != 2 or cur.byte() != _INT8:
         raise ValueError("bad scaler/unit structure")
     scaler = cur.int(1)
-    if cur.byte() != axdr.ENUM:
+    if cur.byte() != _ENUM:
         raise ValueError("bad scaler/unit structure")
     cur.byte()
     if key is not None and value is not None and key != "meter_datetime":
@@ -127,27 +139,27 @@ def walk_pairs(cur, count, reading):
     i = 0
     while i < count:
         tag = cur.peek()
-        if tag == axdr.OCTET_STRING and buf[cur.pos + 1] == 6 and i + 1 < count:
+        if tag == _OCTET_STRING and buf[cur.pos + 1] == 6 and i + 1 < count:
             key = keys.get(_obis_id(cur))
             value = store(cur, key, reading)
             i += 2
-            if i < count and cur.peek() == axdr.STRUCTURE and buf[cur.pos + 2] == axdr.INT8:
+            if i < count and cur.peek() == _STRUCTURE and buf[cur.pos + 2] == _INT8:
                 _apply_scaler(cur, key, value, reading)
                 i += 1
-        elif tag == axdr.STRUCTURE:
+        elif tag == _STRUCTURE:
             cur.byte()
             _element(cur, keys, reading)
             i += 1
-        elif tag == axdr.NULL:
+        elif tag == _NULL:
             cur.byte()
             i += 1
-        elif i == 0 and tag == axdr.OCTET_STRING and buf[cur.pos + 1] == 12:
+        elif i == 0 and tag == _OCTET_STRING and buf[cur.pos + 1] == 12:
             store(cur, "meter_datetime", reading)  # the push's clock (Kaifa MA309, AT)
             i += 1
-        elif i == 0 and (tag == axdr.VISIBLE_STRING or tag == axdr.OCTET_STRING):
+        elif i == 0 and (tag == _VISIBLE_STRING or tag == _OCTET_STRING):
             store(cur, "list_ver_id", reading)  # Kamstrup: the version has no OBIS code
             i += 1
-        elif i == count - 1 and tag == axdr.OCTET_STRING and "meter_id" not in reading:
+        elif i == count - 1 and tag == _OCTET_STRING and "meter_id" not in reading:
             store(cur, "meter_id", reading)  # EVN (AT): the meter number closes the list
             i += 1
         else:
@@ -169,16 +181,16 @@ def walk_captured(cur, count, reading):
     objects = axdr.Cursor()
     objects.reset(cur.buf, cur.pos, cur.end)
     cur.skip()  # element 0 is the capture-object list itself
-    if objects.byte() != axdr.ARRAY or objects.length() != count:
+    if objects.byte() != _ARRAY or objects.length() != count:
         raise ValueError("capture objects do not match the %d values" % count)
     objects.skip()
     keys = obis.KEYS
     for _ in range(1, count):
-        if objects.byte() != axdr.STRUCTURE or objects.length() != 4:
+        if objects.byte() != _STRUCTURE or objects.length() != 4:
             raise ValueError("bad capture object")
         objects.skip()  # class id
         key = keys.get(_obis_id(objects))
-        if objects.byte() != axdr.INT8:
+        if objects.byte() != _INT8:
             raise ValueError("bad capture object attribute")
         attribute = objects.int(1)
         objects.skip()  # data index
