@@ -18,24 +18,21 @@ from .reader import Reader, Stats
 
 __all__ = ("Reader", "Stats", "decode_frame")
 
-_REASONS = ("bad HCS", "bad FCS", "oversized", "truncated", "bad format")
-
 
 def decode_frame(frame):
     """One complete HDLC frame (both flags included) to a reading; ValueError if it is not."""
     n = len(frame)
-    if n < 9 or frame[0] != hdlc.FLAG or frame[n - 1] != hdlc.FLAG:
-        raise ValueError("not an HDLC frame: must start and end with 7E")
-    if frame[1] & 0xF0 != 0xA0:
-        raise ValueError("not an HDLC type 3 frame (format byte 0x%02x)" % frame[1])
-    length = ((frame[1] & 0x07) << 8) | frame[2]
-    if length != n - 2:
-        raise ValueError("frame length field says %d bytes, got %d" % (length, n - 2))
-    if frame[1] & 0x08:
-        raise ValueError("segmented frame: feed all segments to a Reader")
-    reason = hdlc.check_frame(frame, 1, n - 1)
-    if reason >= 0:
-        raise ValueError("rejected frame: " + _REASONS[reason])
+    if (
+        n < 9
+        or frame[0] != hdlc.FLAG
+        or frame[n - 1] != hdlc.FLAG
+        or frame[1] & 0xF8 != 0xA0  # type 3, not segmented
+        or (((frame[1] & 0x07) << 8) | frame[2]) != n - 2  # the length field
+        or hdlc.check_frame(frame, 1, n - 1) >= 0
+    ):
+        from . import rejects  # the words for what is wrong, loaded only then
+
+        raise ValueError(rejects.why(frame))
     try:
         return dlms.decode_info(frame, hdlc.info_start(frame, 1, n - 1), n - 3)
     except IndexError:

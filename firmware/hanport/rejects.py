@@ -1,0 +1,26 @@
+"""Why hanport.decode_frame refuses a frame: its checks in order, each with its own words.
+
+Loaded only when a frame fails them (the dongle itself never calls decode_frame).
+"""
+
+from . import hdlc
+
+_REASONS = ("bad HCS", "bad FCS", "oversized", "truncated", "bad format")
+
+
+def why(frame):
+    """The message of the first check the whole frame fails, or None if it fails none."""
+    n = len(frame)
+    if n < 9 or frame[0] != hdlc.FLAG or frame[n - 1] != hdlc.FLAG:
+        return "not an HDLC frame: must start and end with 7E"
+    if frame[1] & 0xF0 != 0xA0:
+        return "not an HDLC type 3 frame (format byte 0x%02x)" % frame[1]
+    length = ((frame[1] & 0x07) << 8) | frame[2]
+    if length != n - 2:
+        return "frame length field says %d bytes, got %d" % (length, n - 2)
+    if frame[1] & 0x08:
+        return "segmented frame: feed all segments to a Reader"
+    reason = hdlc.check_frame(frame, 1, n - 1)
+    if reason >= 0:
+        return "rejected frame: " + _REASONS[reason]
+    return None
