@@ -30,59 +30,41 @@ from .compat import const, ticks_ms
 _GLO_CIPHERING = const(0xDB)
 
 
+# Every counter, in the order as_dict gives them; those in _FRAMER_ERRORS are the HDLC framer's
+# errors by reason (hdlc.BAD_HCS ... hdlc.BAD_FORMAT).
+_COUNTERS = (
+    "frames_ok", "hcs_errors", "fcs_errors", "oversized", "truncated", "bad_format",
+    "undecodable", "push_frames", "abandoned", "skipped_bytes",
+)
+_FRAMER_ERRORS = ("hcs_errors", "fcs_errors", "oversized", "truncated", "bad_format")
+
+
 class Stats:
-    """Counters of what the reader has seen since it was made."""
+    """Counters of what the reader has seen since it was made: frames_ok and undecodable
+    here, the rest read from the HDLC framer that keeps them (see __getattr__)."""
 
     def __init__(self, framer):
         self._framer = framer
         self.undecodable = 0
         self.frames_ok = 0
 
-    @property
-    def hcs_errors(self):
-        return self._framer.errors[hdlc.BAD_HCS]
-
-    @property
-    def fcs_errors(self):
-        return self._framer.errors[hdlc.BAD_FCS]
-
-    @property
-    def oversized(self):
-        return self._framer.errors[hdlc.OVERSIZED]
-
-    @property
-    def truncated(self):
-        return self._framer.errors[hdlc.TRUNCATED]
-
-    @property
-    def bad_format(self):
-        return self._framer.errors[hdlc.BAD_FORMAT]
-
-    @property
-    def skipped_bytes(self):
-        return self._framer.skipped
-
-    @property
-    def push_frames(self):
-        return self._framer.push_frames
-
-    @property
-    def abandoned(self):
-        return self._framer.abandoned
+    def __getattr__(self, name):
+        """hcs_errors, fcs_errors, oversized, truncated, bad_format, push_frames, abandoned and
+        skipped_bytes, as the framer counts them now (one method, not eight properties)."""
+        framer = self._framer
+        if name in _FRAMER_ERRORS:
+            return framer.errors[_FRAMER_ERRORS.index(name)]
+        if name == "push_frames" or name == "abandoned":
+            return getattr(framer, name)
+        if name == "skipped_bytes":
+            return framer.skipped
+        raise AttributeError(name)
 
     def as_dict(self):
-        return {
-            "frames_ok": self.frames_ok,
-            "hcs_errors": self.hcs_errors,
-            "fcs_errors": self.fcs_errors,
-            "oversized": self.oversized,
-            "truncated": self.truncated,
-            "bad_format": self.bad_format,
-            "undecodable": self.undecodable,
-            "push_frames": self.push_frames,
-            "abandoned": self.abandoned,
-            "skipped_bytes": self.skipped_bytes,
-        }
+        out = {}
+        for name in _COUNTERS:
+            out[name] = getattr(self, name)
+        return out
 
 
 class Reader:
