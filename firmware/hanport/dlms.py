@@ -79,18 +79,9 @@ def decode_apdu(buf, start, end, cur, cipher=None):
         if tag == _GENERAL_GLO_CIPHERING or tag == _GENERAL_DED_CIPHERING:
             if cipher is None:
                 raise ValueError("encrypted APDU (0x%02x): no decryption key" % tag)
-            title = start + 2
-            start, end = cipher.open(buf, start, end)  # the tag is checked first
-            if end - start < 6 or buf[start] != _DATA_NOTIFICATION:
-                raise ValueError("decrypted APDU is not a data notification (wrong key?)")
-            reading = decode_apdu(buf, start, end, cur)
-            if "meter_manufacturer" not in reading:
-                from . import makers  # the system title names the maker (AT Kaifa, Sagemcom)
+            from . import otherframes  # loaded already: with the key
 
-                maker = makers.name(buf, title)
-                if maker is not None:
-                    reading["meter_manufacturer"] = maker
-            return reading
+            return otherframes.decode_ciphered(buf, start, end, cur, cipher)
         if tag == _GENERAL_BLOCK_TRANSFER:
             raise ValueError("general block transfer APDU (0xE0): feed all blocks to a Reader")
         raise ValueError("APDU 0x%02x is not a data notification" % tag)
@@ -123,7 +114,7 @@ def decode_body(cur, reading):
     elif layout == _PAIRS:
         lists.walk_pairs(cur, count, reading)
     elif layout == _CAPTURED:
-        lists.walk_captured(cur, count, reading)
+        vendor_module("landisgyr").walk(cur, count, reading)  # the one meter with this layout
     else:
         vendor = vendor_module("kaifa")
         keys = vendor.value_keys(cur.buf, cur.pos, count)

@@ -11,7 +11,8 @@ Meters lay out the same readings in three ways; the first element tells which:
     VALUES      structure of bare values, known by position          Kaifa (NO), Iskraemeco
     CAPTURED    structure of {capture objects}, value, value, ...     Landis+Gyr E450 (CH)
                 01 n (02 04 12 <class> 09 06 <obis> 0F <attribute> 12 <index>)... | <value>...
-                element i is the value of capture object i (object 0: the list itself)
+                element i is the value of capture object i (object 0: the list itself);
+                walked by the landisgyr module, imported for it
 
 STRUCTURES (and the AT/PL PAIRS) carry scalers; vendor modules scale the others.
 """
@@ -35,10 +36,9 @@ _STRUCTURES = const(1)
 _PAIRS = const(2)
 _VALUES = const(3)
 _CAPTURED = const(4)
-_VALUE_ATTRIBUTE = const(2)  # attribute 2 of a data or register object is its value
 
 
-def _obis_id(cur):
+def read_obis_id(cur):
     """Read an `09 06` OBIS octet-string and return its lookup int."""
     if cur.byte() != _OCTET_STRING or cur.byte() != 6:
         raise ValueError("expected a 6-byte OBIS code")
@@ -107,7 +107,7 @@ def _element(cur, keys, reading):
     items = cur.length()
     if items < 2:
         raise ValueError("element structure has %d items" % items)
-    key = keys.get(_obis_id(cur))
+    key = keys.get(read_obis_id(cur))
     value = store(cur, key, reading)
     items -= 2
     if items and cur.peek() == _STRUCTURE:
@@ -140,7 +140,7 @@ def walk_pairs(cur, count, reading):
     while i < count:
         tag = cur.peek()
         if tag == _OCTET_STRING and buf[cur.pos + 1] == 6 and i + 1 < count:
-            key = keys.get(_obis_id(cur))
+            key = keys.get(read_obis_id(cur))
             value = store(cur, key, reading)
             i += 2
             if i < count and cur.peek() == _STRUCTURE and buf[cur.pos + 2] == _INT8:
@@ -174,27 +174,3 @@ def walk_values(cur, count, keys, reading):
             cur.skip()
         else:
             store(cur, key, reading)
-
-
-def walk_captured(cur, count, reading):
-    """Values named by the capture-object list that opens the structure (a push setup's)."""
-    objects = axdr.Cursor()
-    objects.reset(cur.buf, cur.pos, cur.end)
-    cur.skip()  # element 0 is the capture-object list itself
-    if objects.byte() != _ARRAY or objects.length() != count:
-        raise ValueError("capture objects do not match the %d values" % count)
-    objects.skip()
-    keys = obis.KEYS
-    for _ in range(1, count):
-        if objects.byte() != _STRUCTURE or objects.length() != 4:
-            raise ValueError("bad capture object")
-        objects.skip()  # class id
-        key = keys.get(_obis_id(objects))
-        if objects.byte() != _INT8:
-            raise ValueError("bad capture object attribute")
-        attribute = objects.int(1)
-        objects.skip()  # data index
-        if attribute == _VALUE_ATTRIBUTE:
-            store(cur, key, reading)
-        else:
-            cur.skip()
