@@ -28,10 +28,6 @@ _STRUCTURES = const(1)
 _PAIRS = const(2)
 _CAPTURED = const(4)
 
-# Which vendor module names and scales a list, by the start of its list version (the first
-# match wins), else by its layout. A vendor's module is imported when its first list arrives,
-# so a dongle holds only its own meter's code.
-_VENDOR_BY_VERSION = (("AIDON", "aidon"), ("KFM", "kaifa"), ("Kamstrup", "kamstrup"))
 _PACKAGE = __name__.rpartition(".")[0]
 
 
@@ -43,19 +39,6 @@ def vendor_module(name):
         __import__(full)
         module = sys.modules[full]
     return module
-
-
-def vendor_of(list_ver_id, layout):
-    """The name of the vendor module for a list, or None when no vendor claims it."""
-    if list_ver_id is not None:
-        for prefix, name in _VENDOR_BY_VERSION:
-            if list_ver_id.startswith(prefix):
-                return name
-    if layout == _CAPTURED:
-        return "landisgyr"
-    if list_ver_id is None and layout == _STRUCTURES:
-        return "aidon"
-    return None
 
 
 def decode_info(buf, start, end, cur=None, cipher=None):
@@ -127,7 +110,22 @@ def decode_body(cur, reading):
             raise ValueError("value-only list of %d elements from an unknown meter" % count)
         lists.walk_values(cur, count, keys, reading)
     if vendor is None:
-        name = vendor_of(reading.get("list_ver_id"), layout)
+        # Which vendor module names and scales the list: by the start of its list version,
+        # else by its layout. A vendor's module is imported when its first list arrives, so a
+        # dongle holds only its own meter's code.
+        version = reading.get("list_ver_id")
+        name = None
+        if version is not None:
+            if version.startswith("AIDON"):
+                name = "aidon"
+            elif version.startswith("KFM"):
+                name = "kaifa"
+            elif version.startswith("Kamstrup"):
+                name = "kamstrup"
+        elif layout == _STRUCTURES:
+            name = "aidon"
+        if name is None and layout == _CAPTURED:
+            name = "landisgyr"
         if name is not None:
             vendor = vendor_module(name)
     if vendor is not None:

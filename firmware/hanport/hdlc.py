@@ -116,12 +116,6 @@ class Framer:
         """True while parts of a push wait for the rest."""
         return self._base > 0
 
-    def feed(self, data, start=0):
-        """Consume data[start:] (bytes, bytearray or memoryview, any size). Returns where it
-        stopped: len(data), or, with `watch` set, the index of a byte that may open an M-Bus
-        telegram (68), a P1 telegram (/) or `watch_also` between frames, left for the reader."""
-        return self._run(data, start, len(data))
-
     def expire(self):
         """Give up a push whose next part is more than PUSH_TIMEOUT_MS late. Acts only between
         frames (a frame in progress is checked at the next call)."""
@@ -130,7 +124,13 @@ class Framer:
 
             push.expire(self)
 
-    def _run(self, src, i, end):
+    def feed(self, src, i=0, end=-1):
+        """Consume src[i:end] (bytes, bytearray or memoryview, any size; end -1: all of it).
+        Returns where it stopped: end, or, with `watch` set, the index of a byte that may open
+        an M-Bus telegram (68), a P1 telegram (/) or `watch_also` between frames, left for the
+        reader."""
+        if end < 0:
+            end = len(src)
         buf = self._buf
         size = len(buf)
         state = self._state
@@ -249,7 +249,7 @@ class Framer:
             elif kept > origin:
                 self._state = _HUNT
                 self._n = origin
-                self._run(buf, origin, kept)
+                self.feed(buf, origin, kept)
                 state = self._state
                 n = self._n
                 mark = self._mark

@@ -68,14 +68,6 @@ def store(cur, key, reading):
     return value
 
 
-def _scaled(value, scaler):
-    if scaler == 0 or not isinstance(value, int):
-        return value
-    if scaler > 0:
-        return value * 10**scaler
-    return value / 10 ** (-scaler)
-
-
 def layout_of(cur):
     """Which layout the list at the cursor (just past its count) uses."""
     buf = cur.buf
@@ -126,8 +118,8 @@ def _apply_scaler(cur, key, value, reading):
     if cur.byte() != _ENUM:
         raise ValueError("bad scaler/unit structure")
     cur.byte()
-    if key is not None and value is not None and key != "meter_datetime":
-        reading[key] = _scaled(value, scaler)
+    if scaler and isinstance(value, int) and key is not None and key != "meter_datetime":
+        reading[key] = value * 10**scaler if scaler > 0 else value / 10 ** (-scaler)
 
 
 def walk_pairs(cur, count, reading):
