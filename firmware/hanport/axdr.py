@@ -58,15 +58,12 @@ def text(buf, start, length):
 class Cursor:
     """Position in an A-XDR encoded buffer; reused across frames."""
 
-    def __init__(self):
-        self.buf = b""
-        self.pos = 0
-        self.end = 0
-
-    def reset(self, buf, pos, end):
+    def reset(self, buf=b"", pos=0, end=0):
         self.buf = buf
         self.pos = pos
         self.end = end
+
+    __init__ = reset  # a new cursor is one reset to nothing: one function, not two
 
     def byte(self):
         pos = self.pos

@@ -108,7 +108,7 @@ def decode_body(cur, reading):
             keys = iskra.value_keys(cur.buf, cur.pos, cur.end, count)
         if keys is None:
             raise ValueError("value-only list of %d elements from an unknown meter" % count)
-        lists.walk_values(cur, count, keys, reading)
+        vendor_module("kaifa").walk_values(cur, count, keys, reading)
     if vendor is None:
         # Which vendor module names and scales the list: by the start of its list version,
         # else by its layout. A vendor's module is imported when its first list arrives, so a

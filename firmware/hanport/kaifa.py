@@ -2,9 +2,11 @@
 
 Neither carries scalers: currents come in mA, voltages in 0.1 V, power in W, energy in Wh.
 A Norwegian list is known by its element count (HAN-REFERENCE: Kaifa element counts);
-its clock and energy registers follow the list 2 elements in list 3.
+its clock and energy registers follow the list 2 elements in list 3. walk_values reads such
+lists (Iskraemeco's too) once their keys are known.
 """
 
+from . import lists
 
 MANUFACTURER = "Kaifa"
 
@@ -66,3 +68,13 @@ def scale(reading):
     for key in _VOLTAGES:
         if key in reading:
             reading[key] = reading[key] / 10
+
+
+def walk_values(cur, count, keys, reading):
+    """Bare values, named by position from `keys` (None: skip)."""
+    for i in range(count):
+        key = keys[i]
+        if key is None:
+            cur.skip()
+        else:
+            lists.store(cur, key, reading)

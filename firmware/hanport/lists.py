@@ -9,6 +9,7 @@ Meters lay out the same readings in three ways; the first element tells which:
                 (AT/PL Kaifa MA309, Sagemcom T210-D: [09 0C <clock>] | 09 06 <obis> |
                 <value> | [02 02 0F <scaler> 16 <unit>] | ... | [09 nn <meter number>])
     VALUES      structure of bare values, known by position          Kaifa (NO), Iskraemeco
+                (walked by kaifa.walk_values, imported for it)
     CAPTURED    structure of {capture objects}, value, value, ...     Landis+Gyr E450 (CH)
                 01 n (02 04 12 <class> 09 06 <obis> 0F <attribute> 12 <index>)... | <value>...
                 element i is the value of capture object i (object 0: the list itself);
@@ -156,13 +157,3 @@ def walk_pairs(cur, count, reading):
             i += 1
         else:
             raise ValueError("expected an OBIS code at list element %d" % i)
-
-
-def walk_values(cur, count, keys, reading):
-    """Bare values, named by position from `keys` (None: skip)."""
-    for i in range(count):
-        key = keys[i]
-        if key is None:
-            cur.skip()
-        else:
-            store(cur, key, reading)
