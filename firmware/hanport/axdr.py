@@ -10,6 +10,7 @@ which callers treat the same way.
 """
 
 import struct
+from binascii import hexlify
 
 from .compat import const
 
@@ -44,15 +45,6 @@ _FIXED = (b"\x00\xff\xff\x01\xff\x04\x04\xff\xff\xff\xff\xff\xff\x01\xff\x01"
 #         10  11  12  13  14  15  16  17  18  19  1A  1B
 
 _MAX_DEPTH = const(8)
-
-
-def text(buf, start, length):
-    """Bytes as str: ASCII/UTF-8 as sent, or hex when the meter sends binary."""
-    raw = bytes(buf[start : start + length])
-    try:
-        return raw.decode("utf-8")
-    except (UnicodeError, ValueError):
-        return "".join("{:02x}".format(b) for b in raw)
 
 
 class Cursor:
@@ -145,8 +137,13 @@ class Cursor:
         if tag == _INT8:
             return self.int(1)
         if tag == _OCTET_STRING or tag == _VISIBLE_STRING or tag == _UTF8_STRING:
+            # Text as sent (ASCII/UTF-8), or hex when the meter sends binary.
             size = self.length()
-            return text(self.buf, self.take(size), size)
+            raw = bytes(self.buf[self.take(size) : self.pos])
+            try:
+                return raw.decode("utf-8")
+            except (UnicodeError, ValueError):
+                return hexlify(raw).decode()
         if tag == _INT64:
             return self.int(8)
         if tag == _UINT64:

@@ -101,16 +101,13 @@ class Framer:
         self.abandoned = 0  # pushes given up before their last part
         self._state = _HUNT
         self._base = 0  # where the current frame's flag is; a pending push's parts before it
-        self._n = 0  # bytes held, base included
+        self._n = 0  # bytes held, base included (the reader's pending_bytes)
         self._mark = 0  # next position to act at in _BODY: header check, then end
         self._need = 0  # position just past the closing flag
         self._next_block = 0  # General Block Transfer: the block number expected next
         self._push_ms = 0  # when the pending push's last part arrived
         self.watch = False  # stop at an M-Bus or P1 start byte between frames (see feed)
         self.watch_also = -1  # and at this byte (the reader's DB, when it has a key)
-
-    def pending(self):
-        return self._n
 
     def push_pending(self):
         """True while parts of a push wait for the rest."""

@@ -75,7 +75,7 @@ def feed(reader, data, i):
             before = _hdlc_outcomes(reader)
             first = framer._buf[0]
             i = framer.feed(data, i)
-            if framer.pending() or _hdlc_outcomes(reader) != before:
+            if framer._n or _hdlc_outcomes(reader) != before:
                 mbus.abandon("an HDLC frame broke into an M-Bus push")
             else:
                 framer._buf[0] = first
@@ -85,6 +85,15 @@ def feed(reader, data, i):
             other = reader._other = _framer_for(reader, data[i])
             mbus = reader._mbus
             other.begin()
+
+
+def flush(reader):
+    """Reader.flush, with a frame of another kind in progress."""
+    p1 = reader._p1
+    if p1 is not None and reader._other is p1:
+        p1.flush()
+        if not p1.active:
+            reader._other = None
 
 
 def _framer_for(reader, start):

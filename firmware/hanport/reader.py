@@ -109,11 +109,10 @@ class Reader:
     def flush(self):
         """End of input (a file, a closed port): a P1 telegram whose "!" and CRC have come is
         read without waiting for its line end."""
-        p1 = self._p1
-        if p1 is not None and self._other is p1:
-            p1.flush()
-            if not p1.active:
-                self._other = None
+        if self._other is not None:
+            from . import otherframes
+
+            otherframes.flush(self)
 
     def expire(self):
         """Give up a push that has waited too long for its next part; for callers that poll
@@ -132,7 +131,7 @@ class Reader:
     def pending_bytes(self):
         """Bytes held for a frame not yet complete (0 or 1 between frames)."""
         other = self._other
-        return self._framer.pending() + (other.held() if other is not None else 0)
+        return self._framer._n + (other.held() if other is not None else 0)
 
     def _on_reject(self, reason, is_frame):
         if is_frame:
