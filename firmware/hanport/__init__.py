@@ -24,8 +24,8 @@ def decode_frame(frame):
     n = len(frame)
     if (
         n < 9
-        or frame[0] != hdlc.FLAG
-        or frame[n - 1] != hdlc.FLAG
+        or frame[0] != 0x7E
+        or frame[n - 1] != 0x7E
         or frame[1] & 0xF8 != 0xA0  # type 3, not segmented
         or (((frame[1] & 0x07) << 8) | frame[2]) != n - 2  # the length field
         or hdlc.check_frame(frame, 1, n - 1) >= 0

@@ -24,7 +24,7 @@ on_reject(reason, False) says why.
 from .compat import const, ticks_diff, ticks_ms
 from .crc16 import crc16
 
-FLAG = const(0x7E)
+_FLAG = const(0x7E)
 _GBT = const(0xE0)  # General Block Transfer APDU tag
 _MIN_FRAME = const(7)  # format(2) + dest + src + control + FCS(2)
 _MBUS_START = const(0x68)  # EN 13757-2 long frame: 68 L L 68
@@ -157,7 +157,7 @@ class Framer:
                         reason = BAD_FORMAT if at < 0 else BAD_HCS
                     else:
                         continue
-                elif b != FLAG:
+                elif b != _FLAG:
                     reason = TRUNCATED
                 else:
                     reason = check_frame(buf, base + 1, n - 1)
@@ -168,7 +168,7 @@ class Framer:
                         self._n = n
                         continue
             elif state == _HUNT:
-                if b == FLAG:
+                if b == _FLAG:
                     buf[self._base] = b
                     n = self._base + 1
                     state = _FORMAT
@@ -181,7 +181,7 @@ class Framer:
                     self.skipped += 1
                 continue
             elif state == _FORMAT:
-                if b == FLAG:
+                if b == _FLAG:
                     continue  # flags between frames
                 if b & 0xF0 != 0xA0:
                     # Noise between frames; a half-joined APDU waits for its next part.
@@ -210,7 +210,7 @@ class Framer:
                         from . import push
 
                         push.abandon(self, "push too large for the frame buffer")
-                        buf[0] = FLAG
+                        buf[0] = _FLAG
                         buf[1] = buf[base + 1]
                         buf[2] = b
                         n = 3
@@ -269,7 +269,7 @@ class Framer:
         origin = self._base
         buf = self._buf
         k = base + 1
-        while k < n and buf[k] != FLAG:
+        while k < n and buf[k] != _FLAG:
             k += 1
         self.skipped += k - base
         for j in range(k, n):
@@ -289,7 +289,7 @@ class Framer:
 
             return push.frame_done(self, base, start, end)
         self._on_info(buf, start, end)
-        buf[0] = FLAG
+        buf[0] = _FLAG
         return 1
 
 

@@ -11,7 +11,7 @@ _REASONS = ("bad HCS", "bad FCS", "oversized", "truncated", "bad format")
 def why(frame):
     """The message of the first check the whole frame fails, or None if it fails none."""
     n = len(frame)
-    if n < 9 or frame[0] != hdlc.FLAG or frame[n - 1] != hdlc.FLAG:
+    if n < 9 or frame[0] != 0x7E or frame[n - 1] != 0x7E:
         return "not an HDLC frame: must start and end with 7E"
     if frame[1] & 0xF0 != 0xA0:
         return "not an HDLC type 3 frame (format byte 0x%02x)" % frame[1]
