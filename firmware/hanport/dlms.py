@@ -99,8 +99,8 @@ def decode_body(cur, reading):
     elif layout == _CAPTURED:
         vendor_module("landisgyr").walk(cur, count, reading)  # the one meter with this layout
     else:
-        vendor = vendor_module("kaifa")
-        keys = vendor.value_keys(cur.buf, cur.pos, count)
+        vendor = kaifa = vendor_module("kaifa")  # its walk_values reads any bare value list
+        keys = kaifa.value_keys(cur.buf, cur.pos, count)
         if keys is None:
             from . import iskra  # only for meters that send Iskraemeco's bare value lists
 
@@ -108,7 +108,7 @@ def decode_body(cur, reading):
             keys = iskra.value_keys(cur.buf, cur.pos, cur.end, count)
         if keys is None:
             raise ValueError("value-only list of %d elements from an unknown meter" % count)
-        vendor_module("kaifa").walk_values(cur, count, keys, reading)
+        kaifa.walk_values(cur, count, keys, reading)
     if vendor is None:
         # Which vendor module names and scales the list: by the start of its list version,
         # else by its layout. A vendor's module is imported when its first list arrives, so a

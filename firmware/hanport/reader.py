@@ -4,10 +4,10 @@ Wires the framers to the decoders. One byte stream may carry HDLC frames, M-Bus 
 (68 L L 68) or P1 telegrams (/ ... !CRC): the HDLC framer hunts for frames and stops at a 68 or
 a "/" between frames, and the M-Bus or P1 framer (imported then, on first sight, with the
 reader's side of them in `otherframes`) takes the bytes from there until its frame ends or
-turns out not to be one. All of them use the HDLC
-framer's one buffer and counters (a bad M-Bus checksum or P1 CRC counts in fcs_errors). With
-a key, ciphered APDUs (general-glo/ded-ciphering) are checked and decrypted (`gcm`) before
-the DLMS layer reads them; without one they are counted undecodable.
+turns out not to be one. All of them use the HDLC framer's one buffer and counters (a bad
+M-Bus checksum or P1 CRC counts in fcs_errors). With a key, ciphered APDUs
+(general-glo/ded-ciphering) are checked and decrypted (`gcm`) before the DLMS layer reads
+them; without one they are counted undecodable.
 
 Nothing that arrives from the meter makes `feed` raise: bad frames and undecodable payloads
 are counted in `stats` and dropped. An exception raised by the caller's `on_reading` is the
