@@ -45,6 +45,7 @@ _FIXED = (b"\x00\xff\xff\x01\xff\x04\x04\xff\xff\xff\xff\xff\xff\x01\xff\x01"
 #         10  11  12  13  14  15  16  17  18  19  1A  1B
 
 _MAX_DEPTH = const(8)
+_ENDS_EARLY = "A-XDR data ends early"  # one string for the three places that say it
 
 
 class Cursor:
@@ -60,7 +61,7 @@ class Cursor:
     def byte(self):
         pos = self.pos
         if pos >= self.end:
-            raise ValueError("A-XDR data ends early")
+            raise ValueError(_ENDS_EARLY)
         self.pos = pos + 1
         return self.buf[pos]
 
@@ -79,7 +80,7 @@ class Cursor:
         """Start of the next `size` bytes, advancing past them."""
         pos = self.pos
         if pos + size > self.end:
-            raise ValueError("A-XDR data ends early")
+            raise ValueError(_ENDS_EARLY)
         self.pos = pos + size
         return pos
 
@@ -98,7 +99,7 @@ class Cursor:
 
     def peek(self):
         if self.pos >= self.end:
-            raise ValueError("A-XDR data ends early")
+            raise ValueError(_ENDS_EARLY)
         return self.buf[self.pos]
 
     def skip(self, depth=0):

@@ -21,7 +21,7 @@ or a bad frame breaks in, it does not fit, it times out) `abandoned` counts it a
 on_reject(reason, False) says why.
 """
 
-from .compat import const, ticks_diff, ticks_ms
+from .compat import const, ticks_ms
 from .crc16 import crc16
 
 _FLAG = const(0x7E)

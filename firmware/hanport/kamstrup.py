@@ -16,12 +16,8 @@ _TOTALS = (
 )
 
 
-def is_ct_meter(reading):
-    return reading.get("meter_type", "").startswith("685")
-
-
 def scale(reading):
-    divisor = 1000 if is_ct_meter(reading) else 100
+    divisor = 1000 if reading.get("meter_type", "").startswith("685") else 100  # CT meter
     for key in _CURRENTS:
         if key in reading:
             reading[key] = reading[key] / divisor
