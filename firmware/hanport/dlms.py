@@ -62,9 +62,9 @@ def decode_apdu(buf, start, end, cur, cipher=None):
         if tag == _GENERAL_GLO_CIPHERING or tag == _GENERAL_DED_CIPHERING:
             if cipher is None:
                 raise ValueError("encrypted APDU (0x%02x): no decryption key" % tag)
-            from . import otherframes  # loaded already: with the key
+            from . import gcm  # loaded already: with the key
 
-            return otherframes.decode_ciphered(buf, start, end, cur, cipher)
+            return gcm.decode_ciphered(buf, start, end, cur, cipher)
         if tag == _GENERAL_BLOCK_TRANSFER:
             raise ValueError("general block transfer APDU (0xE0): feed all blocks to a Reader")
         raise ValueError("APDU 0x%02x is not a data notification" % tag)

@@ -1,54 +1,17 @@
-"""The reader's side of M-Bus, P1 and bare ciphered frames, and of keys and ciphered APDUs.
+"""The reader's side of M-Bus, P1 and bare ciphered frames.
 
-Loaded by hanport.Reader when it is given a key, or when the HDLC framer first stops at a byte
-that may open another kind of frame between HDLC frames (68: M-Bus, "/": P1, the key's DB: a
-ciphered APDU without a frame). A dongle whose meter sends plain HDLC never loads it. From then
-on every feed comes here: the framer of the frame in progress takes the bytes until its frame
-ends or turns out not to be one, and the HDLC framer takes the rest.
+Loaded by hanport.Reader when the HDLC framer first stops at a byte that may open another kind
+of frame between HDLC frames (68: M-Bus, "/": P1, with a key DB: a ciphered APDU without a
+frame). A dongle whose meter sends HDLC only never loads it. From then on every feed comes
+here: the framer of the frame in progress takes the bytes until its frame ends or turns out not
+to be one, and the HDLC framer takes the rest.
 """
 
 from .compat import const
 
 _MBUS_START = const(0x68)
 _GLO_CIPHERING = const(0xDB)
-_DATA_NOTIFICATION = const(0x0F)
 _BAD_FCS = const(1)  # hdlc.BAD_FCS: a P1 CRC error counts as an FCS error
-
-
-def decryptor(key, auth_key):
-    """A gcm.Decryptor for keys given as 16 bytes or 32 hex digits."""
-    from . import gcm
-
-    return gcm.Decryptor(_key_bytes(key), _key_bytes(auth_key))
-
-
-def decode_ciphered(buf, start, end, cur, cipher):
-    """dlms.decode_apdu of a general-glo/ded-ciphering APDU at buf[start], with the key's
-    gcm.Decryptor: checked and decrypted in place, then read as a data notification."""
-    from . import dlms
-
-    title = start + 2
-    start, end = cipher.open(buf, start, end)  # the tag is checked first
-    if end - start < 6 or buf[start] != _DATA_NOTIFICATION:
-        raise ValueError("decrypted APDU is not a data notification (wrong key?)")
-    reading = dlms.decode_apdu(buf, start, end, cur)
-    if "meter_manufacturer" not in reading:
-        from . import makers  # the system title names the maker (AT Kaifa, Sagemcom)
-
-        maker = makers.name(buf, title)
-        if maker is not None:
-            reading["meter_manufacturer"] = maker
-    return reading
-
-
-def _key_bytes(key):
-    """A key given as 16 bytes or 32 hex digits, as bytes; None stays None."""
-    if key is None or not isinstance(key, str):
-        return key
-    try:
-        return bytes.fromhex(key)
-    except ValueError:
-        raise ValueError("a key is 32 hex digits")
 
 
 def feed(reader, data, i):

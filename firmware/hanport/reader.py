@@ -84,9 +84,9 @@ class Reader:
         self.last_abandoned = None  # why the last push was given up
         self._cipher = None
         if key is not None:
-            from . import otherframes  # only with a key: AES tables and buffers cost heap
+            from . import gcm  # only with a key: AES tables and buffers cost heap
 
-            self._cipher = otherframes.decryptor(key, auth_key)
+            self._cipher = gcm.decryptor(key, auth_key)
             self._framer.watch_also = _GLO_CIPHERING  # bare ciphered APDUs (Smarty P1)
         self._mbus = None  # the M-Bus framer, made when a 68 is first seen between frames
         self._p1 = None  # the P1 framer, made when a "/" is first seen between frames
