@@ -17,7 +17,6 @@ _LLC_DST = const(0xE6)
 _DATA_NOTIFICATION = const(0x0F)
 _GENERAL_GLO_CIPHERING = const(0xDB)
 _GENERAL_DED_CIPHERING = const(0xDF)
-_GENERAL_BLOCK_TRANSFER = const(0xE0)
 # A-XDR tags (axdr)
 _NULL = const(0x00)
 _ARRAY = const(0x01)
@@ -59,15 +58,13 @@ def decode_info(buf, start, end, cur=None, cipher=None):
 def decode_apdu(buf, start, end, cur, cipher=None):
     tag = buf[start]
     if tag != _DATA_NOTIFICATION:
-        if tag == _GENERAL_GLO_CIPHERING or tag == _GENERAL_DED_CIPHERING:
-            if cipher is None:
-                raise ValueError("encrypted APDU (0x%02x): no decryption key" % tag)
+        if cipher is not None and (tag == _GENERAL_GLO_CIPHERING or tag == _GENERAL_DED_CIPHERING):
             from . import gcm  # loaded already: with the key
 
             return gcm.decode_ciphered(buf, start, end, cur, cipher)
-        if tag == _GENERAL_BLOCK_TRANSFER:
-            raise ValueError("general block transfer APDU (0xE0): feed all blocks to a Reader")
-        raise ValueError("APDU 0x%02x is not a data notification" % tag)
+        from . import rejects  # the words for an APDU that is not read, loaded only then
+
+        raise ValueError(rejects.apdu(tag))
     cur.reset(buf, start + 5, end)  # past the tag and the long-invoke-id-and-priority
     reading = {}
     tag = cur.byte()

@@ -1,6 +1,6 @@
-"""Why hanport.decode_frame refuses a frame: its checks in order, each with its own words.
-
-Loaded only when a frame fails them (the dongle itself never calls decode_frame).
+"""The words for what the parser refuses but rarely meets, loaded only when it does: why
+hanport.decode_frame refuses a frame (the dongle itself never calls it), and why dlms does not
+read an APDU.
 """
 
 from . import hdlc
@@ -24,3 +24,12 @@ def why(frame):
     if reason >= 0:
         return "rejected frame: " + _REASONS[reason]
     return None
+
+
+def apdu(tag):
+    """Why dlms does not read an APDU with this tag (not a data notification, 0F)."""
+    if tag == 0xDB or tag == 0xDF:  # general-glo-ciphering, general-ded-ciphering
+        return "encrypted APDU (0x%02x): no decryption key" % tag
+    if tag == 0xE0:
+        return "general block transfer APDU (0xE0): feed all blocks to a Reader"
+    return "APDU 0x%02x is not a data notification" % tag
