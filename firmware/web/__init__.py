@@ -8,3 +8,12 @@
     portal    setup mode: the dongle's own access point (dnsd answers DNS while it is open)
 Nothing here is imported by the meter reader or the MQTT side.
 """
+
+import sys
+
+
+def drop(name):
+    """Forget submodule `web.<name>` after use, so its code leaves the heap at the next collect
+    (the caller keeps no reference to it)."""
+    sys.modules.pop("web." + name, None)
+    globals().pop(name, None)
