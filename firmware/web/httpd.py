@@ -3,8 +3,8 @@
 Why our own: the dongle needs a handful of routes, and every resource must have a bound that a
 phone on the Wi-Fi cannot push past. What it does and leaves out:
   - at most `MAX_CLIENTS` connections are served at once; each takes one of the slots made in the
-    constructor (an `Exchange` with a head buffer and an output buffer), so serving allocates
-    little. A connection arriving when all slots are busy gets a fixed 503 and is counted in
+    constructor (an `Exchange` with a head buffer that the answer is written through too), so
+    serving allocates little. A connection arriving when all slots are busy gets a fixed 503 and is counted in
     `refused`. One client (one address) may hold all slots but one: the last free slot is kept
     for a client that holds none, so one that reconnects as fast as it is answered cannot starve
     the others;
@@ -38,7 +38,7 @@ MAX_CLIENTS = const(4)  # connections served at once; more are refused with 503
 SOCKETS = const(5)  # connections open at once: the slots and one refusal; the rest wait unaccepted
 HEAD_MAX = const(1024)  # request line + headers, bytes
 BODY_MAX = const(2048)  # request body, bytes (the settings JSON is about 500)
-OUT_MAX = const(512)  # output buffer per slot: small writes are gathered up to this
+OUT_MAX = const(512)  # small writes are gathered up to this, in the slot's head buffer
 TIMEOUT_MS = const(5000)  # deadline for the head, for the body, and for each flush
 
 _BUSY = (
@@ -64,13 +64,20 @@ _ACCEPT_RETRY_MS = const(500)  # after a failed accept (no socket or memory free
 _EAGAIN = const(11)
 
 
+# MicroPython's stream copies what the socket does not take at once, so the slot's buffer is
+# written as it is; CPython's transport may keep the view, so it gets a copy.
+_CPYTHON = hasattr(asyncio, "StreamReaderProtocol")
+
+
 class Exchange:
     """A slot, made once: its buffers, and per request what the routes read (method, path,
     query, host, authorization, body, peer) and the calls that write the answer."""
 
     def __init__(self, timeout_ms):
         self.head = bytearray(HEAD_MAX)
-        self.out = memoryview(bytearray(OUT_MAX))
+        # The answer is written through the same bytes: the head is parsed (and the body
+        # copied out) before the handler writes anything.
+        self.out = memoryview(self.head)[:OUT_MAX]
         self.timeout_s = timeout_ms / 1000
         self.busy = False
         self.clear(None, "")  # every attribute made now: no dict growth while serving
@@ -122,7 +129,8 @@ class Exchange:
         if self.used:
             used = self.used
             self.used = 0
-            self.writer.write(bytes(self.out[:used]))
+            data = self.out[:used]
+            self.writer.write(bytes(data) if _CPYTHON else data)
             await asyncio.wait_for(self.writer.drain(), self.timeout_s)
 
     async def write_file(self, f):
@@ -171,7 +179,6 @@ class Server:
         self._listener, self._ready, self.port = listen.listen(host, port)
         web.drop("listen")
         self._task = asyncio.create_task(self._accept_loop())
-        log.info("http", "listening on port {}", self.port)
         return self.port
 
     def close(self):
@@ -219,20 +226,18 @@ class Server:
         finally:
             self.open -= 1
 
-    def stats(self):
+    def add_counters(self, out):
+        """The server's counters into dict `out` (telemetry.py, through routes.py)."""
         guard = self.guard
-        return {
-            "http_requests": self.requests,
-            "http_refused": self.refused,
-            "http_bad_requests": self.bad_requests,
-            "http_too_large": self.too_large,
-            "http_timeouts": self.timeouts,
-            "http_errors": self.errors,
-            "http_active": self.active,
-            "http_accept_failures": self.accept_failures,
-            "http_wrong_passwords": guard.wrong if guard else 0,
-            "http_auth_throttled": guard.throttled if guard else 0,
-        }
+        out["http_requests"] = self.requests
+        out["http_refused"] = self.refused
+        out["http_bad_requests"] = self.bad_requests
+        out["http_too_large"] = self.too_large
+        out["http_timeouts"] = self.timeouts
+        out["http_errors"] = self.errors
+        out["http_accept_failures"] = self.accept_failures
+        out["http_wrong_passwords"] = guard.wrong if guard else 0
+        out["http_auth_throttled"] = guard.throttled if guard else 0
 
     async def _serve(self, reader, writer):
         """One connection: a free slot (a client already holding one never gets the last free

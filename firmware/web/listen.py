@@ -7,6 +7,7 @@ wait in the network stack (TCP PCBs, not sockets) until a slot and a socket are 
 import select
 import socket
 
+import log
 from compat import const
 
 _BACKLOG = const(8)
@@ -24,5 +25,6 @@ def listen(host, port):
     poller.register(listener, select.POLLIN)
     if port == 0:  # CPython tests: the port the system chose (MicroPython has no getsockname)
         port = getattr(listener, "getsockname")()[1]
+    log.info("http", "listening on port {}", port)
     # ipoll allocates nothing; the poller lives on in the bound method
     return listener, getattr(poller, "ipoll", poller.poll), port

@@ -61,9 +61,7 @@ class Web:
 
     def add_counters(self, out):
         """This side's counters, for telemetry.py."""
-        for key, value in self.server.stats().items():
-            if key != "http_active":
-                out[key] = value
+        self.server.add_counters(out)
         out["http_auth_failures"] = self.auth_failures
         out["config_saves"] = self.config_saves
         out["config_rejects"] = self.config_rejects
