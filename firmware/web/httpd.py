@@ -94,36 +94,43 @@ class Exchange:
         self.mute = False  # a HEAD answer's body is dropped
 
     async def start(self, status, content_type="text/plain", length=None, headers=None):
-        """Send the status line and headers; `headers` is a tuple of (name, value) pairs."""
+        """Send the status line and headers; `headers` is a tuple of (name, value) pairs. They
+        go into the empty buffer without awaiting: no coroutine per line."""
         self.started = True
+        put = self._put
         # No reason phrase: it is optional (RFC 9112, 4) and clients ignore it; a table of
         # them cost 768 B of heap.
-        await self.write(
+        fits = put(
             "HTTP/1.1 {} \r\nContent-Type: {}\r\nConnection: close\r\nCache-Control: "
             "no-store\r\n".format(status, content_type)
         )
         if length is not None:
-            await self.write("Content-Length: {}\r\n".format(length))
+            fits = put("Content-Length: {}\r\n".format(length)) and fits
         for name, value in headers or ():
-            await self.write("{}: {}\r\n".format(name, value))
-        await self.write(b"\r\n")
+            fits = put("{}: {}\r\n".format(name, value)) and fits
+        if not (put(b"\r\n") and fits):
+            raise ValueError("answer head longer than {} bytes".format(OUT_MAX))
         self.mute = self.head_only  # a HEAD answer stops here
 
-    async def write(self, data):
-        """Queue text or bytes; flushes when the buffer fills. A HEAD answer drops the body."""
-        if self.mute:
-            return
+    def _put(self, data):
+        """Queue text or bytes if they fit with what waits; False (nothing queued) if not."""
         if isinstance(data, str):
             data = data.encode()
         n = len(data)
         if self.used + n > OUT_MAX:
-            await self.flush()
-        if n > OUT_MAX:
-            self.writer.write(data)
-            await asyncio.wait_for(self.writer.drain(), self.timeout_s)
-            return
+            return False
         self.out[self.used : self.used + n] = data
         self.used += n
+        return True
+
+    async def write(self, data):
+        """Queue text or bytes; flushes when the buffer fills. A HEAD answer drops the body."""
+        if self.mute or self._put(data):
+            return
+        await self.flush()
+        if not self._put(data):  # larger than the buffer: straight out
+            self.writer.write(data.encode() if isinstance(data, str) else data)
+            await asyncio.wait_for(self.writer.drain(), self.timeout_s)
 
     async def flush(self):
         if self.used:
@@ -345,10 +352,10 @@ class Server:
             scanned = used
         # 2. The request line and the few headers the routes use.
         try:
-            lines = bytes(view[:head_end]).decode().split("\n")
+            lines = str(view[:head_end], "utf-8").split("\n")
         except UnicodeError:
             return _NOT_UTF8
-        parts = lines[0].strip().split(" ")
+        parts = lines.pop(0).strip().split(" ")
         if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[1]:
             return _BAD_LINE
         if parts[0] not in _METHODS:
@@ -357,15 +364,17 @@ class Server:
         x.method = parts[0]
         x.path, _, x.query = parts[1].partition("?")
         chunked = False
-        for line in lines[1:]:
+        for line in lines:
             line = line.strip()
             if not line:
                 continue
-            name, sep, value = line.partition(":")
-            if not sep or not name or name != name.strip():
+            i = line.find(":")
+            if i < 1 or line[i - 1] in " \t":
                 return _BAD_HEADER
-            name = name.lower()
-            value = value.strip()
+            if line[0] not in "cChHaAtT":  # none of the headers below: no copies made
+                continue
+            name = line[:i].lower()
+            value = line[i + 1 :].strip()
             if name == "content-length":
                 if not value.isdigit():
                     return _BAD_LENGTH
