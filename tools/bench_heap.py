@@ -11,8 +11,8 @@ the interpreter with a roomy fixed heap, printing:
     simulated minutes (simulator at 10x from just before an hour, so list 3 is in; a real
     mosquitto with discovery; the page and the API polled every second);
   - the largest free block at each point, from micropython.mem_info()'s "max free sz".
-Printed, never asserted (`--json` for machines). The UART twin's receive buffer (4 KB) is in
-these figures; on the board the UART driver keeps it outside the MicroPython heap.
+Printed, never asserted (`--json` for machines). The UART twin's receive buffer is C memory in the
+32-bit build (not in these figures), as the board's UART driver keeps it outside the heap.
 """
 
 import argparse

@@ -85,6 +85,8 @@ def _fingerprint(folder):
 # `network` and `cryptolib` (C modules on the chip, costing its heap nothing for code), and
 # `uartline`, the line model the UART twin samples with (the UART hardware on the chip).
 ROM_TWINS = ("machine.py", "network.py", "cryptolib.py", "uartline.py")
+# C memory outside the GC heap, where the chip's UART driver keeps its receive ring buffer.
+C_TWIN = os.path.join(TWIN, "offheap")
 
 
 def _rom_manifest():
@@ -94,6 +96,7 @@ def _rom_manifest():
         'module("ntptime.py", base_path="{}")'.format(os.path.join(SHARED, "lib")),
     ]
     lines += ['module("{}", base_path="{}")'.format(name, TWIN) for name in ROM_TWINS]
+    lines.append('c_module("{}")'.format(C_TWIN))
     return "\n".join(lines) + "\n"
 
 
@@ -113,8 +116,10 @@ def build_mp32(out=sys.stderr):
         fcntl.flock(lock, fcntl.LOCK_EX)  # two test runs at once build it once
         manifest = _rom_manifest()
         rom = hashlib.sha256(manifest.encode())
-        for name in ROM_TWINS:
-            with open(os.path.join(TWIN, name), "rb") as f:
+        for path in [os.path.join(TWIN, name) for name in ROM_TWINS] + [
+            os.path.join(C_TWIN, name) for name in sorted(os.listdir(C_TWIN))
+        ]:
+            with open(path, "rb") as f:
                 rom.update(f.read())
         stamp = _fingerprint(SHARED) + rom.hexdigest()
         try:

@@ -20,7 +20,8 @@ garbage or nothing, as on a wire. Without `line:` every setting reads the bytes 
 Reads never block. Each `any()`/`readinto()`/`read()` first drains the source into a receive
 buffer of `rxbuf` bytes, as the ESP32's UART driver does between polls; bytes that find it full
 are dropped and counted in `overruns` (newest lost first, as on the chip). On the board that
-buffer lives outside the MicroPython heap; here it costs `rxbuf` bytes of heap.
+buffer lives outside the MicroPython heap; so it does in the 32-bit build, whose C module
+`offheap` (tools/hosttwin/offheap) gives C memory; elsewhere it costs `rxbuf` bytes of heap.
 
 Watchdog: `WDT.feeds` counts feeds; a feed later than the timeout (the chip would have reset)
 is counted in `WDT.missed` and reported on stderr. `reset()` ends the process with exit status
@@ -51,6 +52,12 @@ except AttributeError:  # CPython
 
     def _add(a, b):
         return a + b
+
+
+try:  # the 32-bit build's C memory: the ring costs the GC heap no more than the chip's does
+    from offheap import bytearray as _ring
+except ImportError:  # other interpreters: a heap bytearray
+    _ring = bytearray
 
 
 def _say(text):
@@ -90,7 +97,7 @@ class UART:
         rxbuf = kwargs.get("rxbuf", 256)
         if getattr(self, "rxbuf", None) != rxbuf:
             self.rxbuf = rxbuf
-            self._buf = bytearray(rxbuf)  # the driver's ring buffer
+            self._buf = _ring(rxbuf)  # the driver's ring buffer
             self._mv = memoryview(self._buf)
             self._scratch = memoryview(bytearray(64))  # where overrun bytes go to be dropped
         self._head = 0
