@@ -132,6 +132,13 @@ class Exchange:
             self.writer.write(data.encode() if isinstance(data, str) else data)
             await asyncio.wait_for(self.writer.drain(), self.timeout_s)
 
+    async def write_all(self, pieces):
+        """Write every piece of an iterable (jsonout.pieces, metrics.lines), with one coroutine
+        for them all: a piece that fits the buffer is queued by a plain call."""
+        for data in pieces:
+            if not (self.mute or self._put(data)):
+                await self.write(data)
+
     async def flush(self):
         if self.used:
             used = self.used

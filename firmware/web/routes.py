@@ -113,8 +113,7 @@ class Web:
                 counters, gauges = self.telemetry()
                 state = self.state
                 await resp.start(200, "text/plain; version=0.0.4; charset=utf-8")
-                for piece in metrics.lines(state.values, state.lists(), counters, gauges):
-                    await resp.write(piece)
+                await resp.write_all(metrics.lines(state.values, state.lists(), counters, gauges))
                 return
             if path != "/settings" and not path.startswith("/api/"):
                 await resp.send(404, "not found\n")
@@ -129,8 +128,7 @@ class Web:
     async def _json(self, resp, status, obj):
         # Written in pieces without a Content-Length (every answer ends with the connection).
         await resp.start(status, "application/json")
-        for piece in jsonout.pieces(obj):
-            await resp.write(piece)
+        await resp.write_all(jsonout.pieces(obj))
 
     async def _file(self, resp, name):
         path = "{}/{}".format(self.www_dir, name)
