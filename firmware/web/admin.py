@@ -88,7 +88,7 @@ async def auth(w, req, resp):
         if guard is not None:
             guard.passed(req.peer)
         return True
-    w.auth_failures += 1
+    w.http_auth_failures += 1
     if given is not None:  # a browser asks first without a password: no failure
         if guard is None:  # the first wrong password
             from web.authguard import AuthGuard

@@ -178,13 +178,15 @@ class Server:
         self._task = None
         self.port = None
         self.open = 0  # accepted connections not yet closed
-        self.accept_failures = 0
-        self.requests = 0  # requests answered by the handler
-        self.refused = 0  # connections turned away because every slot was busy
-        self.bad_requests = 0  # 400, 411, 501: malformed or unsupported
-        self.too_large = 0  # 413 and 431
-        self.timeouts = 0  # 408, or a client that would not take its answer
-        self.errors = 0  # the handler raised (500) or the connection failed
+        # Counters, named as telemetry.py shows them (the names are then shared by the code
+        # and add_counters' keys, not stored twice).
+        self.http_accept_failures = 0
+        self.http_requests = 0  # requests answered by the handler
+        self.http_refused = 0  # connections turned away because every slot was busy
+        self.http_bad_requests = 0  # 400, 411, 501: malformed or unsupported
+        self.http_too_large = 0  # 413 and 431
+        self.http_timeouts = 0  # 408, or a client that would not take its answer
+        self.http_errors = 0  # the handler raised (500) or the connection failed
         self.active = 0
 
     async def start(self, host="0.0.0.0", port=80):
@@ -220,7 +222,7 @@ class Server:
             except OSError as exc:
                 if exc.args and exc.args[0] == _EAGAIN:  # taken back by the client
                     continue
-                self.accept_failures += 1  # no socket or memory free: wait, then again
+                self.http_accept_failures += 1  # no socket or memory free: wait, then again
                 await sleep_ms(_ACCEPT_RETRY_MS)
                 continue
             self.open += 1
@@ -232,7 +234,7 @@ class Server:
                 sock.setblocking(False)
                 reader, writer = await stream_pair(sock, peer)
             except Exception as exc:
-                self.errors += 1
+                self.http_errors += 1
                 sock.close()
                 log.debug("http", "connection failed: {!r}", exc)
                 return
@@ -243,13 +245,13 @@ class Server:
     def add_counters(self, out):
         """The server's counters into dict `out` (telemetry.py, through routes.py)."""
         guard = self.guard
-        out["http_requests"] = self.requests
-        out["http_refused"] = self.refused
-        out["http_bad_requests"] = self.bad_requests
-        out["http_too_large"] = self.too_large
-        out["http_timeouts"] = self.timeouts
-        out["http_errors"] = self.errors
-        out["http_accept_failures"] = self.accept_failures
+        out["http_requests"] = self.http_requests
+        out["http_refused"] = self.http_refused
+        out["http_bad_requests"] = self.http_bad_requests
+        out["http_too_large"] = self.http_too_large
+        out["http_timeouts"] = self.http_timeouts
+        out["http_errors"] = self.http_errors
+        out["http_accept_failures"] = self.http_accept_failures
         out["http_wrong_passwords"] = guard.wrong if guard else 0
         out["http_auth_throttled"] = guard.throttled if guard else 0
 
@@ -280,7 +282,7 @@ class Server:
             slot = None  # kept for a new client
         try:
             if slot is None:
-                self.refused += 1
+                self.http_refused += 1
                 writer.write(_BUSY)
                 await asyncio.wait_for(writer.drain(), self.timeout_ms / 1000)
             else:
@@ -289,9 +291,9 @@ class Server:
                 slot.clear(writer, peer)
                 await self._exchange(reader, slot)
         except asyncio.TimeoutError:
-            self.timeouts += 1
+            self.http_timeouts += 1
         except Exception as exc:  # a reset by the peer, or a bug: count it, keep serving
-            self.errors += 1
+            self.http_errors += 1
             log.debug("http", "connection failed: {!r}", exc)
         finally:
             if slot is not None:
@@ -321,11 +323,11 @@ class Server:
         x.head_only = x.method == "HEAD"
         try:
             await self.handler(x, x)
-            self.requests += 1
+            self.http_requests += 1
         except asyncio.TimeoutError:
             raise
         except Exception as exc:
-            self.errors += 1
+            self.http_errors += 1
             log.error("http", "{} {} failed: {!r}", x.method, x.path, exc)
             if not x.started:
                 await x.send(500, "internal error\n")

@@ -35,11 +35,11 @@ async def answer(server, reader, x, why):
     to a bound) what the client still sends."""
     status, text = WHY[why]
     if status in (413, 431):
-        server.too_large += 1
+        server.http_too_large += 1
     elif status == 408:
-        server.timeouts += 1
+        server.http_timeouts += 1
     else:
-        server.bad_requests += 1
+        server.http_bad_requests += 1
     text = text.format(method=x.method, head=HEAD_MAX, body=BODY_MAX)
     log.debug("http", "{} from {}: {}", status, x.peer, text)
     await x.send(status, text + "\n")

@@ -44,7 +44,7 @@ class Web:
         self.user = http_cfg["user"]
         self.password = http_cfg["password"]
         self.server = httpd.Server(self.handle)
-        self.auth_failures = 0
+        self.http_auth_failures = 0  # named as telemetry shows it: one name for both
         self.config_saves = 0
         self.config_rejects = 0
         self.update_session = None  # a bundle being received (web/update.py)
@@ -62,7 +62,7 @@ class Web:
     def add_counters(self, out):
         """This side's counters, for telemetry.py."""
         self.server.add_counters(out)
-        out["http_auth_failures"] = self.auth_failures
+        out["http_auth_failures"] = self.http_auth_failures
         out["config_saves"] = self.config_saves
         out["config_rejects"] = self.config_rejects
         out["update_commits"] = self.update_commits
