@@ -16,6 +16,7 @@ passwords slow the client down (authguard.py, kept by httpd.py once one came).
 
 import asyncio
 import binascii
+import sys
 
 import log
 import web
@@ -25,7 +26,22 @@ _RESTART_DELAY_MS = 1000
 
 
 async def handle(w, req, resp):
-    """Route one request that routes.py does not answer itself; `w` is its Web."""
+    """Route one request that routes.py does not answer itself; `w` is its Web. The modules it
+    imports (settings.py with config.py, update.py with swap.py, ...) leave again after it,
+    but for an update's while its bundle comes in."""
+    before = set(sys.modules)
+    try:
+        await _route(w, req, resp)
+    finally:
+        if w.update_session is None:
+            web.drop("settings")
+            web.drop("update")
+            sys.modules.pop("swap", None)  # update.py's, kept while its bundle came in
+            for name in [n for n in sys.modules if n not in before and n[:4] != "web."]:
+                sys.modules.pop(name, None)  # config.py, ... (the app dropped them after boot)
+
+
+async def _route(w, req, resp):
     path = req.path
     write = req.method in ("POST", "PUT")
     if path == "/settings" and not write:
@@ -35,22 +51,15 @@ async def handle(w, req, resp):
         if await auth(w, req, resp):
             from web import settings  # a few times in a dongle's life
 
-            try:
-                if write:
-                    await settings.save(w, req, resp)
-                else:
-                    await settings.show(w, resp)
-            finally:
-                web.drop("settings")
+            if write:
+                await settings.save(w, req, resp)
+            else:
+                await settings.show(w, resp)
     elif path.startswith("/api/v1/update"):
         if await auth(w, req, resp):
             from web import update  # in the heap while a bundle comes in
 
-            try:
-                await update.handle(w, req, resp, path[len("/api/v1/update"):])
-            finally:
-                if w.update_session is None:
-                    web.drop("update")
+            await update.handle(w, req, resp, path[len("/api/v1/update"):])
     elif path == "/api/v1/restart" and write:
         if await auth(w, req, resp):
             await restart(w, resp)
