@@ -226,7 +226,8 @@ class App:
         self.line_search = linefind.LineFinder(
             self._line_setter, self._clock(), self.source.bytes_in, self._good_frames(), start
         )
-        log.info("meter", "searching the line settings, from {}", LINE_NAMES[start])
+        first = LINE_NAMES[self.line_search.index]  # 2400 8E1 begins at 8N1 (linefind.py)
+        log.info("meter", "searching the line settings, from {}", first)
 
     def _good_frames(self):
         stats = self.reader.stats
