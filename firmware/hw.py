@@ -82,7 +82,7 @@ def make_wlan():
 
 
 def make_ap():
-    """The access-point interface setup mode opens (web/portal.py)."""
+    """The access-point interface setup mode opens (web/setupmode.py)."""
     return network.WLAN(network.AP_IF)
 
 

@@ -23,20 +23,29 @@ def number(value):
 
 def pieces(obj):
     """The same text as dumps(obj), in small pieces: an HTTP answer is written out as they come,
-    so no string the size of the whole answer is ever built."""
+    so no string the size of the whole answer is ever built. A plain value goes out with its
+    key in one piece (no generator of its own): the fewer allocations, the less the heap
+    fragments."""
     if isinstance(obj, dict):
         sep = "{"
         for key in obj:
-            yield sep + json.dumps(str(key)) + ": "
+            value = obj[key]
+            if isinstance(value, (dict, list, tuple)):
+                yield "{}{}: ".format(sep, json.dumps(str(key)))
+                yield from pieces(value)
+            else:
+                yield "{}{}: {}".format(sep, json.dumps(str(key)), number(value))
             sep = ", "
-            yield from pieces(obj[key])
         yield "{}" if sep == "{" else "}"
     elif isinstance(obj, (list, tuple)):
         sep = "["
         for value in obj:
-            yield sep
+            if isinstance(value, (dict, list, tuple)):
+                yield sep
+                yield from pieces(value)
+            else:
+                yield sep + number(value)
             sep = ", "
-            yield from pieces(value)
         yield "[]" if sep == "[" else "]"
     else:
         yield number(obj)

@@ -43,7 +43,7 @@ def test_a_client_dribbling_its_head_gets_408_at_the_deadline():
             line, took = await dribble(port, 0.1, 10)
         finally:
             server.close()
-        return line, took, server.timeouts
+        return line, took, server.http_timeouts
 
     line, took, timeouts = asyncio.run(main())
     assert line.startswith(b"HTTP/1.1 408"), line
@@ -180,7 +180,7 @@ def test_a_failed_accept_is_retried_after_a_pause_not_at_once(monkeypatch):
         client = socket.create_connection(("127.0.0.1", port))  # the backlog takes it
         try:
             await asyncio.sleep(1.2)
-            return server.accept_failures
+            return server.http_accept_failures
         finally:
             monkeypatch.undo()
             client.close()

@@ -18,7 +18,7 @@ for sub in ("firmware", "tools/hosttwin"):
         sys.path.insert(0, str(ROOT / sub))
 
 import config  # noqa: E402
-from web import routes  # noqa: E402
+from web import admin, routes  # noqa: E402
 
 CLOSED = ("/settings", "/api/v1/config", "/api/v1/update")
 
@@ -112,4 +112,4 @@ def test_which_clients_need_no_password(password, reason, peer, open_, allowed):
     web = routes.Web.__new__(routes.Web)
     web.password = password
     web.portal = _Portal(reason, open_)
-    assert web._setup_client(_Req(peer)) is allowed
+    assert admin.setup_client(web, _Req(peer)) is allowed

@@ -40,8 +40,9 @@ GROUPS = (
     ("common", ("compat", "log", "jsonout", "backoff", "meter", "health", "sensors", "telemetry")),
     ("parser", ("hanport", "uartsrc")),
     ("MQTT", ("publisher", "discovery", "mqttclient", "timedsock", "umqtt.simple")),
-    ("portal", ("web.portal", "web.dnsd")),
-    ("HTTP", ("web.httpd", "web.routes", "web.metrics", "web.state", "web.settings")),
+    ("portal", ("web.portal", "web.setupmode", "web.dnsd")),  # setupmode, dnsd: setup mode only
+    ("HTTP", ("web.httpd", "web.routes", "web.state", "web.metrics")),  # metrics: first scrape
+    ("admin", ("web.admin", "web.authguard", "web.settings")),  # per request, then dropped
     ("energy", ("osloclock", "capacity", "energy", "energystore", "energyview", "energymode")),
     ("boot", ("config", "board", "hw", "gpio", "failsafe", "builder")),  # build() drops most
     ("app", ("wifi", "led", "app")),

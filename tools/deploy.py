@@ -89,7 +89,10 @@ def deploy_commands(port, board_name):
         if os.path.dirname(out) not in made:
             made.add(os.path.dirname(out))
             cmds.append(["mkdir", "-p", os.path.dirname(out)])
-        cmds.append([tool("mpy-cross"), MPY_OPT, "-march=" + board["march"], "-o", out, src])
+        # -s: the file's name on the device, not the PC's path (each module keeps it as a name
+        # in the heap for tracebacks; a long path costs about 30 bytes per module).
+        cmds.append([tool("mpy-cross"), MPY_OPT, "-march=" + board["march"], "-s", rel, "-o", out,
+                     src])
         copies.append((out, rel[:-3] + ".mpy"))
     # The web pages go as the gzip files the dongle serves (made by tools/gzwww.py).
     www = os.path.join(FIRMWARE, "www")

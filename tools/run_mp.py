@@ -194,7 +194,8 @@ def compile_firmware():
             if os.path.exists(out) and os.stat(out).st_mtime_ns >= os.stat(src).st_mtime_ns:
                 continue
             os.makedirs(os.path.dirname(out), exist_ok=True)
-            subprocess.run([_tool("mpy-cross"), MPY_OPT, "-o", out, src], check=True)
+            rel = os.path.relpath(src, FIRMWARE)  # the name tracebacks show, as on the board
+            subprocess.run([_tool("mpy-cross"), MPY_OPT, "-s", rel, "-o", out, src], check=True)
     # A module deleted from firmware/ must not linger as .mpy.
     for folder, _, files in os.walk(out_root):
         for name in files:

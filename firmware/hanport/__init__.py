@@ -10,29 +10,29 @@ Pipeline, one module per step: hdlc (bytes -> frames) -> dlms (frame -> APDU) ->
 scaling) -> a reading: a flat dict keyed by the names in `obis`.
 """
 
+# obis first: its key names become interned strings before the modules that use them load,
+# so their string constants with the same text cost no heap of their own.
+from . import obis  # noqa: F401
 from . import dlms, hdlc
 from .reader import Reader, Stats
 
 __all__ = ("Reader", "Stats", "decode_frame")
 
-_REASONS = ("bad HCS", "bad FCS", "oversized", "truncated", "bad format")
-
 
 def decode_frame(frame):
     """One complete HDLC frame (both flags included) to a reading; ValueError if it is not."""
     n = len(frame)
-    if n < 9 or frame[0] != hdlc.FLAG or frame[n - 1] != hdlc.FLAG:
-        raise ValueError("not an HDLC frame: must start and end with 7E")
-    if frame[1] & 0xF0 != 0xA0:
-        raise ValueError("not an HDLC type 3 frame (format byte 0x%02x)" % frame[1])
-    length = ((frame[1] & 0x07) << 8) | frame[2]
-    if length != n - 2:
-        raise ValueError("frame length field says %d bytes, got %d" % (length, n - 2))
-    if frame[1] & 0x08:
-        raise ValueError("segmented frame: feed all segments to a Reader")
-    reason = hdlc.check_frame(frame, 1, n - 1)
-    if reason >= 0:
-        raise ValueError("rejected frame: " + _REASONS[reason])
+    if (
+        n < 9
+        or frame[0] != 0x7E
+        or frame[n - 1] != 0x7E
+        or frame[1] & 0xF8 != 0xA0  # type 3, not segmented
+        or (((frame[1] & 0x07) << 8) | frame[2]) != n - 2  # the length field
+        or hdlc.check_frame(frame, 1, n - 1) >= 0
+    ):
+        from . import rejects  # the words for what is wrong, loaded only then
+
+        raise ValueError(rejects.why(frame))
     try:
         return dlms.decode_info(frame, hdlc.info_start(frame, 1, n - 1), n - 3)
     except IndexError:

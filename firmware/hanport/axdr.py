@@ -10,83 +10,58 @@ which callers treat the same way.
 """
 
 import struct
+from binascii import hexlify
 
 from .compat import const
 
-NULL = const(0x00)
-ARRAY = const(0x01)
-STRUCTURE = const(0x02)
-BOOLEAN = const(0x03)
-BIT_STRING = const(0x04)
-INT32 = const(0x05)
-UINT32 = const(0x06)
-OCTET_STRING = const(0x09)
-VISIBLE_STRING = const(0x0A)
-UTF8_STRING = const(0x0C)
-BCD = const(0x0D)
-INT8 = const(0x0F)
-INT16 = const(0x10)
-UINT8 = const(0x11)
-UINT16 = const(0x12)
-INT64 = const(0x14)
-UINT64 = const(0x15)
-ENUM = const(0x16)
-FLOAT32 = const(0x17)
-FLOAT64 = const(0x18)
-DATE_TIME = const(0x19)
-DATE = const(0x1A)
-TIME = const(0x1B)
+_NULL = const(0x00)
+_ARRAY = const(0x01)
+_STRUCTURE = const(0x02)
+_BOOLEAN = const(0x03)
+_BIT_STRING = const(0x04)
+_INT32 = const(0x05)
+_UINT32 = const(0x06)
+_OCTET_STRING = const(0x09)
+_VISIBLE_STRING = const(0x0A)
+_UTF8_STRING = const(0x0C)
+_BCD = const(0x0D)
+_INT8 = const(0x0F)
+_INT16 = const(0x10)
+_UINT8 = const(0x11)
+_UINT16 = const(0x12)
+_INT64 = const(0x14)
+_UINT64 = const(0x15)
+_ENUM = const(0x16)
+_FLOAT32 = const(0x17)
+_FLOAT64 = const(0x18)
+_DATE_TIME = const(0x19)
+_DATE = const(0x1A)
+_TIME = const(0x1B)
 
-# Size of fixed-length types by tag; 0 = variable or container.
-_FIXED = {
-    NULL: 0,
-    BOOLEAN: 1,
-    INT32: 4,
-    UINT32: 4,
-    BCD: 1,
-    INT8: 1,
-    INT16: 2,
-    UINT8: 1,
-    UINT16: 2,
-    INT64: 8,
-    UINT64: 8,
-    ENUM: 1,
-    FLOAT32: 4,
-    FLOAT64: 8,
-    DATE_TIME: 12,
-    DATE: 5,
-    TIME: 4,
-}
+# Size of each fixed-length type, by tag; 0xFF: a string, a container or no A-XDR type.
+#         00  01  02  03  04  05  06  07  08  09  0A  0B  0C  0D  0E  0F
+_FIXED = (b"\x00\xff\xff\x01\xff\x04\x04\xff\xff\xff\xff\xff\xff\x01\xff\x01"
+          b"\x02\x01\x02\xff\x08\x08\x01\x04\x08\x0c\x05\x04")
+#         10  11  12  13  14  15  16  17  18  19  1A  1B
 
 _MAX_DEPTH = const(8)
-
-
-def text(buf, start, length):
-    """Bytes as str: ASCII/UTF-8 as sent, or hex when the meter sends binary."""
-    raw = bytes(buf[start : start + length])
-    try:
-        return raw.decode("utf-8")
-    except (UnicodeError, ValueError):
-        return "".join("{:02x}".format(b) for b in raw)
+_ENDS_EARLY = "A-XDR data ends early"  # one string for the three places that say it
 
 
 class Cursor:
     """Position in an A-XDR encoded buffer; reused across frames."""
 
-    def __init__(self):
-        self.buf = b""
-        self.pos = 0
-        self.end = 0
-
-    def reset(self, buf, pos, end):
+    def reset(self, buf=b"", pos=0, end=0):
         self.buf = buf
         self.pos = pos
         self.end = end
 
+    __init__ = reset  # a new cursor is one reset to nothing: one function, not two
+
     def byte(self):
         pos = self.pos
         if pos >= self.end:
-            raise ValueError("A-XDR data ends early")
+            raise ValueError(_ENDS_EARLY)
         self.pos = pos + 1
         return self.buf[pos]
 
@@ -105,7 +80,7 @@ class Cursor:
         """Start of the next `size` bytes, advancing past them."""
         pos = self.pos
         if pos + size > self.end:
-            raise ValueError("A-XDR data ends early")
+            raise ValueError(_ENDS_EARLY)
         self.pos = pos + size
         return pos
 
@@ -124,22 +99,22 @@ class Cursor:
 
     def peek(self):
         if self.pos >= self.end:
-            raise ValueError("A-XDR data ends early")
+            raise ValueError(_ENDS_EARLY)
         return self.buf[self.pos]
 
     def skip(self, depth=0):
         """Skip one complete item, containers included."""
         tag = self.byte()
-        if tag == ARRAY or tag == STRUCTURE:
+        if tag == _ARRAY or tag == _STRUCTURE:
             if depth >= _MAX_DEPTH:
                 raise ValueError("A-XDR nesting too deep")
             for _ in range(self.length()):
                 self.skip(depth + 1)
-        elif tag == OCTET_STRING or tag == VISIBLE_STRING or tag == UTF8_STRING:
+        elif tag == _OCTET_STRING or tag == _VISIBLE_STRING or tag == _UTF8_STRING:
             self.take(self.length())
-        elif tag == BIT_STRING:
+        elif tag == _BIT_STRING:
             self.take((self.length() + 7) >> 3)
-        elif tag in _FIXED:
+        elif tag < len(_FIXED) and _FIXED[tag] != 0xFF:
             self.take(_FIXED[tag])
         else:
             raise ValueError("unknown A-XDR tag 0x%02x" % tag)
@@ -150,38 +125,43 @@ class Cursor:
         Containers are not values: callers walk them with `length()`.
         """
         tag = self.byte()
-        if tag == UINT32:
+        if tag == _UINT32:
             return self.uint(4)
-        if tag == UINT16:
+        if tag == _UINT16:
             return self.uint(2)
-        if tag == INT16:
+        if tag == _INT16:
             return self.int(2)
-        if tag == INT32:
+        if tag == _INT32:
             return self.int(4)
-        if tag == UINT8 or tag == ENUM or tag == BCD:
+        if tag == _UINT8 or tag == _ENUM or tag == _BCD:
             return self.uint(1)
-        if tag == INT8:
+        if tag == _INT8:
             return self.int(1)
-        if tag == OCTET_STRING or tag == VISIBLE_STRING or tag == UTF8_STRING:
+        if tag == _OCTET_STRING or tag == _VISIBLE_STRING or tag == _UTF8_STRING:
+            # Text as sent (ASCII/UTF-8), or hex when the meter sends binary.
             size = self.length()
-            return text(self.buf, self.take(size), size)
-        if tag == INT64:
+            raw = bytes(self.buf[self.take(size) : self.pos])
+            try:
+                return raw.decode("utf-8")
+            except (UnicodeError, ValueError):
+                return hexlify(raw).decode()
+        if tag == _INT64:
             return self.int(8)
-        if tag == UINT64:
+        if tag == _UINT64:
             return self.uint(8)
-        if tag == NULL:
+        if tag == _NULL:
             return None
-        if tag == BOOLEAN:
+        if tag == _BOOLEAN:
             return self.byte() != 0
-        if tag == FLOAT32:
+        if tag == _FLOAT32:
             return struct.unpack(">f", bytes(self.buf[self.take(4) : self.pos]))[0]
-        if tag == FLOAT64:
+        if tag == _FLOAT64:
             return struct.unpack(">d", bytes(self.buf[self.take(8) : self.pos]))[0]
-        if tag == BIT_STRING:
+        if tag == _BIT_STRING:
             bits = self.length()
             size = (bits + 7) >> 3
             return self.uint(size) if size <= 8 else None
-        if tag == DATE_TIME or tag == DATE or tag == TIME:
+        if tag == _DATE_TIME or tag == _DATE or tag == _TIME:
             self.take(_FIXED[tag])
             return None
         raise ValueError("A-XDR tag 0x%02x is not a simple value" % tag)

@@ -11,18 +11,22 @@ key, and refused with a reason when not; block-transfer (E0) APDUs are joined by
 import sys
 
 from .compat import const
-from . import axdr, cosem, lists, obis
+from . import axdr, cosem, lists
 
 _LLC_DST = const(0xE6)
 _DATA_NOTIFICATION = const(0x0F)
 _GENERAL_GLO_CIPHERING = const(0xDB)
 _GENERAL_DED_CIPHERING = const(0xDF)
-_GENERAL_BLOCK_TRANSFER = const(0xE0)
+# A-XDR tags (axdr)
+_NULL = const(0x00)
+_ARRAY = const(0x01)
+_STRUCTURE = const(0x02)
+_OCTET_STRING = const(0x09)
+# Layouts of a notification body (lists)
+_STRUCTURES = const(1)
+_PAIRS = const(2)
+_CAPTURED = const(4)
 
-# Which vendor module names and scales a list, by the start of its list version (the first
-# match wins), else by its layout. A vendor's module is imported when its first list arrives,
-# so a dongle holds only its own meter's code.
-_VENDOR_BY_VERSION = (("AIDON", "aidon"), ("KFM", "kaifa"), ("Kamstrup", "kamstrup"))
 _PACKAGE = __name__.rpartition(".")[0]
 
 
@@ -34,19 +38,6 @@ def vendor_module(name):
         __import__(full)
         module = sys.modules[full]
     return module
-
-
-def vendor_of(list_ver_id, layout):
-    """The name of the vendor module for a list, or None when no vendor claims it."""
-    if list_ver_id is not None:
-        for prefix, name in _VENDOR_BY_VERSION:
-            if list_ver_id.startswith(prefix):
-                return name
-    if layout == lists.CAPTURED:
-        return "landisgyr"
-    if list_ver_id is None and layout == lists.STRUCTURES:
-        return "aidon"
-    return None
 
 
 def decode_info(buf, start, end, cur=None, cipher=None):
@@ -67,34 +58,23 @@ def decode_info(buf, start, end, cur=None, cipher=None):
 def decode_apdu(buf, start, end, cur, cipher=None):
     tag = buf[start]
     if tag != _DATA_NOTIFICATION:
-        if tag == _GENERAL_GLO_CIPHERING or tag == _GENERAL_DED_CIPHERING:
-            if cipher is None:
-                raise ValueError("encrypted APDU (0x%02x): no decryption key" % tag)
-            title = start + 2
-            start, end = cipher.open(buf, start, end)  # the tag is checked first
-            if end - start < 6 or buf[start] != _DATA_NOTIFICATION:
-                raise ValueError("decrypted APDU is not a data notification (wrong key?)")
-            reading = decode_apdu(buf, start, end, cur)
-            if obis.METER_MANUFACTURER not in reading:
-                from . import makers  # the system title names the maker (AT Kaifa, Sagemcom)
+        if cipher is not None and (tag == _GENERAL_GLO_CIPHERING or tag == _GENERAL_DED_CIPHERING):
+            from . import gcm  # loaded already: with the key
 
-                maker = makers.name(buf, title)
-                if maker is not None:
-                    reading[obis.METER_MANUFACTURER] = maker
-            return reading
-        if tag == _GENERAL_BLOCK_TRANSFER:
-            raise ValueError("general block transfer APDU (0xE0): feed all blocks to a Reader")
-        raise ValueError("APDU 0x%02x is not a data notification" % tag)
+            return gcm.decode_ciphered(buf, start, end, cur, cipher)
+        from . import rejects  # the words for an APDU that is not read, loaded only then
+
+        raise ValueError(rejects.apdu(tag))
     cur.reset(buf, start + 5, end)  # past the tag and the long-invoke-id-and-priority
     reading = {}
     tag = cur.byte()
-    if tag == axdr.OCTET_STRING or tag == 0x0C:
-        if tag == axdr.OCTET_STRING and cur.length() != 12:
+    if tag == _OCTET_STRING or tag == 0x0C:
+        if tag == _OCTET_STRING and cur.length() != 12:
             raise ValueError("notification date-time is not 12 bytes")
         when = cosem.iso_datetime(buf, cur.take(12))
         if when is not None:
-            reading[obis.METER_DATETIME] = when
-    elif tag != axdr.NULL:
+            reading["meter_datetime"] = when
+    elif tag != _NULL:
         raise ValueError("bad notification date-time tag 0x%02x" % tag)
     decode_body(cur, reading)
     return reading
@@ -102,22 +82,22 @@ def decode_apdu(buf, start, end, cur, cipher=None):
 
 def decode_body(cur, reading):
     tag = cur.byte()
-    if tag != axdr.STRUCTURE and tag != axdr.ARRAY:
+    if tag != _STRUCTURE and tag != _ARRAY:
         raise ValueError("notification body is not a list (tag 0x%02x)" % tag)
     count = cur.length()
     if count == 0:
         raise ValueError("empty notification body")
     layout = lists.layout_of(cur)
     vendor = None
-    if layout == lists.STRUCTURES:
+    if layout == _STRUCTURES:
         lists.walk_structures(cur, count, reading)
-    elif layout == lists.PAIRS:
+    elif layout == _PAIRS:
         lists.walk_pairs(cur, count, reading)
-    elif layout == lists.CAPTURED:
-        lists.walk_captured(cur, count, reading)
+    elif layout == _CAPTURED:
+        vendor_module("landisgyr").walk(cur, count, reading)  # the one meter with this layout
     else:
-        vendor = vendor_module("kaifa")
-        keys = vendor.value_keys(cur.buf, cur.pos, count)
+        vendor = kaifa = vendor_module("kaifa")  # its walk_values reads any bare value list
+        keys = kaifa.value_keys(cur.buf, cur.pos, count)
         if keys is None:
             from . import iskra  # only for meters that send Iskraemeco's bare value lists
 
@@ -125,14 +105,29 @@ def decode_body(cur, reading):
             keys = iskra.value_keys(cur.buf, cur.pos, cur.end, count)
         if keys is None:
             raise ValueError("value-only list of %d elements from an unknown meter" % count)
-        lists.walk_values(cur, count, keys, reading)
+        kaifa.walk_values(cur, count, keys, reading)
     if vendor is None:
-        name = vendor_of(reading.get(obis.LIST_VER_ID), layout)
+        # Which vendor module names and scales the list: by the start of its list version,
+        # else by its layout. A vendor's module is imported when its first list arrives, so a
+        # dongle holds only its own meter's code.
+        version = reading.get("list_ver_id")
+        name = None
+        if version is not None:
+            if version.startswith("AIDON"):
+                name = "aidon"
+            elif version.startswith("KFM"):
+                name = "kaifa"
+            elif version.startswith("Kamstrup"):
+                name = "kamstrup"
+        elif layout == _STRUCTURES:
+            name = "aidon"
+        if name is None and layout == _CAPTURED:
+            name = "landisgyr"
         if name is not None:
             vendor = vendor_module(name)
     if vendor is not None:
-        reading[obis.METER_MANUFACTURER] = vendor.MANUFACTURER
-        if layout != lists.STRUCTURES:
+        reading["meter_manufacturer"] = vendor.MANUFACTURER
+        if layout != _STRUCTURES:
             vendor.scale(reading)
     if len(reading) == 0:
         raise ValueError("no known values in the notification")

@@ -17,6 +17,10 @@ On a PC, `tools/hosttwin/cryptolib.py` stands in for the device's `cryptolib`.
 Some meters send the ciphered APDU bare, with no HDLC or M-Bus frame around it: the
 Luxembourg Smarty (its plaintext a P1 telegram) and DLMS pushes without a link layer. `Framer`
 collects one from the stream by its own length field, for a reader that has a key.
+
+Everything else a key brings is here too, so a reader without one never loads it: `decryptor`
+and `key_bytes` (the keys as given) and `decode_ciphered` (the DLMS layer's way into a
+ciphered APDU).
 """
 
 from .compat import const
@@ -30,6 +34,41 @@ _TITLE_BYTES = const(8)
 _KEYSTREAM_BYTES = const(512)  # counter blocks per ECB call: a 500-byte frame takes one call
 _GLO_CIPHERING = const(0xDB)
 _R = 0xE1 << 120  # GHASH reduction: x^128 = x^7 + x^2 + x + 1 in GCM's reflected order
+_DATA_NOTIFICATION = const(0x0F)
+
+
+def decryptor(key, auth_key):
+    """A Decryptor for keys given as 16 bytes or 32 hex digits (auth_key may be None)."""
+    return Decryptor(key_bytes(key), key_bytes(auth_key))
+
+
+def key_bytes(key):
+    """A key given as 16 bytes or 32 hex digits, as bytes; None stays None."""
+    if key is None or not isinstance(key, str):
+        return key
+    try:
+        return bytes.fromhex(key)
+    except ValueError:
+        raise ValueError("a key is 32 hex digits")
+
+
+def decode_ciphered(buf, start, end, cur, cipher):
+    """dlms.decode_apdu of a general-glo/ded-ciphering APDU at buf[start], with the key's
+    Decryptor: checked and decrypted in place, then read as a data notification."""
+    from . import dlms
+
+    title = start + 2
+    start, end = cipher.open(buf, start, end)  # the tag is checked first
+    if end - start < 6 or buf[start] != _DATA_NOTIFICATION:
+        raise ValueError("decrypted APDU is not a data notification (wrong key?)")
+    reading = dlms.decode_apdu(buf, start, end, cur)
+    if "meter_manufacturer" not in reading:
+        from . import makers  # the system title names the maker (AT Kaifa, Sagemcom)
+
+        maker = makers.name(buf, title)
+        if maker is not None:
+            reading["meter_manufacturer"] = maker
+    return reading
 
 
 class Framer:

@@ -7,9 +7,9 @@ Norwegian meters do not byte-stuff, so a frame ends where its length says, never
 next 7E; consecutive frames may share one flag. The framer is a small state machine over
 one preallocated buffer: per byte it does compares and an index write, nothing more.
 When a frame fails a check, the bytes after its opening flag are scanned again, so a good
-frame hidden inside a truncated one is not lost. Segments (S=1) are joined in place: each
-segment's information field is moved to the front of the buffer, and the next segment is
-collected behind it; General Block Transfer blocks are joined the same way.
+frame hidden inside a truncated one is not lost. Segments (S=1) and General Block Transfer
+blocks are joined in place, at the front of the buffer, by `push` (loaded on the first part of
+a push, so a meter that sends whole frames never holds its code).
 
 Every frame whose checksums verify ends as exactly one of:
   - an APDU handed to on_info (the reader turns it into a reading or counts it undecodable);
@@ -21,10 +21,10 @@ or a bad frame breaks in, it does not fit, it times out) `abandoned` counts it a
 on_reject(reason, False) says why.
 """
 
-from .compat import const, ticks_diff, ticks_ms
+from .compat import const, ticks_ms
 from .crc16 import crc16
 
-FLAG = const(0x7E)
+_FLAG = const(0x7E)
 _GBT = const(0xE0)  # General Block Transfer APDU tag
 _MIN_FRAME = const(7)  # format(2) + dest + src + control + FCS(2)
 _MBUS_START = const(0x68)  # EN 13757-2 long frame: 68 L L 68
@@ -101,7 +101,7 @@ class Framer:
         self.abandoned = 0  # pushes given up before their last part
         self._state = _HUNT
         self._base = 0  # where the current frame's flag is; a pending push's parts before it
-        self._n = 0  # bytes held, base included
+        self._n = 0  # bytes held, base included (the reader's pending_bytes)
         self._mark = 0  # next position to act at in _BODY: header check, then end
         self._need = 0  # position just past the closing flag
         self._next_block = 0  # General Block Transfer: the block number expected next
@@ -109,34 +109,25 @@ class Framer:
         self.watch = False  # stop at an M-Bus or P1 start byte between frames (see feed)
         self.watch_also = -1  # and at this byte (the reader's DB, when it has a key)
 
-    def pending(self):
-        return self._n
-
     def push_pending(self):
         """True while parts of a push wait for the rest."""
         return self._base > 0
 
-    def feed(self, data, start=0):
-        """Consume data[start:] (bytes, bytearray or memoryview, any size). Returns where it
-        stopped: len(data), or, with `watch` set, the index of a byte that may open an M-Bus
-        telegram (68), a P1 telegram (/) or `watch_also` between frames, left for the reader."""
-        return self._run(data, start, len(data))
-
     def expire(self):
         """Give up a push whose next part is more than PUSH_TIMEOUT_MS late. Acts only between
         frames (a frame in progress is checked at the next call)."""
-        if not self._base or ticks_diff(self._clock(), self._push_ms) <= PUSH_TIMEOUT_MS:
-            return
-        state = self._state
-        if state == _HUNT or (state == _FORMAT and self._n == self._base + 1):
-            self._abandon("push timed out: no next part within {} ms".format(PUSH_TIMEOUT_MS))
-            if state == _FORMAT:
-                self._buf[0] = FLAG
-                self._n = 1
-            else:
-                self._n = 0
+        if self._base:
+            from . import push  # loaded already: a push is pending
 
-    def _run(self, src, i, end):
+            push.expire(self)
+
+    def feed(self, src, i=0, end=-1):
+        """Consume src[i:end] (bytes, bytearray or memoryview, any size; end -1: all of it).
+        Returns where it stopped: end, or, with `watch` set, the index of a byte that may open
+        an M-Bus telegram (68), a P1 telegram (/) or `watch_also` between frames, left for the
+        reader."""
+        if end < 0:
+            end = len(src)
         buf = self._buf
         size = len(buf)
         state = self._state
@@ -166,7 +157,7 @@ class Framer:
                         reason = BAD_FORMAT if at < 0 else BAD_HCS
                     else:
                         continue
-                elif b != FLAG:
+                elif b != _FLAG:
                     reason = TRUNCATED
                 else:
                     reason = check_frame(buf, base + 1, n - 1)
@@ -177,7 +168,7 @@ class Framer:
                         self._n = n
                         continue
             elif state == _HUNT:
-                if b == FLAG:
+                if b == _FLAG:
                     buf[self._base] = b
                     n = self._base + 1
                     state = _FORMAT
@@ -190,7 +181,7 @@ class Framer:
                     self.skipped += 1
                 continue
             elif state == _FORMAT:
-                if b == FLAG:
+                if b == _FLAG:
                     continue  # flags between frames
                 if b & 0xF0 != 0xA0:
                     # Noise between frames; a half-joined APDU waits for its next part.
@@ -216,8 +207,10 @@ class Framer:
                 elif need > size:
                     if base and length + 2 <= size:
                         # It fits once the pending push is given up: move it to the front.
-                        self._abandon("push too large for the frame buffer")
-                        buf[0] = FLAG
+                        from . import push
+
+                        push.abandon(self, "push too large for the frame buffer")
+                        buf[0] = _FLAG
                         buf[1] = buf[base + 1]
                         buf[2] = b
                         n = 3
@@ -253,7 +246,7 @@ class Framer:
             elif kept > origin:
                 self._state = _HUNT
                 self._n = origin
-                self._run(buf, origin, kept)
+                self.feed(buf, origin, kept)
                 state = self._state
                 n = self._n
                 mark = self._mark
@@ -270,131 +263,35 @@ class Framer:
         blocks are kept, since their numbers show whether the next one follows on."""
         base = self._base
         if base and not self._next_block:
-            self._abandon("HDLC segments broken by a bad frame")
+            from . import push
+
+            push.abandon(self, "HDLC segments broken by a bad frame")
         origin = self._base
         buf = self._buf
         k = base + 1
-        while k < n and buf[k] != FLAG:
+        while k < n and buf[k] != _FLAG:
             k += 1
         self.skipped += k - base
         for j in range(k, n):
             buf[origin + j - k] = buf[j]
         return origin + n - k
 
-    def _abandon(self, reason):
-        """Give up the pending push (HDLC segments or GBT blocks), counting it."""
-        if self._base:
-            self.abandoned += 1
-            self._base = 0
-            self._on_reject(reason, False)
-        self._next_block = 0
-
-    def _reject(self, reason):
-        """This good frame is of no use: say why (the reader counts it undecodable)."""
-        self._on_reject(reason, True)
-        self._buf[0] = FLAG
-        return 1
-
-    def _hold(self, base):
-        """This frame's part joined the push now in buf[0:base]; returns the new n."""
-        self.push_frames += 1
-        self._base = base
-        self._buf[base] = FLAG
-        return base + 1
-
     def _frame_done(self, base, n):
-        """A good frame in buf[base:n] (both flags): deliver or join segments; returns new n."""
+        """A good frame in buf[base:n] (both flags): deliver its APDU; returns the new n. The
+        parts of a push (HDLC segments, GBT blocks) are joined by `push`, loaded on first need."""
         buf = self._buf
         start = info_start(buf, base + 1, n - 1)
         end = n - 3
-        segmented = buf[base + 1] & 0x08
         self._push_ms = self._clock()
-        if base and (_opens_apdu(buf, start, end) or (segmented and self._next_block)):
-            # Only a first segment or block carries the LLC header: the push before is lost.
-            self._abandon("a new push began before the last one ended")
-            base = 0  # this frame, still behind the dropped part, moves to the front
-        if segmented or (base and not self._next_block):
-            # HDLC segmentation: move this information field behind the earlier ones.
-            if segmented and start == end:
-                self._abandon("an HDLC segment without data")
-                return self._reject("an HDLC segment without data")
-            for j in range(start, end):
-                buf[base + j - start] = buf[j]
-            base += end - start
-            if segmented:
-                return self._hold(base)
-            start = 0
-            end = base
-            base = 0
-            self._base = 0  # the segments are one APDU now, whatever it holds
-        return self._apdu(buf, start, end, base)
-
-    def _apdu(self, buf, start, end, base):
-        """Deliver a whole APDU, or join a General Block Transfer block (IEC 62056-5-3 9.4.6.12)
-        behind the blocks before it, which sit in buf[0:base]. Returns the new n."""
         pos = start + 3 if _opens_apdu(buf, start, end) else start
-        if pos < end and buf[pos] == _GBT:
-            return self._block(buf, pos, end, base)
-        if base:
-            self._abandon("a whole APDU arrived in the middle of a push")
-        self._base = 0
+        if base or buf[base + 1] & 0x08 or (pos < end and buf[pos] == _GBT):
+            from . import push
+
+            return push.frame_done(self, base, start, end)
         self._on_info(buf, start, end)
-        buf[0] = FLAG
+        buf[0] = _FLAG
         return 1
 
-    def _block(self, buf, pos, end, base):
-        """    E0 | control (0x80 = last block) | block number(2) | acknowledged(2) | data length
-        | data: the data of all blocks, joined, is the APDU."""
-        if end - pos < 7:
-            return self._apdu_error(buf, pos, end, base)
-        last = buf[pos + 1] & 0x80
-        number = (buf[pos + 2] << 8) | buf[pos + 3]
-        data = pos + 7
-        size = buf[pos + 6]
-        if size == 0x81:
-            size = buf[data]
-            data += 1
-        elif size == 0x82:
-            size = (buf[data] << 8) | buf[data + 1]
-            data += 2
-        elif size > 0x82:
-            return self._apdu_error(buf, pos, end, base)
-        if data + size > end:
-            return self._apdu_error(buf, pos, end, base)
-        if number == 1:
-            if base:
-                self._abandon("a new block transfer began before the last one ended")
-            base = 0
-        elif not base or number != self._next_block:
-            if base:
-                self._abandon(
-                    "block {} arrived where block {} was due".format(number, self._next_block)
-                )
-            return self._reject("block {} without the blocks before it".format(number))
-        if not size and not last:
-            self._abandon("a block without data")
-            return self._reject("block {} has no data".format(number))
-        for j in range(data, data + size):
-            buf[base + j - data] = buf[j]
-        base += size
-        if last:
-            self._next_block = 0
-            self._base = 0
-            self._on_info(buf, 0, base)
-            buf[0] = FLAG
-            return 1
-        self._next_block = number + 1
-        return self._hold(base)
-
-    def _apdu_error(self, buf, pos, end, base):
-        """A malformed block: drop what was joined and let the decoder say what is wrong."""
-        if base:
-            self._abandon("a malformed block arrived in the middle of a push")
-        self._next_block = 0
-        self._base = 0
-        self._on_info(buf, pos, end)
-        buf[0] = FLAG
-        return 1
 
 def _ignore(reason, is_frame):
     pass

@@ -17,20 +17,26 @@ known by its element count and the types of its first elements:
 Elements marked ? or not listed are skipped.
 """
 
-from . import axdr, obis
+from . import axdr
+from .compat import const
+
+# A-XDR tags (axdr)
+_OCTET_STRING = const(0x09)
+_UINT8 = const(0x11)
+_ENUM = const(0x16)
 
 MANUFACTURER = "Iskraemeco"
 
-_ID = obis.METER_ID
-_LIST = obis.LIST_VER_ID
-_P_IN = obis.ACTIVE_POWER_IMPORT
-_P_OUT = obis.ACTIVE_POWER_EXPORT
-_Q_IN = obis.REACTIVE_POWER_IMPORT
-_Q_OUT = obis.REACTIVE_POWER_EXPORT
-_A_IN = obis.ACTIVE_POWER_IMPORT_TOTAL
-_A_OUT = obis.ACTIVE_POWER_EXPORT_TOTAL
-_U = (obis.VOLTAGE_L1, obis.VOLTAGE_L2, obis.VOLTAGE_L3)
-_I = (obis.CURRENT_L1, obis.CURRENT_L2, obis.CURRENT_L3)
+_ID = "meter_id"
+_LIST = "list_ver_id"
+_P_IN = "active_power_import"
+_P_OUT = "active_power_export"
+_Q_IN = "reactive_power_import"
+_Q_OUT = "reactive_power_export"
+_A_IN = "active_power_import_total"
+_A_OUT = "active_power_export_total"
+_U = ("voltage_l1", "voltage_l2", "voltage_l3")
+_I = ("current_l1", "current_l2", "current_l3")
 _P_IN_L = ("active_power_import_l1", "active_power_import_l2", "active_power_import_l3")
 _P_OUT_L = ("active_power_export_l1", "active_power_export_l2", "active_power_export_l3")
 _A_IN_T = ("active_power_import_total_t1", "active_power_import_total_t2")
@@ -38,8 +44,8 @@ _A_OUT_T = ("active_power_export_total_t1", "active_power_export_total_t2")
 
 _POWER_18 = (_ID, _LIST, _P_IN, _P_OUT, _Q_IN, _Q_OUT) + _U + _I + _P_IN_L + _P_OUT_L
 _ENERGY_12 = (_ID, _LIST, None, None, _A_IN) + _A_IN_T + (_A_OUT,) + _A_OUT_T + (
-    obis.REACTIVE_POWER_IMPORT_TOTAL,
-    obis.REACTIVE_POWER_EXPORT_TOTAL,
+    "reactive_power_import_total",
+    "reactive_power_export_total",
 )
 _CELJE_12 = (_ID, _LIST) + _U + _I + (_P_IN, _P_OUT, _Q_IN, _Q_OUT)
 _PHASE_10 = (_ID, None, _P_IN, _P_OUT, _Q_IN, _Q_OUT, _U[0], _I[0], _P_IN_L[0], _P_OUT_L[0])
@@ -72,7 +78,7 @@ def _tags(buf, pos, end, count):
 
 def value_keys(buf, pos, end, count):
     """Position-to-key table for a value-only list at buf[pos], or None if not Iskraemeco's."""
-    if count not in (4, 9, 10, 12, 18, 33) or buf[pos] != axdr.OCTET_STRING:
+    if count not in (4, 9, 10, 12, 18, 33) or buf[pos] != _OCTET_STRING:
         return None
     size = buf[pos + 1]
     serial = size > 3 and buf[pos + 2] == 0x49 and buf[pos + 3] == 0x53 and buf[pos + 4] == 0x4B
@@ -83,15 +89,15 @@ def value_keys(buf, pos, end, count):
         if count == 18:
             return _POWER_18
         if count == 12:
-            return _ENERGY_12 if tags[2] == axdr.ENUM else _CELJE_12
+            return _ENERGY_12 if tags[2] == _ENUM else _CELJE_12
         if count == 10:
             return _PHASE_10
         if count == 9:
-            return _PHASE_9 if tags[1] == axdr.OCTET_STRING else _GENI_9
+            return _PHASE_9 if tags[1] == _OCTET_STRING else _GENI_9
         return None
-    if count == 4 and tags[1] == axdr.UINT8:
+    if count == 4 and tags[1] == _UINT8:
         return _HOURLY_4
-    if count == 33 and tags[1] == axdr.OCTET_STRING:
+    if count == 33 and tags[1] == _OCTET_STRING:
         return _IE5_33
     return None
 

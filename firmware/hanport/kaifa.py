@@ -2,49 +2,50 @@
 
 Neither carries scalers: currents come in mA, voltages in 0.1 V, power in W, energy in Wh.
 A Norwegian list is known by its element count (HAN-REFERENCE: Kaifa element counts);
-its clock and energy registers follow the list 2 elements in list 3.
+its clock and energy registers follow the list 2 elements in list 3. walk_values reads such
+lists (Iskraemeco's too) once their keys are known.
 """
 
-from . import obis
+from . import lists
 
 MANUFACTURER = "Kaifa"
 
 _LIST2_1PH = (
-    obis.LIST_VER_ID,
-    obis.METER_ID,
-    obis.METER_TYPE,
-    obis.ACTIVE_POWER_IMPORT,
-    obis.ACTIVE_POWER_EXPORT,
-    obis.REACTIVE_POWER_IMPORT,
-    obis.REACTIVE_POWER_EXPORT,
-    obis.CURRENT_L1,
-    obis.VOLTAGE_L1,
+    "list_ver_id",
+    "meter_id",
+    "meter_type",
+    "active_power_import",
+    "active_power_export",
+    "reactive_power_import",
+    "reactive_power_export",
+    "current_l1",
+    "voltage_l1",
 )
 _LIST2_3PH = _LIST2_1PH[:8] + (
-    obis.CURRENT_L2,
-    obis.CURRENT_L3,
-    obis.VOLTAGE_L1,
-    obis.VOLTAGE_L2,
-    obis.VOLTAGE_L3,
+    "current_l2",
+    "current_l3",
+    "voltage_l1",
+    "voltage_l2",
+    "voltage_l3",
 )
 _LIST3_TAIL = (
-    obis.METER_DATETIME,
-    obis.ACTIVE_POWER_IMPORT_TOTAL,
-    obis.ACTIVE_POWER_EXPORT_TOTAL,
-    obis.REACTIVE_POWER_IMPORT_TOTAL,
-    obis.REACTIVE_POWER_EXPORT_TOTAL,
+    "meter_datetime",
+    "active_power_import_total",
+    "active_power_export_total",
+    "reactive_power_import_total",
+    "reactive_power_export_total",
 )
 
 VALUE_KEYS = {
-    1: (obis.ACTIVE_POWER_IMPORT,),
+    1: ("active_power_import",),
     9: _LIST2_1PH,
     13: _LIST2_3PH,
     14: _LIST2_1PH + _LIST3_TAIL,
     18: _LIST2_3PH + _LIST3_TAIL,
 }
 
-_CURRENTS = (obis.CURRENT_L1, obis.CURRENT_L2, obis.CURRENT_L3)
-_VOLTAGES = (obis.VOLTAGE_L1, obis.VOLTAGE_L2, obis.VOLTAGE_L3)
+_CURRENTS = ("current_l1", "current_l2", "current_l3")
+_VOLTAGES = ("voltage_l1", "voltage_l2", "voltage_l3")
 
 
 def value_keys(buf, pos, count):
@@ -67,3 +68,13 @@ def scale(reading):
     for key in _VOLTAGES:
         if key in reading:
             reading[key] = reading[key] / 10
+
+
+def walk_values(cur, count, keys, reading):
+    """Bare values, named by position from `keys` (None: skip)."""
+    for i in range(count):
+        key = keys[i]
+        if key is None:
+            cur.skip()
+        else:
+            lists.store(cur, key, reading)

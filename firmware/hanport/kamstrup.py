@@ -4,25 +4,20 @@ Fixed resolutions (Kamstrup HAN-NVE interface description): current 0.01 A, or 0
 CT meters (meter type 685...), voltage 1 V, power 1 W, energy 10 Wh.
 """
 
-from . import obis
 
 MANUFACTURER = "Kamstrup"
 
-_CURRENTS = (obis.CURRENT_L1, obis.CURRENT_L2, obis.CURRENT_L3)
+_CURRENTS = ("current_l1", "current_l2", "current_l3")
 _TOTALS = (
-    obis.ACTIVE_POWER_IMPORT_TOTAL,
-    obis.ACTIVE_POWER_EXPORT_TOTAL,
-    obis.REACTIVE_POWER_IMPORT_TOTAL,
-    obis.REACTIVE_POWER_EXPORT_TOTAL,
+    "active_power_import_total",
+    "active_power_export_total",
+    "reactive_power_import_total",
+    "reactive_power_export_total",
 )
 
 
-def is_ct_meter(reading):
-    return reading.get(obis.METER_TYPE, "").startswith("685")
-
-
 def scale(reading):
-    divisor = 1000 if is_ct_meter(reading) else 100
+    divisor = 1000 if reading.get("meter_type", "").startswith("685") else 100  # CT meter
     for key in _CURRENTS:
         if key in reading:
             reading[key] = reading[key] / divisor

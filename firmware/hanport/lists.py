@@ -9,9 +9,11 @@ Meters lay out the same readings in three ways; the first element tells which:
                 (AT/PL Kaifa MA309, Sagemcom T210-D: [09 0C <clock>] | 09 06 <obis> |
                 <value> | [02 02 0F <scaler> 16 <unit>] | ... | [09 nn <meter number>])
     VALUES      structure of bare values, known by position          Kaifa (NO), Iskraemeco
+                (walked by kaifa.walk_values, imported for it)
     CAPTURED    structure of {capture objects}, value, value, ...     Landis+Gyr E450 (CH)
                 01 n (02 04 12 <class> 09 06 <obis> 0F <attribute> 12 <index>)... | <value>...
-                element i is the value of capture object i (object 0: the list itself)
+                element i is the value of capture object i (object 0: the list itself);
+                walked by the landisgyr module, imported for it
 
 STRUCTURES (and the AT/PL PAIRS) carry scalers; vendor modules scale the others.
 """
@@ -19,16 +21,27 @@ STRUCTURES (and the AT/PL PAIRS) carry scalers; vendor modules scale the others.
 from .compat import const
 from . import axdr, cosem, obis
 
-STRUCTURES = const(1)
-PAIRS = const(2)
-VALUES = const(3)
-CAPTURED = const(4)
-_VALUE_ATTRIBUTE = const(2)  # attribute 2 of a data or register object is its value
+# A-XDR tags (axdr)
+_NULL = const(0x00)
+_ARRAY = const(0x01)
+_STRUCTURE = const(0x02)
+_OCTET_STRING = const(0x09)
+_VISIBLE_STRING = const(0x0A)
+_INT8 = const(0x0F)
+_UINT16 = const(0x12)
+_ENUM = const(0x16)
+_DATE_TIME = const(0x19)
+
+# The layouts (dlms has the same numbers)
+_STRUCTURES = const(1)
+_PAIRS = const(2)
+_VALUES = const(3)
+_CAPTURED = const(4)
 
 
-def _obis_id(cur):
+def read_obis_id(cur):
     """Read an `09 06` OBIS octet-string and return its lookup int."""
-    if cur.byte() != axdr.OCTET_STRING or cur.byte() != 6:
+    if cur.byte() != _OCTET_STRING or cur.byte() != 6:
         raise ValueError("expected a 6-byte OBIS code")
     buf = cur.buf
     pos = cur.take(6)
@@ -37,11 +50,11 @@ def _obis_id(cur):
 
 def store(cur, key, reading):
     """Decode the next item as the value of `key` into reading; returns it (None: skipped)."""
-    if key == obis.METER_DATETIME:
+    if key == "meter_datetime":
         tag = cur.peek()
-        if tag == axdr.OCTET_STRING or tag == axdr.DATE_TIME:
+        if tag == _OCTET_STRING or tag == _DATE_TIME:
             cur.byte()
-            size = 12 if tag == axdr.DATE_TIME else cur.length()
+            size = 12 if tag == _DATE_TIME else cur.length()
             pos = cur.take(size)
             # The APDU header's time, when present, is the one reported (as amshan does).
             if size == 12 and key not in reading:
@@ -56,36 +69,28 @@ def store(cur, key, reading):
     return value
 
 
-def _scaled(value, scaler):
-    if scaler == 0 or not isinstance(value, int):
-        return value
-    if scaler > 0:
-        return value * 10**scaler
-    return value / 10 ** (-scaler)
-
-
 def layout_of(cur):
     """Which layout the list at the cursor (just past its count) uses."""
     buf = cur.buf
     pos = cur.pos
     tag = cur.peek()
-    if tag == axdr.STRUCTURE:
-        return STRUCTURES
-    if tag == axdr.ARRAY and buf[pos + 2] == axdr.STRUCTURE and buf[pos + 4] == axdr.UINT16:
-        return CAPTURED
-    if tag == axdr.OCTET_STRING and buf[pos + 1] == 6:
-        return PAIRS
-    if tag == axdr.VISIBLE_STRING or tag == axdr.OCTET_STRING:  # a list version or clock first
+    if tag == _STRUCTURE:
+        return _STRUCTURES
+    if tag == _ARRAY and buf[pos + 2] == _STRUCTURE and buf[pos + 4] == _UINT16:
+        return _CAPTURED
+    if tag == _OCTET_STRING and buf[pos + 1] == 6:
+        return _PAIRS
+    if tag == _VISIBLE_STRING or tag == _OCTET_STRING:  # a list version or clock first
         after = pos + 2 + buf[pos + 1]
-        if after + 1 < cur.end and buf[after] == axdr.OCTET_STRING and buf[after + 1] == 6:
-            return PAIRS
-    return VALUES
+        if after + 1 < cur.end and buf[after] == _OCTET_STRING and buf[after + 1] == 6:
+            return _PAIRS
+    return _VALUES
 
 
 def walk_structures(cur, count, reading):
     keys = obis.KEYS
     for _ in range(count):
-        if cur.byte() != axdr.STRUCTURE:
+        if cur.byte() != _STRUCTURE:
             raise ValueError("expected {OBIS, value} structure")
         _element(cur, keys, reading)
 
@@ -95,10 +100,10 @@ def _element(cur, keys, reading):
     items = cur.length()
     if items < 2:
         raise ValueError("element structure has %d items" % items)
-    key = keys.get(_obis_id(cur))
+    key = keys.get(read_obis_id(cur))
     value = store(cur, key, reading)
     items -= 2
-    if items and cur.peek() == axdr.STRUCTURE:
+    if items and cur.peek() == _STRUCTURE:
         items -= 1
         _apply_scaler(cur, key, value, reading)
     for _ in range(items):
@@ -108,14 +113,14 @@ def _element(cur, keys, reading):
 def _apply_scaler(cur, key, value, reading):
     """Read a {scaler, unit} structure and scale the value just stored under key."""
     cur.byte()
-    if cur.length() != 2 or cur.byte() != axdr.INT8:
+    if cur.length() != 2 or cur.byte() != _INT8:
         raise ValueError("bad scaler/unit structure")
     scaler = cur.int(1)
-    if cur.byte() != axdr.ENUM:
+    if cur.byte() != _ENUM:
         raise ValueError("bad scaler/unit structure")
     cur.byte()
-    if key is not None and value is not None and key != obis.METER_DATETIME:
-        reading[key] = _scaled(value, scaler)
+    if scaler and isinstance(value, int) and key is not None and key != "meter_datetime":
+        reading[key] = value * 10**scaler if scaler > 0 else value / 10 ** (-scaler)
 
 
 def walk_pairs(cur, count, reading):
@@ -127,62 +132,28 @@ def walk_pairs(cur, count, reading):
     i = 0
     while i < count:
         tag = cur.peek()
-        if tag == axdr.OCTET_STRING and buf[cur.pos + 1] == 6 and i + 1 < count:
-            key = keys.get(_obis_id(cur))
+        if tag == _OCTET_STRING and buf[cur.pos + 1] == 6 and i + 1 < count:
+            key = keys.get(read_obis_id(cur))
             value = store(cur, key, reading)
             i += 2
-            if i < count and cur.peek() == axdr.STRUCTURE and buf[cur.pos + 2] == axdr.INT8:
+            if i < count and cur.peek() == _STRUCTURE and buf[cur.pos + 2] == _INT8:
                 _apply_scaler(cur, key, value, reading)
                 i += 1
-        elif tag == axdr.STRUCTURE:
+        elif tag == _STRUCTURE:
             cur.byte()
             _element(cur, keys, reading)
             i += 1
-        elif tag == axdr.NULL:
+        elif tag == _NULL:
             cur.byte()
             i += 1
-        elif i == 0 and tag == axdr.OCTET_STRING and buf[cur.pos + 1] == 12:
-            store(cur, obis.METER_DATETIME, reading)  # the push's clock (Kaifa MA309, AT)
+        elif i == 0 and tag == _OCTET_STRING and buf[cur.pos + 1] == 12:
+            store(cur, "meter_datetime", reading)  # the push's clock (Kaifa MA309, AT)
             i += 1
-        elif i == 0 and (tag == axdr.VISIBLE_STRING or tag == axdr.OCTET_STRING):
-            store(cur, obis.LIST_VER_ID, reading)  # Kamstrup: the version has no OBIS code
+        elif i == 0 and (tag == _VISIBLE_STRING or tag == _OCTET_STRING):
+            store(cur, "list_ver_id", reading)  # Kamstrup: the version has no OBIS code
             i += 1
-        elif i == count - 1 and tag == axdr.OCTET_STRING and obis.METER_ID not in reading:
-            store(cur, obis.METER_ID, reading)  # EVN (AT): the meter number closes the list
+        elif i == count - 1 and tag == _OCTET_STRING and "meter_id" not in reading:
+            store(cur, "meter_id", reading)  # EVN (AT): the meter number closes the list
             i += 1
         else:
             raise ValueError("expected an OBIS code at list element %d" % i)
-
-
-def walk_values(cur, count, keys, reading):
-    """Bare values, named by position from `keys` (None: skip)."""
-    for i in range(count):
-        key = keys[i]
-        if key is None:
-            cur.skip()
-        else:
-            store(cur, key, reading)
-
-
-def walk_captured(cur, count, reading):
-    """Values named by the capture-object list that opens the structure (a push setup's)."""
-    objects = axdr.Cursor()
-    objects.reset(cur.buf, cur.pos, cur.end)
-    cur.skip()  # element 0 is the capture-object list itself
-    if objects.byte() != axdr.ARRAY or objects.length() != count:
-        raise ValueError("capture objects do not match the %d values" % count)
-    objects.skip()
-    keys = obis.KEYS
-    for _ in range(1, count):
-        if objects.byte() != axdr.STRUCTURE or objects.length() != 4:
-            raise ValueError("bad capture object")
-        objects.skip()  # class id
-        key = keys.get(_obis_id(objects))
-        if objects.byte() != axdr.INT8:
-            raise ValueError("bad capture object attribute")
-        attribute = objects.int(1)
-        objects.skip()  # data index
-        if attribute == _VALUE_ATTRIBUTE:
-            store(cur, key, reading)
-        else:
-            cur.skip()

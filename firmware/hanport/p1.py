@@ -42,7 +42,7 @@ _UNIT_OF = ("W", "W", "Wh", "Wh", "var", "var", "varh", "varh", "V", "A", "m3", 
 _UNIT_POWER = (3, 0, 3, 0, 3, 0, 3, 0, 0, 0, 0, 0)
 
 # M-Bus device types (EN 13757-3) of channels 0-n:24.1.0 to their volume/energy key.
-_CHANNELS = {3: obis.GAS_VOLUME, 7: obis.WATER_VOLUME, 4: obis.HEAT_ENERGY, 12: obis.HEAT_ENERGY}
+_CHANNELS = {3: "gas_volume", 7: "water_volume", 4: "heat_energy", 12: "heat_energy"}
 
 
 class Framer:
@@ -188,13 +188,13 @@ def decode_checked(buf, start, end, bang):
         line_end += 1
     maker = makers.name(buf, pos) if line_end - pos >= 4 else None
     if maker is not None:
-        reading[obis.METER_MANUFACTURER] = maker
+        reading["meter_manufacturer"] = maker
     ident = pos + 4
     if ident + 1 < line_end and buf[ident] == 0x5C:  # "\\2" after the baud character: enhanced id
         ident += 2
     while ident < line_end and buf[ident] < 0x21:
         ident += 1
-    reading[obis.METER_TYPE] = _text(buf, ident, line_end)
+    reading["meter_type"] = _text(buf, ident, line_end)
     channels = {}
     version = 0
     pos = line_end
@@ -281,12 +281,12 @@ def _line(buf, pos, end, reading, channels):
         got = _number(buf, last + 1, close)
         return got[0] if got is not None else 0
     if a == 0 and c == 96 and d == 1 and e == 1 and b == 0:
-        reading[obis.METER_ID] = _hex_text(buf, last + 1, close)
+        reading["meter_id"] = _hex_text(buf, last + 1, close)
         return 0
     if a == 0 and c == 1 and d == 0 and e == 0 and b == 0:
         when = _timestamp(buf, last + 1, close)
         if when is not None:
-            reading[obis.METER_DATETIME] = when
+            reading["meter_datetime"] = when
         return 0
     if a == 0 and b and c == 24:
         if d == 1 and e == 0:
@@ -300,8 +300,8 @@ def _line(buf, pos, end, reading, channels):
     if b > 1 and a == 1:
         return 0
     key = obis.KEYS.get(obis.obis_id(a, c, d, e))
-    if key is not None and key != obis.LIST_VER_ID:
-        if key == obis.METER_ID or key == obis.METER_TYPE:
+    if key is not None and key != "list_ver_id":
+        if key == "meter_id" or key == "meter_type":
             if b == 0:
                 reading[key] = _text(buf, last + 1, close)
         else:
@@ -333,9 +333,9 @@ def _unit_of(key):
         return "A"
     if key.startswith("voltage"):
         return "V"
-    if key == obis.GAS_VOLUME or key == obis.WATER_VOLUME:
+    if key == "gas_volume" or key == "water_volume":
         return "m3"
-    if key == obis.HEAT_ENERGY:
+    if key == "heat_energy":
         return "GJ"
     total = key.find("_total") > 0
     if key.startswith("reactive"):

@@ -2,11 +2,12 @@
 
 Wires the framers to the decoders. One byte stream may carry HDLC frames, M-Bus long frames
 (68 L L 68) or P1 telegrams (/ ... !CRC): the HDLC framer hunts for frames and stops at a 68 or
-a "/" between frames, and the M-Bus or P1 framer (imported then, on first sight) takes the
-bytes from there until its frame ends or turns out not to be one. All of them use the HDLC
-framer's one buffer and counters (a bad M-Bus checksum or P1 CRC counts in fcs_errors). With
-a key, ciphered APDUs (general-glo/ded-ciphering) are checked and decrypted (`gcm`) before
-the DLMS layer reads them; without one they are counted undecodable.
+a "/" between frames, and the M-Bus or P1 framer (imported then, on first sight, with the
+reader's side of them in `otherframes`) takes the bytes from there until its frame ends or
+turns out not to be one. All of them use the HDLC framer's one buffer and counters (a bad
+M-Bus checksum or P1 CRC counts in fcs_errors). With a key, ciphered APDUs
+(general-glo/ded-ciphering) are checked and decrypted (`gcm`) before the DLMS layer reads
+them; without one they are counted undecodable.
 
 Nothing that arrives from the meter makes `feed` raise: bad frames and undecodable payloads
 are counted in `stats` and dropped. An exception raised by the caller's `on_reading` is the
@@ -26,63 +27,44 @@ checksums fail count in hcs_errors, fcs_errors, oversized, truncated or bad_form
 from . import axdr, dlms, hdlc
 from .compat import const, ticks_ms
 
-_MBUS_START = const(0x68)
 _GLO_CIPHERING = const(0xDB)
 
 
+# Every counter, in the order as_dict gives them; those in _FRAMER_ERRORS are the HDLC framer's
+# errors by reason (hdlc.BAD_HCS ... hdlc.BAD_FORMAT).
+_COUNTERS = (
+    "frames_ok", "hcs_errors", "fcs_errors", "oversized", "truncated", "bad_format",
+    "undecodable", "push_frames", "abandoned", "skipped_bytes",
+)
+_FRAMER_ERRORS = ("hcs_errors", "fcs_errors", "oversized", "truncated", "bad_format")
+
+
 class Stats:
-    """Counters of what the reader has seen since it was made."""
+    """Counters of what the reader has seen since it was made: frames_ok and undecodable
+    here, the rest read from the HDLC framer that keeps them (see __getattr__)."""
 
     def __init__(self, framer):
         self._framer = framer
         self.undecodable = 0
         self.frames_ok = 0
 
-    @property
-    def hcs_errors(self):
-        return self._framer.errors[hdlc.BAD_HCS]
-
-    @property
-    def fcs_errors(self):
-        return self._framer.errors[hdlc.BAD_FCS]
-
-    @property
-    def oversized(self):
-        return self._framer.errors[hdlc.OVERSIZED]
-
-    @property
-    def truncated(self):
-        return self._framer.errors[hdlc.TRUNCATED]
-
-    @property
-    def bad_format(self):
-        return self._framer.errors[hdlc.BAD_FORMAT]
-
-    @property
-    def skipped_bytes(self):
-        return self._framer.skipped
-
-    @property
-    def push_frames(self):
-        return self._framer.push_frames
-
-    @property
-    def abandoned(self):
-        return self._framer.abandoned
+    def __getattr__(self, name):
+        """hcs_errors, fcs_errors, oversized, truncated, bad_format, push_frames, abandoned and
+        skipped_bytes, as the framer counts them now (one method, not eight properties)."""
+        framer = self._framer
+        if name in _FRAMER_ERRORS:
+            return framer.errors[_FRAMER_ERRORS.index(name)]
+        if name == "push_frames" or name == "abandoned":
+            return getattr(framer, name)
+        if name == "skipped_bytes":
+            return framer.skipped
+        raise AttributeError(name)
 
     def as_dict(self):
-        return {
-            "frames_ok": self.frames_ok,
-            "hcs_errors": self.hcs_errors,
-            "fcs_errors": self.fcs_errors,
-            "oversized": self.oversized,
-            "truncated": self.truncated,
-            "bad_format": self.bad_format,
-            "undecodable": self.undecodable,
-            "push_frames": self.push_frames,
-            "abandoned": self.abandoned,
-            "skipped_bytes": self.skipped_bytes,
-        }
+        out = {}
+        for name in _COUNTERS:
+            out[name] = getattr(self, name)
+        return out
 
 
 class Reader:
@@ -104,7 +86,7 @@ class Reader:
         if key is not None:
             from . import gcm  # only with a key: AES tables and buffers cost heap
 
-            self._cipher = gcm.Decryptor(_key_bytes(key), _key_bytes(auth_key))
+            self._cipher = gcm.decryptor(key, auth_key)
             self._framer.watch_also = _GLO_CIPHERING  # bare ciphered APDUs (Smarty P1)
         self._mbus = None  # the M-Bus framer, made when a 68 is first seen between frames
         self._p1 = None  # the P1 framer, made when a "/" is first seen between frames
@@ -115,45 +97,22 @@ class Reader:
         framer = self._framer
         if framer.push_pending():
             framer.expire()
-        mbus = self._mbus
-        if mbus is not None and mbus.push_pending():
-            mbus.expire()
         i = 0
-        end = len(data)
-        other = self._other
-        while i < end:
-            if other is not None:
-                i = other.feed(data, i, end)
-                if other.active:
-                    break
-                if other is mbus and mbus.replayed:
-                    self._replay(mbus)
-                other = self._other = None
-                continue
-            if mbus is not None and mbus.push_pending():
-                # The push's data sits at the front of the buffer, where the HDLC framer puts
-                # a flag it meets: a lone flag is put back, a frame gives the push up.
-                before = self._hdlc_outcomes()
-                first = framer._buf[0]
-                i = framer.feed(data, i)
-                if framer.pending() or self._hdlc_outcomes() != before:
-                    mbus.abandon("an HDLC frame broke into an M-Bus push")
-                else:
-                    framer._buf[0] = first
-            else:
-                i = framer.feed(data, i)
-            if i < end:
-                other = self._other = self._framer_for(data[i])
-                mbus = self._mbus
-                other.begin()
+        if self._mbus is None and self._other is None:
+            i = framer.feed(data)  # HDLC only, as long as no other frame has been seen
+            if i == len(data):
+                return
+        from . import otherframes  # it stopped at what may open an M-Bus or P1 telegram
+
+        otherframes.feed(self, data, i)
 
     def flush(self):
         """End of input (a file, a closed port): a P1 telegram whose "!" and CRC have come is
         read without waiting for its line end."""
-        if self._other is not None and self._other is self._p1:
-            self._p1.flush()
-            if not self._p1.active:
-                self._other = None
+        if self._other is not None:
+            from . import otherframes
+
+            otherframes.flush(self)
 
     def expire(self):
         """Give up a push that has waited too long for its next part; for callers that poll
@@ -172,46 +131,7 @@ class Reader:
     def pending_bytes(self):
         """Bytes held for a frame not yet complete (0 or 1 between frames)."""
         other = self._other
-        return self._framer.pending() + (other.held() if other is not None else 0)
-
-    def _framer_for(self, start):
-        """The M-Bus or P1 framer for a frame that starts with this byte, made on first use
-        (their code is imported only by a dongle whose meter sends such frames)."""
-        if start == _MBUS_START:
-            if self._mbus is None:
-                from . import mbus
-
-                self._mbus = mbus.Framer(self._framer, self._on_info, self._on_reject, self._clock)
-            return self._mbus
-        if self._mbus is not None and self._mbus.push_pending():
-            self._mbus.abandon("another frame broke into an M-Bus push")
-        if start == _GLO_CIPHERING:
-            if self._bare is None:
-                from . import gcm
-
-                self._bare = gcm.Framer(self._framer, self._on_bare)
-            return self._bare
-        if self._p1 is None:
-            from . import p1
-
-            self._p1 = p1.Framer(self._framer, self._on_telegram)
-        return self._p1
-
-    def _replay(self, mbus):
-        """Scan the bytes an M-Bus false start took (68 L L: L may be an HDLC flag) as HDLC."""
-        framer = self._framer
-        framer.watch = False
-        framer.feed(memoryview(mbus.replay)[: mbus.replayed])
-        framer.watch = True
-        mbus.replayed = 0
-
-    def _hdlc_outcomes(self):
-        framer = self._framer
-        stats = self.stats
-        return (
-            sum(framer.errors) + framer.push_frames + framer.abandoned
-            + stats.frames_ok + stats.undecodable
-        )
+        return self._framer._n + (other.held() if other is not None else 0)
 
     def _on_reject(self, reason, is_frame):
         if is_frame:
@@ -229,45 +149,3 @@ class Reader:
             return
         self.stats.frames_ok += 1
         self._on_reading(reading)
-
-    def _on_bare(self, buf, start, end):
-        """A ciphered APDU that came without a frame: its plaintext is a P1 telegram (Smarty)
-        or a DLMS APDU."""
-        try:
-            start, end = self._cipher.open(buf, start, end)
-        except ValueError as err:
-            self.stats.undecodable += 1
-            self.last_error = err
-            return
-        if end > start and buf[start] == 0x2F:  # "/"
-            self._on_telegram(buf, start, end)
-        else:
-            self._on_info(buf, start, end)
-
-    def _on_telegram(self, buf, start, end):
-        from . import p1  # imported already, unless the telegram came ciphered (Smarty)
-
-        try:
-            bang = p1.check(buf, start, end)
-        except ValueError as err:
-            self._framer.errors[hdlc.BAD_FCS] += 1
-            self.last_error = err
-            return
-        try:
-            reading = p1.decode_checked(buf, start, end, bang)
-        except Exception as err:  # any text, however malformed, is only counted
-            self.stats.undecodable += 1
-            self.last_error = err
-            return
-        self.stats.frames_ok += 1
-        self._on_reading(reading)
-
-
-def _key_bytes(key):
-    """A key given as 16 bytes or 32 hex digits, as bytes; None stays None."""
-    if key is None or not isinstance(key, str):
-        return key
-    try:
-        return bytes.fromhex(key)
-    except ValueError:
-        raise ValueError("a key is 32 hex digits")

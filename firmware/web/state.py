@@ -21,7 +21,7 @@ LISTS = (LIST_POWER, LIST_FULL, LIST_TOTALS)
 class State:
     def __init__(self, clock=ticks_ms, uptime_ms=None):
         # Uptime from the health task's counter, which survives the ticks wrap (health.py).
-        self._uptime_ms = uptime_ms or Uptime(clock).ms
+        self.uptime_ms = uptime_ms or Uptime(clock).ms
         self.values = {}
         self.readings = 0
         self.dropped_keys = 0
@@ -39,14 +39,11 @@ class State:
             values[key] = value
         which = list_of(reading)
         index = which - 1
-        self.list_ms[index] = self._uptime_ms()
+        self.list_ms[index] = self.uptime_ms()
         self.list_meter_time[index] = reading.get("meter_datetime")
         self.list_counts[index] += 1
         self.readings += 1
         return which
-
-    def uptime_ms(self):
-        return self._uptime_ms()
 
     def lists(self):
         """{"1": {...}, ...} for each list seen: count, uptime_ms, age_ms, meter_datetime."""

@@ -211,7 +211,9 @@ async def _commit(web, req, resp):
     web.update_session = None
     log.warning("update", "{} received and checked: restarting to switch", version)
     web.update_commits += 1
-    await web._restart(resp)
+    from web.admin import restart  # admin.py routed this request here
+
+    await restart(web, resp)
 
 
 async def verify(expected):
