@@ -116,8 +116,9 @@ def test_heap_cost_of_the_search_in_32_bit_micropython(tmp_path):
     assert out.returncode == 0, out.stderr + out.stdout
     cost = json.loads(out.stdout.strip().splitlines()[-1])
     print("line search heap (32-bit MicroPython, .mpy):", cost)
-    assert cost["module"] + cost["finder"] <= 4096
+    scale = 1 if interp.bits == 32 else 1.5  # the PyPI build's 8-byte words: about 1.4 times
+    assert cost["module"] + cost["finder"] <= 4096 * scale
     assert cost["steps"] == 0  # a pass allocates nothing, status texts apart
     # Gone once the line is found, but for the names the .mpy interned (MicroPython never
     # frees its qstr pool): a few hundred bytes, once.
-    assert cost["dropped"] <= 512
+    assert cost["dropped"] <= 512 * scale
