@@ -45,7 +45,23 @@ _FIXED = (b"\x00\xff\xff\x01\xff\x04\x04\xff\xff\xff\xff\xff\xff\x01\xff\x01"
 #         10  11  12  13  14  15  16  17  18  19  1A  1B
 
 _MAX_DEPTH = const(8)
-_ENDS_EARLY = "A-XDR data ends early"  # one string for the three places that say it
+
+# Why a payload is refused: numbers for the words in rejects.PAYLOAD (see refusal), one set
+# for the decoders that every frame uses (axdr, lists, dlms). The words cost heap only once a
+# payload is refused.
+_R_ENDS_EARLY = const(0)
+_R_LENGTH_FORM = const(1)
+_R_TOO_DEEP = const(2)
+_R_UNKNOWN_TAG = const(3)
+_R_NOT_SIMPLE = const(4)
+
+
+def refusal(reason, value=None):
+    """The ValueError that refuses a payload for `reason` (an _R_ number of axdr, lists or
+    dlms), with `value` put into its words; the words are loaded from rejects only now."""
+    from . import rejects
+
+    return ValueError(rejects.payload(reason, value))
 
 
 class Cursor:
@@ -61,7 +77,7 @@ class Cursor:
     def byte(self):
         pos = self.pos
         if pos >= self.end:
-            raise ValueError(_ENDS_EARLY)
+            raise refusal(_R_ENDS_EARLY)
         self.pos = pos + 1
         return self.buf[pos]
 
@@ -74,13 +90,13 @@ class Cursor:
             return self.byte()
         if n == 0x82:
             return (self.byte() << 8) | self.byte()
-        raise ValueError("A-XDR length form 0x%02x not supported" % n)
+        raise refusal(_R_LENGTH_FORM, n)
 
     def take(self, size):
         """Start of the next `size` bytes, advancing past them."""
         pos = self.pos
         if pos + size > self.end:
-            raise ValueError(_ENDS_EARLY)
+            raise refusal(_R_ENDS_EARLY)
         self.pos = pos + size
         return pos
 
@@ -99,7 +115,7 @@ class Cursor:
 
     def peek(self):
         if self.pos >= self.end:
-            raise ValueError(_ENDS_EARLY)
+            raise refusal(_R_ENDS_EARLY)
         return self.buf[self.pos]
 
     def skip(self, depth=0):
@@ -107,7 +123,7 @@ class Cursor:
         tag = self.byte()
         if tag == _ARRAY or tag == _STRUCTURE:
             if depth >= _MAX_DEPTH:
-                raise ValueError("A-XDR nesting too deep")
+                raise refusal(_R_TOO_DEEP)
             for _ in range(self.length()):
                 self.skip(depth + 1)
         elif tag == _OCTET_STRING or tag == _VISIBLE_STRING or tag == _UTF8_STRING:
@@ -117,7 +133,7 @@ class Cursor:
         elif tag < len(_FIXED) and _FIXED[tag] != 0xFF:
             self.take(_FIXED[tag])
         else:
-            raise ValueError("unknown A-XDR tag 0x%02x" % tag)
+            raise refusal(_R_UNKNOWN_TAG, tag)
 
     def value(self):
         """Decode one simple item: int, float, bool, str (strings as text), or None.
@@ -164,4 +180,4 @@ class Cursor:
         if tag == _DATE_TIME or tag == _DATE or tag == _TIME:
             self.take(_FIXED[tag])
             return None
-        raise ValueError("A-XDR tag 0x%02x is not a simple value" % tag)
+        raise refusal(_R_NOT_SIMPLE, tag)

@@ -12,6 +12,7 @@ import sys
 
 from .compat import const
 from . import axdr, cosem, lists
+from .axdr import refusal
 
 _LLC_DST = const(0xE6)
 _DATA_NOTIFICATION = const(0x0F)
@@ -26,6 +27,16 @@ _OCTET_STRING = const(0x09)
 _STRUCTURES = const(1)
 _PAIRS = const(2)
 _CAPTURED = const(4)
+# Why a notification is refused (rejects.PAYLOAD has the words; axdr and lists number theirs
+# before these)
+_R_SHORT = const(10)
+_R_LLC = const(11)
+_R_CLOCK_SIZE = const(12)
+_R_CLOCK_TAG = const(13)
+_R_BODY_TAG = const(14)
+_R_EMPTY_BODY = const(15)
+_R_UNKNOWN_VALUES = const(16)
+_R_NO_VALUES = const(17)
 
 _PACKAGE = __name__.rpartition(".")[0]
 
@@ -47,10 +58,10 @@ def decode_info(buf, start, end, cur=None, cipher=None):
     if cur is None:
         cur = axdr.Cursor()
     if end - start < 8:
-        raise ValueError("information field too short (%d bytes)" % (end - start))
+        raise refusal(_R_SHORT, end - start)
     if buf[start] == _LLC_DST:
         if buf[start + 1] != 0xE7 or buf[start + 2] != 0x00:
-            raise ValueError("bad LLC header")
+            raise refusal(_R_LLC)
         start += 3
     return decode_apdu(buf, start, end, cur, cipher)
 
@@ -70,12 +81,12 @@ def decode_apdu(buf, start, end, cur, cipher=None):
     tag = cur.byte()
     if tag == _OCTET_STRING or tag == 0x0C:
         if tag == _OCTET_STRING and cur.length() != 12:
-            raise ValueError("notification date-time is not 12 bytes")
+            raise refusal(_R_CLOCK_SIZE)
         when = cosem.iso_datetime(buf, cur.take(12))
         if when is not None:
             reading["meter_datetime"] = when
     elif tag != _NULL:
-        raise ValueError("bad notification date-time tag 0x%02x" % tag)
+        raise refusal(_R_CLOCK_TAG, tag)
     decode_body(cur, reading)
     return reading
 
@@ -83,10 +94,10 @@ def decode_apdu(buf, start, end, cur, cipher=None):
 def decode_body(cur, reading):
     tag = cur.byte()
     if tag != _STRUCTURE and tag != _ARRAY:
-        raise ValueError("notification body is not a list (tag 0x%02x)" % tag)
+        raise refusal(_R_BODY_TAG, tag)
     count = cur.length()
     if count == 0:
-        raise ValueError("empty notification body")
+        raise refusal(_R_EMPTY_BODY)
     layout = lists.layout_of(cur)
     vendor = None
     if layout == _STRUCTURES:
@@ -104,7 +115,7 @@ def decode_body(cur, reading):
             vendor = iskra
             keys = iskra.value_keys(cur.buf, cur.pos, cur.end, count)
         if keys is None:
-            raise ValueError("value-only list of %d elements from an unknown meter" % count)
+            raise refusal(_R_UNKNOWN_VALUES, count)
         kaifa.walk_values(cur, count, keys, reading)
     if vendor is None:
         # Which vendor module names and scales the list: by the start of its list version,
@@ -130,4 +141,4 @@ def decode_body(cur, reading):
         if layout != _STRUCTURES:
             vendor.scale(reading)
     if len(reading) == 0:
-        raise ValueError("no known values in the notification")
+        raise refusal(_R_NO_VALUES)

@@ -20,6 +20,7 @@ STRUCTURES (and the AT/PL PAIRS) carry scalers; vendor modules scale the others.
 
 from .compat import const
 from . import axdr, cosem, obis
+from .axdr import refusal
 
 # A-XDR tags (axdr)
 _NULL = const(0x00)
@@ -38,11 +39,18 @@ _PAIRS = const(2)
 _VALUES = const(3)
 _CAPTURED = const(4)
 
+# Why a list is refused (rejects.PAYLOAD has the words; axdr numbers its own from 0)
+_R_NOT_OBIS = const(5)
+_R_NOT_ELEMENT = const(6)
+_R_ELEMENT_ITEMS = const(7)
+_R_BAD_SCALER = const(8)
+_R_PAIR_NOT_OBIS = const(9)
+
 
 def read_obis_id(cur):
     """Read an `09 06` OBIS octet-string and return its lookup int."""
     if cur.byte() != _OCTET_STRING or cur.byte() != 6:
-        raise ValueError("expected a 6-byte OBIS code")
+        raise refusal(_R_NOT_OBIS)
     buf = cur.buf
     pos = cur.take(6)
     return obis.obis_id(buf[pos], buf[pos + 2], buf[pos + 3], buf[pos + 4])
@@ -91,7 +99,7 @@ def walk_structures(cur, count, reading):
     keys = obis.KEYS
     for _ in range(count):
         if cur.byte() != _STRUCTURE:
-            raise ValueError("expected {OBIS, value} structure")
+            raise refusal(_R_NOT_ELEMENT)
         _element(cur, keys, reading)
 
 
@@ -99,7 +107,7 @@ def _element(cur, keys, reading):
     """The rest of an {OBIS, value[, {scaler, unit}]} structure, its tag already read."""
     items = cur.length()
     if items < 2:
-        raise ValueError("element structure has %d items" % items)
+        raise refusal(_R_ELEMENT_ITEMS, items)
     key = keys.get(read_obis_id(cur))
     value = store(cur, key, reading)
     items -= 2
@@ -114,10 +122,10 @@ def _apply_scaler(cur, key, value, reading):
     """Read a {scaler, unit} structure and scale the value just stored under key."""
     cur.byte()
     if cur.length() != 2 or cur.byte() != _INT8:
-        raise ValueError("bad scaler/unit structure")
+        raise refusal(_R_BAD_SCALER)
     scaler = cur.int(1)
     if cur.byte() != _ENUM:
-        raise ValueError("bad scaler/unit structure")
+        raise refusal(_R_BAD_SCALER)
     cur.byte()
     if scaler and isinstance(value, int) and key is not None and key != "meter_datetime":
         reading[key] = value * 10**scaler if scaler > 0 else value / 10 ** (-scaler)
@@ -156,4 +164,4 @@ def walk_pairs(cur, count, reading):
             store(cur, "meter_id", reading)  # EVN (AT): the meter number closes the list
             i += 1
         else:
-            raise ValueError("expected an OBIS code at list element %d" % i)
+            raise refusal(_R_PAIR_NOT_OBIS, i)
