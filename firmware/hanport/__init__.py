@@ -14,9 +14,9 @@ scaling) -> a reading: a flat dict keyed by the names in `obis`.
 # so their string constants with the same text cost no heap of their own.
 from . import obis  # noqa: F401
 from . import dlms, hdlc
-from .reader import Reader, Stats
+from .reader import Reader
 
-__all__ = ("Reader", "Stats", "decode_frame")
+__all__ = ("Reader", "decode_frame")
 
 
 def decode_frame(frame):

@@ -32,7 +32,7 @@ _P1_START = const(0x2F)  # "/": a P1 telegram's header line
 _HEADER_MAX = const(14)  # flag + format(2) + dest(4) + src(4) + control + HCS(2)
 PUSH_TIMEOUT_MS = const(5000)  # parts of one push arrive back to back; meters send every 2-10 s
 
-# Reasons a frame is rejected (the index of the counter in Framer.errors).
+# Reasons a frame is rejected (the index of its counter's name in REJECT_COUNTERS).
 BAD_HCS = const(0)
 BAD_FCS = const(1)
 OVERSIZED = const(2)
@@ -86,7 +86,11 @@ def info_start(buf, start, end):
 class Framer:
     """Turns bytes into checked frames; calls on_info(buf, start, end) with each
     (reassembled) information field and on_reject(reason, is_frame) for what it gives up.
-    Counts rejected frames in `errors`, junk in `skipped`, pushes given up in `abandoned`."""
+
+    It holds the reader's counters too (it is the Reader's `stats`; the M-Bus and P1 framers
+    count here as well): rejected frames by reason (hcs_errors ... bad_format), junk in
+    skipped_bytes, parts of a push held in push_frames, pushes given up in abandoned, and,
+    counted by the reader, frames_ok and undecodable. as_dict() gives them all."""
 
     def __init__(self, on_info, buffer_size=2048, on_reject=None, clock=ticks_ms):
         if buffer_size < 64:
@@ -95,10 +99,16 @@ class Framer:
         self._on_info = on_info
         self._on_reject = on_reject or _ignore
         self._clock = clock
-        self.errors = [0, 0, 0, 0, 0]
-        self.skipped = 0
+        self.frames_ok = 0  # frames that gave a reading (the reader counts them)
+        self.hcs_errors = 0
+        self.fcs_errors = 0
+        self.oversized = 0
+        self.truncated = 0
+        self.bad_format = 0
+        self.undecodable = 0  # good frames of no use (the reader counts them)
         self.push_frames = 0  # good frames held as a part of a push (not its last part)
         self.abandoned = 0  # pushes given up before their last part
+        self.skipped_bytes = 0
         self._state = _HUNT
         self._base = 0  # where the current frame's flag is; a pending push's parts before it
         self._n = 0  # bytes held, base included (the reader's pending_bytes)
@@ -108,6 +118,13 @@ class Framer:
         self._push_ms = 0  # when the pending push's last part arrived
         self.watch = False  # stop at an M-Bus or P1 start byte between frames (see feed)
         self.watch_also = -1  # and at this byte (the reader's DB, when it has a key)
+
+    def as_dict(self):
+        """Every counter by name, in the order of COUNTERS."""
+        out = {}
+        for name in COUNTERS:
+            out[name] = getattr(self, name)
+        return out
 
     def push_pending(self):
         """True while parts of a push wait for the rest."""
@@ -178,7 +195,7 @@ class Framer:
                     i -= 1
                     break
                 else:
-                    self.skipped += 1
+                    self.skipped_bytes += 1
                 continue
             elif state == _FORMAT:
                 if b == _FLAG:
@@ -190,7 +207,7 @@ class Framer:
                     if watch and (b == _MBUS_START or b == _P1_START or b == also) and not n:
                         i -= 1
                         break
-                    self.skipped += 1
+                    self.skipped_bytes += 1
                     continue
                 buf[n] = b
                 n += 1
@@ -232,7 +249,8 @@ class Framer:
                     state = _BODY
                     continue
             # A rejected frame: count it, then scan again from the byte after its flag.
-            self.errors[reason] += 1
+            name = REJECT_COUNTERS[reason]
+            setattr(self, name, getattr(self, name) + 1)
             kept = self._resync(n)
             origin = self._base
             state = _HUNT
@@ -271,7 +289,7 @@ class Framer:
         k = base + 1
         while k < n and buf[k] != _FLAG:
             k += 1
-        self.skipped += k - base
+        self.skipped_bytes += k - base
         for j in range(k, n):
             buf[origin + j - k] = buf[j]
         return origin + n - k
@@ -291,6 +309,16 @@ class Framer:
         self._on_info(buf, start, end)
         buf[0] = _FLAG
         return 1
+
+
+# Every counter, in the order as_dict gives them, and those of rejected frames by reason. Here,
+# after the class: in MicroPython the strings are then the attribute names' own interned
+# strings, not copies.
+COUNTERS = (
+    "frames_ok", "hcs_errors", "fcs_errors", "oversized", "truncated", "bad_format",
+    "undecodable", "push_frames", "abandoned", "skipped_bytes",
+)
+REJECT_COUNTERS = COUNTERS[1:6]  # BAD_HCS ... BAD_FORMAT
 
 
 def _ignore(reason, is_frame):

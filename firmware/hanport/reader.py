@@ -30,43 +30,6 @@ from .compat import const, ticks_ms
 _GLO_CIPHERING = const(0xDB)
 
 
-# Every counter, in the order as_dict gives them; those in _FRAMER_ERRORS are the HDLC framer's
-# errors by reason (hdlc.BAD_HCS ... hdlc.BAD_FORMAT).
-_COUNTERS = (
-    "frames_ok", "hcs_errors", "fcs_errors", "oversized", "truncated", "bad_format",
-    "undecodable", "push_frames", "abandoned", "skipped_bytes",
-)
-_FRAMER_ERRORS = ("hcs_errors", "fcs_errors", "oversized", "truncated", "bad_format")
-
-
-class Stats:
-    """Counters of what the reader has seen since it was made: frames_ok and undecodable
-    here, the rest read from the HDLC framer that keeps them (see __getattr__)."""
-
-    def __init__(self, framer):
-        self._framer = framer
-        self.undecodable = 0
-        self.frames_ok = 0
-
-    def __getattr__(self, name):
-        """hcs_errors, fcs_errors, oversized, truncated, bad_format, push_frames, abandoned and
-        skipped_bytes, as the framer counts them now (one method, not eight properties)."""
-        framer = self._framer
-        if name in _FRAMER_ERRORS:
-            return framer.errors[_FRAMER_ERRORS.index(name)]
-        if name == "push_frames" or name == "abandoned":
-            return getattr(framer, name)
-        if name == "skipped_bytes":
-            return framer.skipped
-        raise AttributeError(name)
-
-    def as_dict(self):
-        out = {}
-        for name in _COUNTERS:
-            out[name] = getattr(self, name)
-        return out
-
-
 class Reader:
     """Feed it meter bytes; it calls on_reading(reading) once per good frame, in order.
 
@@ -79,7 +42,7 @@ class Reader:
         self._framer.watch = True
         self._clock = clock
         self._cursor = axdr.Cursor()
-        self.stats = Stats(self._framer)
+        self.stats = self._framer  # it keeps every counter (hdlc.Framer.as_dict)
         self.last_error = None
         self.last_abandoned = None  # why the last push was given up
         self._cipher = None
