@@ -8,8 +8,6 @@ only they know. Ciphered APDUs (DB, DF) are opened by the reader's cipher (gcm) 
 key, and refused with a reason when not; block-transfer (E0) APDUs are joined by the framer.
 """
 
-import sys
-
 from .compat import const
 from . import axdr, cosem, lists
 from .axdr import refusal
@@ -38,19 +36,6 @@ _R_EMPTY_BODY = const(15)
 _R_UNKNOWN_VALUES = const(16)
 _R_NO_VALUES = const(17)
 
-_PACKAGE = __name__.rpartition(".")[0]
-
-
-def vendor_module(name):
-    """The vendor module hanport.`name`, imported on first use."""
-    full = _PACKAGE + "." + name
-    module = sys.modules.get(full)
-    if module is None:
-        __import__(full)
-        module = sys.modules[full]
-    return module
-
-
 def decode_info(buf, start, end, cur=None, cipher=None):
     """The reading carried by the information field buf[start:end]; ValueError if none.
 
@@ -67,6 +52,7 @@ def decode_info(buf, start, end, cur=None, cipher=None):
 
 
 def decode_apdu(buf, start, end, cur, cipher=None):
+    """The reading carried by the APDU at buf[start:end] (after the LLC header)."""
     tag = buf[start]
     if tag != _DATA_NOTIFICATION:
         if cipher is not None and (tag == _GENERAL_GLO_CIPHERING or tag == _GENERAL_DED_CIPHERING):
@@ -87,11 +73,7 @@ def decode_apdu(buf, start, end, cur, cipher=None):
             reading["meter_datetime"] = when
     elif tag != _NULL:
         raise refusal(_R_CLOCK_TAG, tag)
-    decode_body(cur, reading)
-    return reading
-
-
-def decode_body(cur, reading):
+    # The body: one list, walked by the layout it has.
     tag = cur.byte()
     if tag != _STRUCTURE and tag != _ARRAY:
         raise refusal(_R_BODY_TAG, tag)
@@ -105,9 +87,13 @@ def decode_body(cur, reading):
     elif layout == _PAIRS:
         lists.walk_pairs(cur, count, reading)
     elif layout == _CAPTURED:
-        vendor_module("landisgyr").walk(cur, count, reading)  # the one meter with this layout
+        from . import landisgyr  # the one meter with this layout
+
+        landisgyr.walk(cur, count, reading)
     else:
-        vendor = kaifa = vendor_module("kaifa")  # its walk_values reads any bare value list
+        from . import kaifa  # its walk_values reads any bare value list
+
+        vendor = kaifa
         keys = kaifa.value_keys(cur.buf, cur.pos, count)
         if keys is None:
             from . import iskra  # only for meters that send Iskraemeco's bare value lists
@@ -122,23 +108,21 @@ def decode_body(cur, reading):
         # else by its layout. A vendor's module is imported when its first list arrives, so a
         # dongle holds only its own meter's code.
         version = reading.get("list_ver_id")
-        name = None
         if version is not None:
             if version.startswith("AIDON"):
-                name = "aidon"
+                from . import aidon as vendor
             elif version.startswith("KFM"):
-                name = "kaifa"
+                from . import kaifa as vendor
             elif version.startswith("Kamstrup"):
-                name = "kamstrup"
+                from . import kamstrup as vendor
         elif layout == _STRUCTURES:
-            name = "aidon"
-        if name is None and layout == _CAPTURED:
-            name = "landisgyr"
-        if name is not None:
-            vendor = vendor_module(name)
+            from . import aidon as vendor
+        if vendor is None and layout == _CAPTURED:
+            from . import landisgyr as vendor
     if vendor is not None:
         reading["meter_manufacturer"] = vendor.MANUFACTURER
         if layout != _STRUCTURES:
             vendor.scale(reading)
     if len(reading) == 0:
         raise refusal(_R_NO_VALUES)
+    return reading
