@@ -16,7 +16,7 @@ Every frame whose checksums verify ends as exactly one of:
   - a reject handed to on_reject(reason) (a block or segment that cannot be used);
   - a part of a push (HDLC segments or GBT blocks) held for the rest, counted in `push_frames`.
 A push is bounded by the buffer and by time (PUSH_TIMEOUT_MS after its last part, checked by
-expire()); when it is given up (a new push starts, a part is out of order or empty, a whole APDU
+push.expire, which the reader calls); when it is given up (a new push starts, a part is out of order or empty, a whole APDU
 or a bad frame breaks in, it does not fit, it times out) `abandoned` counts it and
 on_reject(reason, False) says why.
 """
@@ -92,12 +92,12 @@ class Framer:
     skipped_bytes, parts of a push held in push_frames, pushes given up in abandoned, and,
     counted by the reader, frames_ok and undecodable. as_dict() gives them all."""
 
-    def __init__(self, on_info, buffer_size=2048, on_reject=None, clock=ticks_ms):
+    def __init__(self, on_info, on_reject, buffer_size=2048, clock=ticks_ms):
         if buffer_size < 64:
             raise ValueError("buffer_size must be at least 64 bytes")
         self._buf = bytearray(buffer_size)
         self._on_info = on_info
-        self._on_reject = on_reject or _ignore
+        self._on_reject = on_reject
         self._clock = clock
         self.frames_ok = 0  # frames that gave a reading (the reader counts them)
         self.hcs_errors = 0
@@ -111,6 +111,7 @@ class Framer:
         self.skipped_bytes = 0
         self._state = _HUNT
         self._base = 0  # where the current frame's flag is; a pending push's parts before it
+        # (so a push is pending exactly while _base > 0)
         self._n = 0  # bytes held, base included (the reader's pending_bytes)
         self._mark = 0  # next position to act at in _BODY: header check, then end
         self._need = 0  # position just past the closing flag
@@ -125,18 +126,6 @@ class Framer:
         for name in COUNTERS:
             out[name] = getattr(self, name)
         return out
-
-    def push_pending(self):
-        """True while parts of a push wait for the rest."""
-        return self._base > 0
-
-    def expire(self):
-        """Give up a push whose next part is more than PUSH_TIMEOUT_MS late. Acts only between
-        frames (a frame in progress is checked at the next call)."""
-        if self._base:
-            from . import push  # loaded already: a push is pending
-
-            push.expire(self)
 
     def feed(self, src, i=0, end=-1):
         """Consume src[i:end] (bytes, bytearray or memoryview, any size; end -1: all of it).
@@ -319,10 +308,6 @@ COUNTERS = (
     "undecodable", "push_frames", "abandoned", "skipped_bytes",
 )
 REJECT_COUNTERS = COUNTERS[1:6]  # BAD_HCS ... BAD_FORMAT
-
-
-def _ignore(reason, is_frame):
-    pass
 
 
 def _opens_apdu(buf, start, end):

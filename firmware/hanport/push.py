@@ -24,7 +24,7 @@ _FORMAT = const(1)
 
 
 def expire(framer):
-    """Framer.expire: give up a push whose next part is more than PUSH_TIMEOUT_MS late."""
+    """Reader.expire: give up a push whose next part is more than PUSH_TIMEOUT_MS late."""
     if ticks_diff(framer._clock(), framer._push_ms) <= PUSH_TIMEOUT_MS:
         return
     state = framer._state

@@ -38,7 +38,7 @@ class Reader:
 
     def __init__(self, on_reading, buffer_size=2048, clock=ticks_ms, key=None, auth_key=None):
         self._on_reading = on_reading
-        self._framer = hdlc.Framer(self._on_info, buffer_size, self._on_reject, clock)
+        self._framer = hdlc.Framer(self._on_info, self._on_reject, buffer_size, clock)
         self._framer.watch = True
         self._clock = clock
         self._cursor = axdr.Cursor()
@@ -58,8 +58,8 @@ class Reader:
 
     def feed(self, data):
         framer = self._framer
-        if framer.push_pending():
-            framer.expire()
+        if framer._base:  # parts of a push are held: give it up if its next part is late
+            self.expire()
         i = 0
         if self._mbus is None and self._other is None:
             i = framer.feed(data)  # HDLC only, as long as no other frame has been seen
@@ -79,8 +79,13 @@ class Reader:
 
     def expire(self):
         """Give up a push that has waited too long for its next part; for callers that poll
-        when no bytes come (feed does it too)."""
-        self._framer.expire()
+        when no bytes come (feed does it too). Acts only between frames (a frame in progress
+        is checked at the next call)."""
+        framer = self._framer
+        if framer._base:
+            from . import push  # loaded already: a push is pending
+
+            push.expire(framer)
         if self._mbus is not None:
             self._mbus.expire()
 
@@ -88,7 +93,7 @@ class Reader:
     def push_pending(self):
         """True while parts of a segmented or block-transfer push wait for the rest."""
         mbus = self._mbus
-        return self._framer.push_pending() or (mbus is not None and mbus.push_pending())
+        return self._framer._base > 0 or (mbus is not None and mbus.push_pending())
 
     @property
     def pending_bytes(self):
