@@ -6,7 +6,7 @@ The same files run on MicroPython (the dongle) and CPython (tests, host tools):
     reading = hanport.decode_frame(bytes.fromhex("7ea0..7e"))   # one whole frame
 
 Pipeline, one module per step: hdlc (bytes -> frames) -> dlms (frame -> APDU) -> lists
-(A-XDR list -> values, with axdr and cosem) -> aidon/kaifa/kamstrup (vendor naming and
+(A-XDR list -> values, with axdr) -> aidon/kaifa/kamstrup (vendor naming and
 scaling) -> a reading: a flat dict keyed by the names in `obis`.
 """
 

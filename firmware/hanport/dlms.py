@@ -9,7 +9,7 @@ key, and refused with a reason when not; block-transfer (E0) APDUs are joined by
 """
 
 from .compat import const
-from . import axdr, cosem, lists
+from . import axdr, lists
 from .axdr import refusal
 
 _LLC_DST = const(0xE6)
@@ -68,7 +68,7 @@ def decode_apdu(buf, start, end, cur, cipher=None):
     if tag == _OCTET_STRING or tag == 0x0C:
         if tag == _OCTET_STRING and cur.length() != 12:
             raise refusal(_R_CLOCK_SIZE)
-        when = cosem.iso_datetime(buf, cur.take(12))
+        when = axdr.iso_datetime(buf, cur.take(12))
         if when is not None:
             reading["meter_datetime"] = when
     elif tag != _NULL:

@@ -19,7 +19,7 @@ STRUCTURES (and the AT/PL PAIRS) carry scalers; vendor modules scale the others.
 """
 
 from .compat import const
-from . import axdr, cosem, obis
+from . import axdr, obis
 from .axdr import refusal
 
 # A-XDR tags (axdr)
@@ -66,7 +66,7 @@ def store(cur, key, reading):
             pos = cur.take(size)
             # The APDU header's time, when present, is the one reported (as amshan does).
             if size == 12 and key not in reading:
-                value = cosem.iso_datetime(cur.buf, pos)
+                value = axdr.iso_datetime(cur.buf, pos)
                 if value is not None:
                     reading[key] = value
                 return value
