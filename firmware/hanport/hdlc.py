@@ -16,9 +16,9 @@ Every frame whose checksums verify ends as exactly one of:
   - a reject handed to on_reject(reason) (a block or segment that cannot be used);
   - a part of a push (HDLC segments or GBT blocks) held for the rest, counted in `push_frames`.
 A push is bounded by the buffer and by time (PUSH_TIMEOUT_MS after its last part, checked by
-push.expire, which the reader calls); when it is given up (a new push starts, a part is out of order or empty, a whole APDU
-or a bad frame breaks in, it does not fit, it times out) `abandoned` counts it and
-on_reject(reason, False) says why.
+push.expire, which the reader calls); when it is given up (a new push starts, a part is out of
+order or empty, a whole APDU or a bad frame breaks in, it does not fit, it times out)
+`abandoned` counts it and on_reject(reason, False) says why.
 """
 
 from array import array
@@ -195,9 +195,22 @@ class Framer:
                 else:
                     reason = check_frame(buf, base + 1, n - 1)
                     if reason < 0:
+                        # A good frame in buf[base:n]: deliver its APDU. The parts of a push
+                        # (HDLC segments, GBT blocks) are joined by `push`, loaded on first need.
                         state = _FORMAT
                         self._state = state
-                        n = self._frame_done(base, n)
+                        info = info_start(buf, base + 1, n - 1)
+                        info_end = n - 3
+                        self._push_ms = self._clock()
+                        apdu = info + 3 if _opens_apdu(buf, info, info_end) else info
+                        if base or buf[base + 1] & 0x08 or (apdu < info_end and buf[apdu] == _GBT):
+                            from . import push
+
+                            n = push.frame_done(self, base, info, info_end)
+                        else:
+                            self._on_info(buf, info, info_end)
+                            buf[0] = _FLAG
+                            n = 1
                         self._n = n
                         continue
             elif state == _HUNT:
@@ -242,7 +255,7 @@ class Framer:
                         # It fits once the pending push is given up: move it to the front.
                         from . import push
 
-                        push.abandon(self, "push too large for the frame buffer")
+                        push.abandon(self, push.TOO_LARGE)
                         buf[0] = _FLAG
                         buf[1] = buf[base + 1]
                         buf[2] = b
@@ -299,7 +312,7 @@ class Framer:
         if base and not self._next_block:
             from . import push
 
-            push.abandon(self, "HDLC segments broken by a bad frame")
+            push.abandon(self, push.BROKEN)
         origin = self._base
         buf = self._buf
         k = base + 1
@@ -309,22 +322,6 @@ class Framer:
         for j in range(k, n):
             buf[origin + j - k] = buf[j]
         return origin + n - k
-
-    def _frame_done(self, base, n):
-        """A good frame in buf[base:n] (both flags): deliver its APDU; returns the new n. The
-        parts of a push (HDLC segments, GBT blocks) are joined by `push`, loaded on first need."""
-        buf = self._buf
-        start = info_start(buf, base + 1, n - 1)
-        end = n - 3
-        self._push_ms = self._clock()
-        pos = start + 3 if _opens_apdu(buf, start, end) else start
-        if base or buf[base + 1] & 0x08 or (pos < end and buf[pos] == _GBT):
-            from . import push
-
-            return push.frame_done(self, base, start, end)
-        self._on_info(buf, start, end)
-        buf[0] = _FLAG
-        return 1
 
 
 # Every counter, in the order as_dict gives them, and those of rejected frames by reason. Here,

@@ -22,6 +22,10 @@ _GBT = const(0xE0)
 _HUNT = const(0)  # the framer's states (hdlc)
 _FORMAT = const(1)
 
+# Why hdlc gives a push up (its words here, where they are needed only then)
+TOO_LARGE = "push too large for the frame buffer"
+BROKEN = "HDLC segments broken by a bad frame"
+
 
 def expire(framer):
     """Reader.expire: give up a push whose next part is more than PUSH_TIMEOUT_MS late."""
