@@ -52,11 +52,11 @@ def test_encrypted_and_block_transfer_apdus_are_refused_with_a_reason():
 
 def test_every_payload_refusal_number_has_its_own_words():
     # The decoders raise axdr.refusal(number); the words live in rejects (loaded only then).
-    from hanport import axdr, lists, rejects
+    from hanport import axdr, rejects
 
     numbers = [
         getattr(module, name)
-        for module in (axdr, lists, dlms)
+        for module in (axdr, dlms)
         for name in dir(module)
         if name.startswith("_R_")
     ]

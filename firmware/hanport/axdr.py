@@ -48,7 +48,7 @@ _FIXED = (b"\x00\xff\xff\x01\xff\x04\x04\xff\xff\xff\xff\xff\xff\x01\xff\x01"
 _MAX_DEPTH = const(8)
 
 # Why a payload is refused: numbers for the words in rejects.PAYLOAD (see refusal), one set
-# for the decoders that every frame uses (axdr, lists, dlms). The words cost heap only once a
+# for the decoders that every frame uses (axdr, dlms). The words cost heap only once a
 # payload is refused.
 _R_ENDS_EARLY = const(0)
 _R_LENGTH_FORM = const(1)
@@ -58,8 +58,8 @@ _R_NOT_SIMPLE = const(4)
 
 
 def refusal(reason, value=None):
-    """The ValueError that refuses a payload for `reason` (an _R_ number of axdr, lists or
-    dlms), with `value` put into its words; the words are loaded from rejects only now."""
+    """The ValueError that refuses a payload for `reason` (an _R_ number of axdr or dlms),
+    with `value` put into its words; the words are loaded from rejects only now."""
     from . import rejects
 
     return ValueError(rejects.payload(reason, value))

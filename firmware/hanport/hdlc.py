@@ -40,6 +40,14 @@ OVERSIZED = const(2)
 TRUNCATED = const(3)
 BAD_FORMAT = const(4)
 
+# Every counter of the Framer, in the order as_dict gives them, and those of rejected frames by
+# reason. (No heap for the strings: in MicroPython each is the attribute name's interned string.)
+COUNTERS = (
+    "frames_ok", "hcs_errors", "fcs_errors", "oversized", "truncated", "bad_format",
+    "undecodable", "push_frames", "abandoned", "skipped_bytes",
+)
+REJECT_COUNTERS = COUNTERS[1:6]  # BAD_HCS ... BAD_FORMAT
+
 _HUNT = const(0)
 _FORMAT = const(1)
 _LENGTH = const(2)
@@ -322,16 +330,6 @@ class Framer:
         for j in range(k, n):
             buf[origin + j - k] = buf[j]
         return origin + n - k
-
-
-# Every counter, in the order as_dict gives them, and those of rejected frames by reason. Here,
-# after the class: in MicroPython the strings are then the attribute names' own interned
-# strings, not copies.
-COUNTERS = (
-    "frames_ok", "hcs_errors", "fcs_errors", "oversized", "truncated", "bad_format",
-    "undecodable", "push_frames", "abandoned", "skipped_bytes",
-)
-REJECT_COUNTERS = COUNTERS[1:6]  # BAD_HCS ... BAD_FORMAT
 
 
 def _opens_apdu(buf, start, end):

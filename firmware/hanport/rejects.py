@@ -1,6 +1,6 @@
 """The words for what the parser refuses but rarely meets, loaded only when it does: why
 hanport.decode_frame refuses a frame (the dongle itself never calls it), why dlms does not
-read an APDU, and why the decoders (axdr, lists, dlms) refuse a payload.
+read an APDU, and why the decoders (axdr, dlms) refuse a payload.
 """
 
 from . import hdlc
@@ -8,19 +8,19 @@ from . import hdlc
 _REASONS = ("bad HCS", "bad FCS", "oversized", "truncated", "bad format")
 
 # Why a payload is refused, by the number the decoders raise axdr.refusal with: the _R_
-# constants of axdr (0-4), lists (5-9) and dlms (10-17), in that order.
+# constants of axdr (0-4) and dlms (5-17), in that order.
 PAYLOAD = (
     "A-XDR data ends early",  # axdr
     "A-XDR length form 0x%02x not supported",
     "A-XDR nesting too deep",
     "unknown A-XDR tag 0x%02x",
     "A-XDR tag 0x%02x is not a simple value",
-    "expected a 6-byte OBIS code",  # lists
+    "expected a 6-byte OBIS code",  # dlms
     "expected {OBIS, value} structure",
     "element structure has %d items",
     "bad scaler/unit structure",
     "expected an OBIS code at list element %d",
-    "information field too short (%d bytes)",  # dlms
+    "information field too short (%d bytes)",
     "bad LLC header",
     "notification date-time is not 12 bytes",
     "bad notification date-time tag 0x%02x",
