@@ -261,7 +261,7 @@ def test_build_on_a_chip_without_uart2_uses_its_own_fallback(tmp_path, capsys, m
     # No config file: the default board setting is the ESP32 DevKitC, whose file uses UART 2.
     the_app = app.build(str(tmp_path / "config.json"), str(ROOT / "boards"),
                         make_client=lambda: RecordingClient([]))
-    assert the_app is not None and the_app.board["uart_id"] == 1
+    assert the_app is not None and the_app.source._uart.id == 1
     assert "this is an esp32" in capsys.readouterr().out
 
 
