@@ -128,9 +128,12 @@ class Framer:
     counted by the reader, frames_ok and undecodable. as_dict() gives them all."""
 
     def __init__(self, on_info, on_reject, buffer_size=2048, clock=ticks_ms):
-        if buffer_size < 64:
+        # buffer_size: the frame buffer's size, or the buffer itself when the caller made it
+        # early (the app does, before the boot's other allocations can fragment the heap).
+        buf = bytearray(buffer_size) if isinstance(buffer_size, int) else buffer_size
+        if len(buf) < 64:
             raise ValueError("buffer_size must be at least 64 bytes")
-        self._buf = bytearray(buffer_size)
+        self._buf = buf
         self._on_info = on_info
         self._on_reject = on_reject
         self._clock = clock
