@@ -15,23 +15,6 @@ def _utf8(text):
     return text.encode() if isinstance(text, str) else text
 
 
-class _Heard:
-    """The client's socket, counting the bytes the broker sent; everything else is the socket's."""
-
-    def __init__(self, sock):
-        self._sock = sock
-        self.received = 0
-
-    def read(self, n):
-        data = self._sock.read(n)
-        if data:
-            self.received += len(data)
-        return data
-
-    def __getattr__(self, name):
-        return getattr(self._sock, name)
-
-
 class ClientFactory:
     """A no-argument callable that makes a fresh, unconnected umqtt.simple.MQTTClient whose
     socket never blocks the loop for more than timeout_s (see timedsock.py), and which sends
@@ -40,7 +23,8 @@ class ClientFactory:
 
     The clients count the broker's answers to ping() in `pongs`: umqtt.simple's wait_msg()
     returns None both for "nothing waiting" and for a PINGRESP, so the socket counts what it
-    reads, and a None after bytes were read is the PINGRESP (the publisher's dead-session check).
+    reads (timedsock.TimedSocket.received), and a None after bytes were read is the PINGRESP
+    (the publisher's dead-session check).
 
     The publisher calls `pass_begins()` at the start of every pass: the blocking socket operations
     of one pass share a budget of 3/4 of the time the UART buffer takes to fill at `baud` (no
@@ -69,12 +53,10 @@ class ClientFactory:
 
             def connect(self, *args):
                 try:
-                    present = super().connect(*args)
+                    return super().connect(*args)
                 except Exception:
                     sockets.stale = True  # the broker may have moved: look it up again
                     raise
-                self.sock = _Heard(self.sock)
-                return present
 
             def wait_msg(self):
                 sock = self.sock

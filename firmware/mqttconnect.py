@@ -19,7 +19,15 @@ _REFUSALS = {
 
 def connect(pub, meter_id):
     """Connect pub's new client (Last Will on the status topic), say online, subscribe to Home
-    Assistant's birth and queue the sensors' configs and the last totals (Publisher._connect)."""
+    Assistant's birth and queue the sensors' configs and the last totals (Publisher._step).
+
+    The back-off is not reset here but when the session answered a ping (Publisher._keep_alive):
+    a session that fails at once (say, out of memory while announcing) waits longer each time."""
+    if pub.topic_id is not None and pub.topic_id != meter_id:  # a different meter
+        pub._totals = None  # the old meter's totals are not the new one's
+        if pub.discovery is not None:
+            pub.discovery.forget()  # the new meter's sensors are announced as they come
+    pub.topic_id = meter_id
     base = "{}/{}".format(pub.prefix, meter_id)
     client = pub.client
     client.set_callback(pub._on_message)
@@ -28,10 +36,10 @@ def connect(pub, meter_id):
     client.publish(base + "/status", "online", retain=True)
     if pub.discovery is not None:
         client.subscribe(pub.discovery.birth_topic)
-        pub.discovery.announce_all()
+        pub.discovery.due = list(pub.discovery.known)  # every sensor again
     pub._send_again()  # Home Assistant may have restarted while we were away
+    pub.connected = True
     pub.connects += 1
-    pub.backoff.reset()
     pub._next_try = None
     pub._last_ping = pub._clock()
     pub.last_error = None
@@ -39,8 +47,8 @@ def connect(pub, meter_id):
 
 
 def refusal_text(exc):
-    """Say what went wrong in words, for the log."""
-    if type(exc).__name__ == "MQTTException" and exc.args:
+    """Say what went wrong in words, for the log (umqtt.simple's MQTTException)."""
+    if exc.args:
         code = exc.args[0]
         return "broker refused the connection: {} (code {})".format(
             _REFUSALS.get(code, "unknown reason"), code

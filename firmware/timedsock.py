@@ -45,13 +45,15 @@ def stall_ms(rxbuf, baud):
 class TimedSocket:
     """A socket whose blocking mode has a time limit; everything else is the socket's own.
 
-    `sock` reads and writes; `timed` takes the time limits (the TCP socket under TLS)."""
+    `sock` reads and writes; `timed` takes the time limits (the TCP socket under TLS).
+    `received` counts the bytes read (mqttclient.py tells a PINGRESP by it)."""
 
     def __init__(self, sock, budget, timed=None):
         self._sock = sock
         self._timed = timed or sock
         self._budget = budget
         self._blocking = True
+        self.received = 0
         self._timed.settimeout(budget.left_s())
 
     def setblocking(self, flag):
@@ -69,7 +71,10 @@ class TimedSocket:
     def read(self, *args):
         if self._blocking:  # the time left now, not when blocking mode was set
             self._timed.settimeout(self._budget.left_s())
-        return self._sock.read(*args)
+        data = self._sock.read(*args)
+        if data:
+            self.received += len(data)
+        return data
 
     def write(self, *args):
         if self._blocking:

@@ -512,3 +512,37 @@ def test_a_message_larger_than_the_buffer_still_goes_out_and_is_counted():
     states = [m for t, m, r in broker.messages if t.endswith("/state")]
     assert states and json.loads(states[-1])["voltage_l1"] == 230.1
     assert pub.oversized_messages == 1
+
+
+def test_a_pass_that_fails_at_once_after_each_connect_backs_off_instead_of_hammering():
+    # A heap too small for announcing: each connect works, the next publish runs out of memory.
+    # Only a session that answered a ping resets the back-off, so the connects spread out.
+    pub, meter, broker, clock = make(discovery=True, backoff=Backoff(1000, 8000))
+    short = [True]
+    publish = FakeClient.publish
+
+    def publish_or_fail(self, topic, msg, retain=False, qos=0):
+        if short[0] and topic.endswith("/config"):
+            raise MemoryError("memory allocation failed, allocating 148 bytes")
+        publish(self, topic, msg, retain, qos)
+
+    FakeClient.publish = publish_or_fail
+    try:
+        feed(pub, meter, LIST2)
+        attempts_at = []
+        for _ in range(400):
+            before = broker.connect_attempts
+            pub.step()
+            if broker.connect_attempts != before:
+                attempts_at.append(clock.ms)
+            clock.ms += 100
+        gaps = [b - a for a, b in zip(attempts_at, attempts_at[1:])]
+        # (the first connect learns the keys: its configs go a pass later)
+        assert gaps[:5] == [1100, 2000, 4000, 8000, 8000]
+        assert pub.failures == len(attempts_at) and pub.last_error.startswith("MemoryError")
+        short[0] = False  # memory again: announced, published, the back-off starts over
+        run(pub, clock, 12)
+        assert pub.connected and pub.published == 1 and pub.backoff.delay_ms == 0
+        assert pub.last_error is None
+    finally:
+        FakeClient.publish = publish
