@@ -69,4 +69,6 @@ def rows():
     names = metricnames.ROWS  # the module out at once: only this tuple, while rows() runs
     sys.modules.pop("metricnames")
     for i in range(len(_ROWS)):
-        yield _row(_ROWS[i]) + tuple(names[i].split(" ", 2))
+        key, unit, device_class, state_class = _row(_ROWS[i])
+        name, kind, text = names[i].split(" ", 2)
+        yield key, unit, device_class, state_class, name, kind, text
