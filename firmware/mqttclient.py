@@ -95,10 +95,12 @@ class ClientFactory:
     def lookup(self):
         """Look the broker's name up when due; True when this pass went to it (a step of a
         non-blocking DNS query, or a blocking getaddrinfo when no DNS server is known)."""
+        import mqttconnect  # the code of an unconnected publisher: it drops it once connected
+
         host = self._cfg["host"]
-        if not self.sockets.lookup_due(host, self._port):
+        if not mqttconnect.lookup_due(self.sockets, host, self._port):
             return False
-        self.sockets.lookup(host, self._port, dns_server(self._wlan))
+        mqttconnect.lookup(self.sockets, host, self._port, mqttconnect.dns_server(self._wlan))
         return True
 
     def __call__(self):
@@ -112,24 +114,6 @@ class ClientFactory:
             cfg["keepalive_s"],
             ssl=self._ssl,
         )
-
-
-def dns_server(wlan):
-    """(ip, port, mdns) of the station's DNS server, or None when there is none to ask.
-
-    The ESP32's WLAN has it in ifconfig()[3], port 53, and mDNS goes to the multicast group
-    (mdns None); the host twin's WLAN has a `dns_port`, None unless a test set one (then
-    getaddrinfo is used, as with no server), and an `mdns` address on 127.0.0.1."""
-    if wlan is None:
-        return None
-    port = getattr(wlan, "dns_port", 53)
-    try:
-        ip = wlan.ifconfig()[3]
-    except (OSError, IndexError):
-        return None
-    if not port or not ip or ip == "0.0.0.0":
-        return None
-    return ip, port, getattr(wlan, "mdns", None)
 
 
 def _tls_context():

@@ -1,11 +1,15 @@
-"""Opening an MQTT session for the publisher, and the words for why one failed.
+"""Opening an MQTT session for the publisher: the broker's address, the connect, and the words
+for why one failed.
 
-Used only while the publisher is not connected (its connect, the failure that ends a session):
-publisher.py imports it then and drops it once connected, so this code and its texts are not in
-the heap while readings flow.
+Used only while the publisher is not connected (the name lookup, its connect, the failure that
+ends a session): publisher.py and mqttclient.py import it then, and the publisher drops it once
+connected, so this code and its texts are not in the heap while readings flow.
 """
 
 import log
+from compat import const, ticks_diff, ticks_ms
+
+LOOKUP_MIN_MS = const(60000)  # a failing broker's name is looked up again at most this often
 
 # CONNACK return codes (MQTT 3.1.1 section 3.2.2.3) as umqtt's MQTTException carries them.
 _REFUSALS = {
@@ -54,3 +58,77 @@ def refusal_text(exc):
             _REFUSALS.get(code, "unknown reason"), code
         )
     return "{}: {}".format(type(exc).__name__, exc)
+
+
+def lookup_due(sockets, host, port):
+    """Whether the broker's name is to be looked up (timedsock.Sockets keeps the address): the
+    first time, after a failed connect at most every LOOKUP_MIN_MS, never a numeric address."""
+    parts = host.split(".")
+    if len(parts) == 4 and all(p.isdigit() for p in parts):
+        return False
+    if sockets.query is not None or sockets.key != (host, port):
+        return True
+    return sockets.stale and ticks_diff(ticks_ms(), sockets.looked_at) >= LOOKUP_MIN_MS
+
+
+def lookup(sockets, host, port, server=None):
+    """One step of looking host up into sockets; never blocks when `server` (ip, port, mdns) is
+    known (resolve.py's query, polled once per pass), else getaddrinfo does it all.
+
+    True while the answer is awaited (call again in a later pass), False when done; a failure
+    keeps the old address, or raises OSError when there is none."""
+    real = sockets._real
+    if sockets.query is None:
+        sockets.looked_at = ticks_ms()
+        sockets.lookups += 1
+    try:
+        if server is None:
+            ip = host  # getaddrinfo does it all, blocking
+        else:
+            if sockets.query is None:
+                import resolve
+
+                sockets.query = resolve.Query(real, host, server)
+            ip = sockets.query.poll()
+            if ip is None:
+                return True
+            _forget_query(sockets)
+        found = real.getaddrinfo(ip, port, 0, real.SOCK_STREAM)
+    except (OSError, ValueError):  # ValueError: a name that cannot be asked
+        _forget_query(sockets)
+        if sockets.key != (host, port):
+            raise
+        return False
+    sockets.key = (host, port)
+    sockets.found = found
+    sockets.stale = False
+    return False
+
+
+def _forget_query(sockets):
+    query = sockets.query
+    if query is not None:
+        sockets.query = None
+        query.close()
+        sockets.malformed += query.malformed
+        import sys
+
+        sys.modules.pop("resolve", None)  # its code is needed again in a minute at most
+
+
+def dns_server(wlan):
+    """(ip, port, mdns) of the station's DNS server, or None when there is none to ask.
+
+    The ESP32's WLAN has it in ifconfig()[3], port 53, and mDNS goes to the multicast group
+    (mdns None); the host twin's WLAN has a `dns_port`, None unless a test set one (then
+    getaddrinfo is used, as with no server), and an `mdns` address on 127.0.0.1."""
+    if wlan is None:
+        return None
+    port = getattr(wlan, "dns_port", 53)
+    try:
+        ip = wlan.ifconfig()[3]
+    except (OSError, IndexError):
+        return None
+    if not port or not ip or ip == "0.0.0.0":
+        return None
+    return ip, port, getattr(wlan, "mdns", None)
