@@ -25,8 +25,8 @@ def connect(pub, meter_id):
     """Connect pub's new client (Last Will on the status topic), say online, subscribe to Home
     Assistant's birth and queue the sensors' configs and the last totals (Publisher._step).
 
-    The back-off is not reset here but when the session answered a ping (Publisher._keep_alive):
-    a session that fails at once (say, out of memory while announcing) waits longer each time."""
+    The back-off is not reset here but after the first pass that sent what was due
+    (Publisher._step): a session that fails at once waits longer each time."""
     if pub.topic_id is not None and pub.topic_id != meter_id:  # a different meter
         pub._totals = None  # the old meter's totals are not the new one's
         if pub.discovery is not None:
@@ -44,7 +44,6 @@ def connect(pub, meter_id):
     pub._send_again()  # Home Assistant may have restarted while we were away
     pub.connected = True
     pub.connects += 1
-    pub._next_try = None
     pub._last_ping = pub._clock()
     pub.last_error = None
     log.info("mqtt", "connected; publishing to {}/", base)

@@ -198,17 +198,21 @@ class Publisher:
     def step(self):
         """One pass: connect if due, read incoming messages, send what waits. Never raises.
 
-        Any fault leaves the connection in an unknown state: it is closed and the next connect
-        waits the back-off, which only a session that answered a ping resets. So a pass that
-        keeps failing (a MemoryError while announcing, in a heap too small) waits longer each
-        time instead of connecting and announcing again every second."""
+        A fault leaves the connection in an unknown state: it is closed, and the next connect
+        waits the back-off. Running out of memory while connected is different: it comes while
+        a message is built or code is loaded, between packets (a packet cut short would fail
+        the next ping), so the session stays and only the sending waits the back-off, counted
+        and logged. The back-off starts over only after a pass that sent what was due, so a
+        heap too small for announcing means ever longer waits (up to 2 minutes), not a
+        reconnect and a reloaded discovery.py every second."""
         try:
             self._step()
         except Exception as exc:
             self.failures += 1
             delay = self.backoff.fail()
             self._next_try = ticks_add(self._clock(), delay)
-            self.close()
+            if not (self.connected and isinstance(exc, MemoryError)):
+                self.close()
             if type(exc).__name__ == "MQTTException":  # umqtt.simple's: the broker refused
                 import mqttconnect  # the words for it; stays until connected again
 
@@ -231,9 +235,10 @@ class Publisher:
     def _configs_done(self):
         """discovery.py (and sensors.py, when it brought it in) out of sys.modules once the
         configs and the states after them went (a list 3's totals are kept then), or when the
-        connection is gone: it comes back with the next announcement."""
+        connection is gone or waits after a MemoryError: it comes back with the next
+        announcement."""
         if self.discovery is not None and "discovery" in sys.modules:
-            if self.client is None or not self._announcing():
+            if self.client is None or self._next_try is not None or not self._announcing():
                 sys.modules.pop("discovery")
                 if _loaded_sensors[0]:  # else someone else uses it (web/metrics.py)
                     sys.modules.pop("sensors", None)
@@ -263,12 +268,17 @@ class Publisher:
             mqttconnect.connect(self, meter_id)
             sys.modules.pop("mqttconnect")  # connected: out of the heap before the configs come in
         self.client.check_msg()
-        if self.discovery is not None and self.discovery.due:
-            self._announce()
-        self._send_readings()  # each after the configs of its keys, and SETTLE_MS
-        if not self._announcing():  # the energy message and diagnostics too
-            self._configs_done()  # before the diagnostics: never both codes in the heap
-            self._send_extras()
+        if self._next_try is None or ticks_diff(self._clock(), self._next_try) >= 0:
+            if self.discovery is not None and self.discovery.due:
+                self._announce()
+            self._send_readings()  # each after the configs of its keys, and SETTLE_MS
+            if not self._announcing():  # the energy message and diagnostics too
+                self._configs_done()  # before the diagnostics: never both codes in the heap
+                self._send_extras()
+            if self._next_try is not None:  # what was due went: the back-off starts over
+                self._next_try = None
+                self.last_error = None
+                self.backoff.reset()
         self._keep_alive()
 
     def _send_again(self):
@@ -375,8 +385,7 @@ class Publisher:
         self.client.publish(topic, self._json(self.diagnostics()))
 
     def _keep_alive(self):
-        """Ping after unconfirmed readings or when idle; reconnect when a ping is not answered.
-        An answer proves the session: the back-off starts over."""
+        """Ping after unconfirmed readings or when idle; reconnect when a ping is not answered."""
         client = self.client
         now = self._clock()
         if self._ping_at is not None:
@@ -388,7 +397,6 @@ class Publisher:
             self.published += self._awaiting
             self._awaiting = 0
             self._ping_at = None
-            self.backoff.reset()
         idle = self.keepalive_ms and ticks_diff(now, self._last_ping) >= self.keepalive_ms // 2
         if self._unconfirmed or idle:
             self._pongs = client.pongs
