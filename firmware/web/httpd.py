@@ -73,8 +73,8 @@ class Exchange:
     """A slot, made once: its buffers, and per request what the routes read (method, path,
     query, host, authorization, body, peer) and the calls that write the answer."""
 
-    def __init__(self, timeout_ms):
-        self.head = bytearray(HEAD_MAX)
+    def __init__(self, timeout_ms, head=None):
+        self.head = bytearray(HEAD_MAX) if head is None else head  # the app makes it early
         # The answer is written through the same bytes: the head is parsed (and the body
         # copied out) before the handler writes anything.
         self.out = memoryview(self.head)[:OUT_MAX]
@@ -167,10 +167,13 @@ class Exchange:
 class Server:
     """Accepts connections and hands each parsed request to `handler(request, response)`."""
 
-    def __init__(self, handler, max_clients=MAX_CLIENTS, timeout_ms=TIMEOUT_MS):
+    def __init__(self, handler, max_clients=MAX_CLIENTS, timeout_ms=TIMEOUT_MS, heads=()):
+        """`heads`: HEAD_MAX-byte buffers made early at boot for the slots (made here if not)."""
         self.handler = handler
         self.timeout_ms = timeout_ms
-        self._slots = [Exchange(timeout_ms) for _ in range(max_clients)]
+        heads = list(heads)
+        self._slots = [Exchange(timeout_ms, heads.pop() if heads else None)
+                       for _ in range(max_clients)]
         self._sockets_max = max_clients + 1
         self.guard = None  # web.authguard.AuthGuard once a wrong password came
         self._listener = None

@@ -29,7 +29,8 @@ class Web:
     callables, the settings file, the setup portal and a way to restart."""
 
     def __init__(
-        self, http_cfg, state, status, telemetry, config_path, portal=None, restart=None
+        self, http_cfg, state, status, telemetry, config_path, portal=None, restart=None,
+        heads=(),
     ):
         self.state = state
         self.status = status
@@ -43,7 +44,7 @@ class Web:
         self.www_dir = WWW_DIR
         self.user = http_cfg["user"]
         self.password = http_cfg["password"]
-        self.server = httpd.Server(self.handle)
+        self.server = httpd.Server(self.handle, heads=heads)
         self.http_auth_failures = 0  # named as telemetry shows it: one name for both
         self.config_saves = 0
         self.config_rejects = 0
