@@ -257,8 +257,9 @@ class App:
         return self._facts().status(self, VERSION)
 
     def telemetry(self):
+        """(counters, gauges) as two dicts, for GET /metrics."""
         facts = self._facts()
-        return facts.counters(self), facts.gauges(self)
+        return facts.counters(self).as_dict(), facts.gauges(self)
 
     def check_health(self):
         """One pass of the health task: the watchdog, and telemetry.py out when idle."""

@@ -21,26 +21,46 @@ def number(value):
     return "0.0" if text == "-0.0" else text
 
 
+class Merged:
+    """Dicts written as one JSON object. The diagnostics have about 60 keys: one dict of them
+    needs a table of 584 B in one piece, which a fragmented heap may not have; a few small
+    dicts need a few small tables."""
+
+    def __init__(self, *parts):
+        self.parts = parts
+
+    def as_dict(self):
+        """One dict of every key (GET /metrics sorts them; tests)."""
+        out = {}
+        for part in self.parts:
+            out.update(part)
+        return out
+
+
+_NESTED = (dict, list, tuple, Merged)
+
+
 def pieces(obj):
     """The same text as dumps(obj), in small pieces: an HTTP answer is written out as they come,
     so no string the size of the whole answer is ever built. A plain value goes out with its
     key in one piece (no generator of its own): the fewer allocations, the less the heap
     fragments."""
-    if isinstance(obj, dict):
+    if isinstance(obj, (dict, Merged)):
         sep = "{"
-        for key in obj:
-            value = obj[key]
-            if isinstance(value, (dict, list, tuple)):
-                yield "{}{}: ".format(sep, json.dumps(str(key)))
-                yield from pieces(value)
-            else:
-                yield "{}{}: {}".format(sep, json.dumps(str(key)), number(value))
-            sep = ", "
+        for part in obj.parts if isinstance(obj, Merged) else (obj,):
+            for key in part:
+                value = part[key]
+                if isinstance(value, _NESTED):
+                    yield "{}{}: ".format(sep, json.dumps(str(key)))
+                    yield from pieces(value)
+                else:
+                    yield "{}{}: {}".format(sep, json.dumps(str(key)), number(value))
+                sep = ", "
         yield "{}" if sep == "{" else "}"
     elif isinstance(obj, (list, tuple)):
         sep = "["
         for value in obj:
-            if isinstance(value, (dict, list, tuple)):
+            if isinstance(value, _NESTED):
                 yield sep
                 yield from pieces(value)
             else:
@@ -67,6 +87,6 @@ def into(buf, obj):
 
 
 def dumps(obj):
-    """JSON text of dicts, lists and plain values, floats through number(); joined once from
-    pieces(), so building it holds the text only once besides its small pieces."""
+    """JSON text of dicts (and Merged), lists and plain values, floats through number(); joined
+    once from pieces(), so building it holds the text only once besides its small pieces."""
     return "".join(pieces(obj))

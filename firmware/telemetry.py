@@ -1,7 +1,7 @@
 """What the dongle knows about itself, gathered in one place.
 
-The MQTT diagnostics message, GET /api/v1/status and GET /metrics all render these two dicts,
-so a counter added here shows up in all three:
+The MQTT diagnostics message, GET /api/v1/status and GET /metrics all render these, so a counter
+added here shows up in all three:
   counters  numbers that only grow (frames, rejects, reconnects, drops, HTTP refusals, ...)
   gauges    numbers for now (uptime, free heap, Wi-Fi signal, connected or not)
 and `notes`, short texts that say what to do (wrong line settings, a stalled task, an update
@@ -11,74 +11,75 @@ Each fact is read from the part that owns it; nothing here keeps state of its ow
 """
 
 from compat import mem_free
+from jsonout import Merged
 from version import VERSION
 
 
 def counters(app):
-    out = app.reader.stats.as_dict()
-    out["bytes_in"] = app.source.bytes_in
-    out["uart_buffer_full"] = app.source.rx_full
-    out["reading_errors"] = app.reading_errors
-    out["line_searches"] = app.line_searches
-    out["line_save_errors"] = app.line_save_errors
-    out["meter_readings"] = app.meter.readings
-    out["meter_changes"] = app.meter.changes
-    out["task_errors"] = sum(app.health.task_errors.values())
-    out["unreported_errors"] = app.health.unreported
-    out["watchdog_starved"] = app.health.starved
-    out["wifi_drops"] = app.wifi.drops
-    out["wifi_failures"] = app.wifi.failures
+    """The counters, one small dict per owner, written as one (jsonout.Merged)."""
+    own = {
+        "bytes_in": app.source.bytes_in,
+        "uart_buffer_full": app.source.rx_full,
+        "reading_errors": app.reading_errors,
+        "line_searches": app.line_searches,
+        "line_save_errors": app.line_save_errors,
+        "meter_readings": app.meter.readings,
+        "meter_changes": app.meter.changes,
+        "task_errors": sum(app.health.task_errors.values()),
+        "unreported_errors": app.health.unreported,
+        "watchdog_starved": app.health.starved,
+        "wifi_drops": app.wifi.drops,
+        "wifi_failures": app.wifi.failures,
+    }
+    parts = [app.reader.stats.as_dict(), own]
     pub = app.publisher
     if pub is not None:
-        out["published"] = pub.published
-        out["superseded"] = pub.superseded
-        out["mqtt_lost"] = pub.lost  # QoS 0 readings in a session that died unconfirmed
-        out["mqtt_resent"] = pub.resent  # energy totals sent again for Home Assistant
-        out["mqtt_connects"] = pub.connects
-        out["mqtt_failures"] = pub.failures
-        out["mqtt_oversized_messages"] = pub.oversized_messages
+        out = {
+            "published": pub.published,
+            "superseded": pub.superseded,
+            "mqtt_lost": pub.lost,  # QoS 0 readings in a session that died unconfirmed
+            "mqtt_resent": pub.resent,  # energy totals sent again for Home Assistant
+            "mqtt_connects": pub.connects,
+            "mqtt_failures": pub.failures,
+            "mqtt_oversized_messages": pub.oversized_messages,
+        }
         if pub.discovery is not None:
             out["discovery_overflows"] = pub.discovery.overflows
-    if app.energy is not None:
-        app.energy.add_counters(out)
-    if app.web is not None:
-        app.web.add_counters(out)
-    return out
+        parts.append(out)
+    for owner in (app.energy, app.web):
+        if owner is not None:
+            out = {}
+            owner.add_counters(out)
+            parts.append(out)
+    return Merged(*parts)
 
 
-def gauges(app, out=None):
-    """The gauges, added to `out` when given (no second dict for the diagnostics)."""
+def gauges(app):
     pub = app.publisher
-    if out is None:
-        out = {}
-    out["uptime_s"] = app.health.uptime_s()
-    out["mem_free"] = mem_free()
-    out["wifi_rssi"] = app.wifi.rssi()
-    out["wifi_connected"] = 1 if app.wifi.up else 0
-    out["mqtt_connected"] = 1 if pub is not None and pub.connected else 0
+    out = {
+        "uptime_s": app.health.uptime_s(),
+        "mem_free": mem_free(),
+        "wifi_rssi": app.wifi.rssi(),
+        "wifi_connected": 1 if app.wifi.up else 0,
+        "mqtt_connected": 1 if pub is not None and pub.connected else 0,
+    }
     if app.web is not None:
         app.web.add_gauges(out)
     return out
 
 
-def notes(app, out=None):
-    """The notes, added to `out` when given."""
-    if out is None:
-        out = {}
-    out["line_hint"] = app.line_hint
-    out["uart_line"] = app.line_status()
-    out["stalled_task"] = app.health.stalled
-    out["update"] = app.update_note  # on trial, confirmed, or rolled back and why (trial.py)
-    return out
+def notes(app):
+    return {
+        "line_hint": app.line_hint,
+        "uart_line": app.line_status(),
+        "stalled_task": app.health.stalled,
+        "update": app.update_note,  # on trial, confirmed, or rolled back and why (trial.py)
+    }
 
 
 def diagnostics(app):
-    """The flat dict of the MQTT diagnostics message, built as one dict."""
-    out = counters(app)
-    gauges(app, out)
-    notes(app, out)
-    out["firmware"] = VERSION
-    return out
+    """The flat object of the MQTT diagnostics message."""
+    return Merged(*counters(app).parts, gauges(app), notes(app), {"firmware": VERSION})
 
 
 def status(app, version):

@@ -63,3 +63,16 @@ def test_into_writes_the_utf8_text_into_a_buffer_or_says_it_does_not_fit():
     n = jsonout.into(buf, obj)
     assert bytes(buf[:n]) == jsonout.dumps(obj).encode()
     assert jsonout.into(bytearray(10), obj) == -1
+
+
+def test_merged_dicts_are_written_as_one_object():
+    # The diagnostics: a few small dicts (a table each) instead of one with every key.
+    merged = jsonout.Merged({"frames_ok": 3}, {}, {"mem_free": 9.5, "notes": {"hint": None}})
+    text = '{"frames_ok": 3, "mem_free": 9.5, "notes": {"hint": null}}'
+    assert jsonout.dumps(merged) == text
+    assert jsonout.dumps({"counters": merged, "empty": jsonout.Merged()}) == (
+        '{"counters": ' + text + ', "empty": {}}'
+    )
+    buf = bytearray(100)
+    n = jsonout.into(buf, merged)
+    assert json.loads(bytes(buf[:n])) == merged.as_dict() == json.loads(text)

@@ -204,7 +204,7 @@ def test_status_names_the_settings_tried_while_no_frame_comes(tmp_path):
     # 2400 8N1 (it reads 8E1 lines too) saw the first burst: long, so 9600 is next.
     assert status == "searching: tried 2400 8N1, 9600 8N1 (inverted: line held low), no frames yet"
     assert telemetry.notes(bench.app)["line_hint"] is None  # the search is the hint
-    assert telemetry.counters(bench.app)["line_searches"] == 1
+    assert telemetry.counters(bench.app).as_dict()["line_searches"] == 1
 
 
 def test_a_silent_line_goes_round_all_settings_and_says_so(tmp_path):
