@@ -6,37 +6,17 @@ them. Modules import these names from here and never test which interpreter they
 
 import asyncio
 import gc
-import time
 
 try:
+    from time import ticks_add, ticks_diff, ticks_ms
+
     from micropython import const
-except ImportError:
-
-    def const(value):
-        return value
-
-
-try:
-    ticks_ms = time.ticks_ms
-    ticks_diff = time.ticks_diff
-    ticks_add = time.ticks_add
-except AttributeError:
-    _TICKS_PERIOD = 1 << 30
-
-    def ticks_ms():
-        return int(time.monotonic() * 1000) & (_TICKS_PERIOD - 1)
-
-    def ticks_diff(end, start):
-        diff = (end - start) & (_TICKS_PERIOD - 1)
-        return diff - _TICKS_PERIOD if diff >= _TICKS_PERIOD // 2 else diff
-
-    def ticks_add(ticks, delta):
-        return (ticks + delta) & (_TICKS_PERIOD - 1)
-
+except ImportError:  # CPython: the stand-ins, whose code then never loads on the device
+    from hanport.cpython import const, ticks_add, ticks_diff, ticks_ms  # noqa: F401
 
 try:
     sleep_ms = asyncio.sleep_ms
-except AttributeError:
+except AttributeError:  # CPython
 
     def sleep_ms(ms):
         return asyncio.sleep(ms / 1000)

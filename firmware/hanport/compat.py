@@ -1,24 +1,8 @@
-"""Small shims that let the same parser files run on MicroPython and CPython."""
-
-import time
+"""Small shims that let the same parser files run on MicroPython and CPython (cpython.py)."""
 
 try:
+    from time import ticks_diff, ticks_ms  # pyright: ignore
+
     from micropython import const  # pyright: ignore[reportAssignmentType]
 except ImportError:  # CPython
-
-    def const(value):
-        return value
-
-
-try:
-    ticks_ms = time.ticks_ms  # pyright: ignore
-    ticks_diff = time.ticks_diff  # pyright: ignore
-except AttributeError:  # CPython: the same wrap-around arithmetic on a monotonic clock
-    _PERIOD = 1 << 30
-
-    def ticks_ms():
-        return int(time.monotonic() * 1000) & (_PERIOD - 1)  # pyright: ignore
-
-    def ticks_diff(end, start):
-        diff = (end - start) & (_PERIOD - 1)
-        return diff - _PERIOD if diff >= _PERIOD // 2 else diff
+    from .cpython import const, ticks_diff, ticks_ms  # noqa: F401

@@ -25,7 +25,7 @@ class State:
         self.values = {}
         self.readings = 0
         self.dropped_keys = 0
-        self.list_ms = [None, None, None]  # uptime in ms when list 1, 2, 3 last arrived
+        self.list_ms = [None, None, None]  # type: list  # uptime (ms) when list 1, 2, 3 last came
         self.list_meter_time = [None, None, None]  # the meter's clock on that reading, if any
         self.list_counts = [0, 0, 0]
 
