@@ -17,7 +17,10 @@ numeric sensor instead of marking it unknown.
 import json
 
 import sensors
-from publisher import Discovery  # noqa: F401  # the bookkeeping, which stays in the heap
+from compat import ticks_add
+from publisher import SETTLE_MS, Discovery  # noqa: F401  # Discovery: the bookkeeping, resident
+
+_BATCH = 4  # configs sent per pass, so one pass stays short
 
 
 def kind_of(key):
@@ -41,51 +44,85 @@ def config_topic(discovery_prefix, meter_id, key):
 
 
 def config_payload(key, meter, prefix, extra=()):
-    """The retained discovery config for one sensor, as a JSON string (see config())."""
-    return json.dumps(config(key, meter, prefix, extra))
+    """The retained discovery config for one sensor, as a JSON string (the pieces joined)."""
+    return "".join(pieces(key, meter, prefix, extra))
 
 
-def config(key, meter, prefix, extra=()):
-    """The retained discovery config for one sensor, as a dict: the publisher writes its JSON
-    into its message buffer, so no string of the message's size is made. `extra`: sensors of
-    other topics, as rows (key, name, device_class, unit, state_class, field, topic, diagnostic)
-    (the energy mode's, energymode.SENSORS)."""
-    base = "{}/{}".format(prefix, meter.id)
+def pieces(key, meter, prefix, extra=()):
+    """The JSON text of one sensor's retained discovery config, in a few short strings: the
+    publisher copies them into its message buffer (announce()), so no dict of the config and no
+    string of its size is ever made. `extra`: sensors of other topics, as rows (key, name,
+    device_class, unit, state_class, field, topic, diagnostic) (the energy mode's,
+    energymode.SENSORS). The meter id and the keys need no escaping (meter.topic_safe)."""
     row = None
     for r in extra:
         if r[0] == key:
             row = r
     if row is None:
         device_class, unit, state_class = kind_of(key)
-        name, topic, field = sensor_name(key), "/state", key
+        name, topic, field, diagnostic = sensor_name(key), "/state", key, False
     else:
         _, name, device_class, unit, state_class, field, topic, diagnostic = row
-    out = {
-        "name": name,
-        "has_entity_name": True,
-        "unique_id": "hanport_{}_{}".format(meter.id, key),
-        "state_topic": base + topic,
-        "value_template": "{{{{ value_json.{} | default('') }}}}".format(field),
-        "availability_topic": base + "/status",
-        "device": {
-            "identifiers": ["hanport_{}".format(meter.id)],
-            "manufacturer": meter.manufacturer or "unknown",
-            "model": meter.model or "unknown",
-            "serial_number": meter.id,
-            "name": "{} meter {}".format(meter.manufacturer or "AMS", meter.id),
-        },
-    }
+    meter_id = meter.id
+    base = json.dumps("{}/{}".format(prefix, meter_id))[:-1]  # the opening quote, not the closing
+    maker = meter.manufacturer
+    yield '{{"name": {}, "has_entity_name": true, "unique_id": "hanport_{}_{}", '.format(
+        json.dumps(name), meter_id, key
+    )
+    yield '"state_topic": {}{}", '.format(base, topic)
+    yield '"value_template": "{{{{ value_json.{} | default(\'\') }}}}", '.format(field)
+    yield '"availability_topic": {}/status", "device": {{"identifiers": ["hanport_{}"], '.format(
+        base, meter_id
+    )
+    yield '"manufacturer": {}, "model": {}, "serial_number": "{}", "name": {}}}'.format(
+        json.dumps(maker or "unknown"),
+        json.dumps(meter.model or "unknown"),
+        meter_id,
+        json.dumps("{} meter {}".format(maker or "AMS", meter_id)),
+    )
     if state_class:
-        out["state_class"] = state_class
+        yield ', "state_class": "{}"'.format(state_class)
     if row is not None and state_class == "total":  # the sum of a period: its start
-        out["last_reset_value_template"] = "{{ value_json.last_hour_start }}"
-    if row is not None and diagnostic:
-        out["entity_category"] = "diagnostic"
+        yield ', "last_reset_value_template": "{{ value_json.last_hour_start }}"'
+    if diagnostic:
+        yield ', "entity_category": "diagnostic"'
     if device_class:
-        out["device_class"] = device_class
+        yield ', "device_class": "{}"'.format(device_class)
     if unit:
-        out["unit_of_measurement"] = unit
-    return out
+        yield ', "unit_of_measurement": {}'.format(json.dumps(unit))
+    yield "}"
+
+
+def announce(pub):
+    """Send up to _BATCH of the publisher's due configs (Publisher._step), each written into its
+    message buffer piece by piece; a config that does not fit is sent as a string (counted in
+    oversized_messages, as the publisher's other messages)."""
+    disc = pub.discovery
+    buf = pub._out
+    size = len(buf)
+    for _ in range(_BATCH):
+        if not disc.due:
+            return
+        key = disc.due[0]
+        args = (key, pub.meter, pub.prefix, disc.extra)
+        n = 0
+        for piece in pieces(*args):
+            data = piece.encode()
+            end = n + len(data)
+            if end > size:
+                n = -1
+                break
+            buf[n:end] = data
+            n = end
+        if n < 0:
+            pub.oversized_messages += 1
+            payload = config_payload(*args).encode()
+        else:
+            payload = memoryview(buf)[:n]
+        pub.client.publish(config_topic(disc.prefix, pub.meter.id, key), payload, retain=True)
+        disc.due.pop(0)
+        disc.announced += 1
+        pub._settle_until = ticks_add(pub._clock(), SETTLE_MS)
 
 
 def totals_of(reading):

@@ -48,7 +48,6 @@ from compat import const, ticks_add, ticks_diff, ticks_ms
 from meter import LIST_FULL, LIST_POWER, LIST_TOTALS, list_of
 
 _SLOTS = (LIST_POWER, LIST_FULL, LIST_TOTALS)
-_DISCOVERY_BATCH = 4  # discovery configs sent per pass, so one pass stays short
 PONG_WAIT_MS = const(10000)  # a ping unanswered this long (or keepalive, if less) = dead session
 SETTLE_MS = const(1000)  # after a discovery config, before states: Home Assistant adds the sensor
 _MAX_SENSORS = 80  # bound on announced keys; the whole vocabulary has about 60
@@ -269,10 +268,11 @@ class Publisher:
             self.client = self._make_client()  # set first, so a failure closes its socket
             mqttconnect.connect(self, meter_id)
             sys.modules.pop("mqttconnect")  # connected: out of the heap before the configs come in
+            del mqttconnect  # this name too, or the module lives on until the pass ends
         self.client.check_msg()
         if self._next_try is None or ticks_diff(self._clock(), self._next_try) >= 0:
             if self.discovery is not None and self.discovery.due:
-                self._announce()
+                _configs().announce(self)  # a few configs, written into self._out
             self._send_readings()  # each after the configs of its keys, and SETTLE_MS
             if not self._announcing():  # the energy message and diagnostics too
                 self._configs_done()  # before the diagnostics: never both codes in the heap
@@ -304,22 +304,6 @@ class Publisher:
             self.births += 1
             self._send_again()
             log.info("mqtt", "Home Assistant came online; announcing sensors again")
-
-    def _announce(self):
-        disc = self.discovery
-        configs = _configs()
-        for _ in range(_DISCOVERY_BATCH):
-            if not disc.due:
-                return
-            key = disc.due[0]
-            self.client.publish(
-                configs.config_topic(disc.prefix, self.meter.id, key),
-                self._json(configs.config(key, self.meter, self.prefix, disc.extra)),
-                retain=True,
-            )
-            disc.due.pop(0)
-            disc.announced += 1
-            self._settle_until = ticks_add(self._clock(), SETTLE_MS)
 
     def _send_readings(self):
         """The waiting readings, oldest first, each once its keys' configs went."""

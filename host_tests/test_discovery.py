@@ -123,7 +123,7 @@ def test_announcing_loads_no_metric_names_and_every_row_has_them():
 
     assert len(metricnames.ROWS) == len(sensors._ROWS)  # the same rows, in the same order
     del sys.modules["metricnames"]
-    discovery.config("voltage_l1", aidon(), "hanport")
+    discovery.config_payload("voltage_l1", aidon(), "hanport")
     assert "metricnames" not in sys.modules  # only /metrics needs them
     rows = list(sensors.rows())
     assert [len(row) for row in rows] == [7] * len(rows) and "metricnames" not in sys.modules
