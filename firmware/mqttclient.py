@@ -43,7 +43,11 @@ class ClientFactory:
         if pass_ms < 1000:
             log.warning("mqtt", "at {} baud a pass may block only {} ms: use a broker nearby",
                         baud, pass_ms)
-        context = _tls_context() if mqtt_cfg["tls"] else None
+        context = None
+        if mqtt_cfg["tls"]:
+            import mqttconnect  # the TLS context's code too: back for the connect, then dropped
+
+            context = mqttconnect.tls_context()
         self.sockets = sockets = timedsock.limit(
             simple, socket, pass_ms, int(timeout_s * 1000), context
         )
@@ -115,14 +119,3 @@ class ClientFactory:
             ssl=self._ssl,
         )
 
-
-def _tls_context():
-    import ssl  # only when TLS is on: the module and its context cost RAM
-
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    try:
-        ctx.check_hostname = False  # CPython needs this before CERT_NONE; MicroPython has none
-    except AttributeError:
-        pass
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx

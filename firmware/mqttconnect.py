@@ -2,7 +2,7 @@
 for why one failed.
 
 Used only while the publisher is not connected (the name lookup, its connect, the failure that
-ends a session): publisher.py and mqttclient.py import it then, and the publisher drops it once
+ends a session) and at boot for a TLS context: publisher.py and mqttclient.py import it then, and the publisher drops it once
 connected, so this code and its texts are not in the heap while readings flow.
 """
 
@@ -47,6 +47,20 @@ def connect(pub, meter_id):
     pub._last_ping = pub._clock()
     pub.last_error = None
     log.info("mqtt", "connected; publishing to {}/", base)
+
+
+def tls_context():
+    """The clients' TLS context, made once by mqttclient.ClientFactory when TLS is on (only then:
+    the ssl module and its context cost RAM)."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        ctx.check_hostname = False  # CPython needs this before CERT_NONE; MicroPython has none
+    except AttributeError:
+        pass
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
 
 
 def refusal_text(exc):

@@ -15,6 +15,7 @@ import sys
 import time
 
 import mqttclient
+import mqttconnect
 
 
 class TwinTLSSocket:
@@ -49,7 +50,7 @@ class TwinContext:
         return TwinTLSSocket(sock)
 
 
-mqttclient._tls_context = TwinContext
+mqttconnect.tls_context = TwinContext
 args = json.loads(sys.argv[1])
 client = mqttclient.ClientFactory(args, args["client_id"], args["timeout_s"])()
 client.connect()

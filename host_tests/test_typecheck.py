@@ -28,7 +28,7 @@ KNOWN_FINDINGS = {
     ("firmware/hanport/cpython.py", "reportAttributeAccessIssue"): 1,
     ("firmware/compat.py", "reportAssignmentType"): 1,
     # SSLContext.check_hostname does not exist on MicroPython; the code guards it (owner: app)
-    ("firmware/mqttclient.py", "reportAttributeAccessIssue"): 1,
+    ("firmware/mqttconnect.py", "reportAttributeAccessIssue"): 1,
     # callables assigned over attributes initialised with another type (owner: app)
     ("firmware/app.py", "reportArgumentType"): 1,
     # hanport.Reader's buffer_size also takes the buffer itself, made early at boot (owner: app)
