@@ -30,7 +30,7 @@ def connect(pub, meter_id):
     if pub.topic_id is not None and pub.topic_id != meter_id:  # a different meter
         pub._totals = None  # the old meter's totals are not the new one's
         if pub.discovery is not None:
-            pub.discovery.forget()  # the new meter's sensors are announced as they come
+            forget(pub.discovery)  # the new meter's sensors are announced as they come
     pub.topic_id = meter_id
     base = "{}/{}".format(pub.prefix, meter_id)
     client = pub.client
@@ -47,6 +47,13 @@ def connect(pub, meter_id):
     pub._last_ping = pub._clock()
     pub.last_error = None
     log.info("mqtt", "connected; publishing to {}/", base)
+
+
+def forget(disc):
+    """A different meter: the publisher.Discovery knows nothing about it yet (but the sensors of
+    other topics)."""
+    disc.known = [row[0] for row in disc.extra]
+    disc.due = list(disc.known)
 
 
 def tls_context():

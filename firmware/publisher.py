@@ -74,7 +74,8 @@ class Discovery:
     sends their configs (discovery.py) a few per pass.
 
     Only this bookkeeping stays in the heap. Keys that are not sensors (the meter id, its clock)
-    are remembered too, so a reading of known keys never needs discovery.py."""
+    are remembered too, so a reading of known keys never needs discovery.py. Home Assistant's
+    birth is heard by Publisher._on_message, a new meter forgotten by mqttconnect.forget."""
 
     def __init__(self, discovery_prefix="homeassistant"):
         self.prefix = discovery_prefix
@@ -108,19 +109,6 @@ class Discovery:
             if row[0] not in self.known:
                 self.known.append(row[0])
                 self.due.append(row[0])
-
-    def on_message(self, topic, msg):
-        """True when this was Home Assistant coming online, which queues every known sensor
-        again (as a connect does)."""
-        if topic == self.birth_topic and msg == "online":
-            self.due = list(self.known)
-            return True
-        return False
-
-    def forget(self):
-        """A different meter: nothing known about it yet (but the sensors of other topics)."""
-        self.known = [row[0] for row in self.extra]
-        self.due = list(self.known)
 
 
 class Publisher:
@@ -183,9 +171,6 @@ class Publisher:
         self.failures = 0  # failed passes (network, broker, out of memory): each backs off
         self.births = 0
         self.energy_messages = 0
-
-    def pending(self):
-        return sum(1 for s in self._slots if s is not None and not s[2])
 
     def offer(self, reading):
         """Keep the reading for the next pass (called from the meter reader; never blocks)."""
@@ -294,13 +279,17 @@ class Publisher:
             self._slots[index] = (self._seq, self._totals, True)
 
     def _on_message(self, topic, msg):
-        if self.discovery is None:
+        """Home Assistant coming online (its birth message) queues every known sensor again, as
+        a connect does, and the last totals."""
+        disc = self.discovery
+        if disc is None:
             return
         if isinstance(topic, bytes):
             topic = topic.decode()
         if isinstance(msg, bytes):
             msg = msg.decode()
-        if self.discovery.on_message(topic, msg):
+        if topic == disc.birth_topic and msg == "online":
+            disc.due = list(disc.known)
             self.births += 1
             self._send_again()
             log.info("mqtt", "Home Assistant came online; announcing sensors again")

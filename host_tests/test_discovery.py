@@ -101,14 +101,17 @@ def test_sensor_list_is_bounded(monkeypatch):
 
 
 def test_only_home_assistant_online_birth_triggers_reannounce():
+    from publisher import Publisher
+
     disc = discovery.Discovery("ha")
+    pub = Publisher(lambda: None, aidon(), discovery=disc)
     disc.see({"active_power_import": 1})
     disc.due = []
-    assert not disc.on_message("ha/status", "offline")
-    assert not disc.on_message("other/status", "online")
-    assert disc.due == []
-    assert disc.on_message("ha/status", "online")
-    assert disc.due == ["active_power_import"]
+    pub._on_message(b"ha/status", b"offline")
+    pub._on_message(b"other/status", b"online")
+    assert disc.due == [] and pub.births == 0
+    pub._on_message(b"ha/status", b"online")
+    assert disc.due == ["active_power_import"] and pub.births == 1
 
 
 def test_meter_id_made_topic_safe():

@@ -228,5 +228,7 @@ def test_home_assistant_sensors_for_the_energy_message():
     assert "state_class" not in configs["energy_step"]
     assert "device_class" not in configs["energy_headroom"]
     assert configs["energy_rejected"]["entity_category"] == "diagnostic"
-    disc.forget()  # a new meter: the energy sensors stay known
+    import mqttconnect
+
+    mqttconnect.forget(disc)  # a new meter: the energy sensors stay known
     assert disc.due == [row[0] for row in energymode.SENSORS]
