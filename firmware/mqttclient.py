@@ -6,9 +6,9 @@ stays loaded while the boot-time hardware code (hw.py) is dropped. umqtt.simple 
 first use, so a dongle without a broker never loads it.
 """
 
-import log
+import sys
+
 import timedsock
-from uartsrc import RXBUF
 
 
 def _utf8(text):
@@ -33,24 +33,13 @@ class ClientFactory:
     """
 
     def __init__(self, mqtt_cfg, client_id, timeout_s=timedsock.TIMEOUT_S, baud=2400, wlan=None):
-        import socket
+        import mqttconnect  # boot-time code: out of the heap again at once
 
         from umqtt import simple
 
-        if not isinstance(baud, int):  # "auto": the line is found at run time; the HAN port's
-            baud = 2400  # 2400 baud is a stream, a P1 port's 115200 comes in bursts
-        pass_ms = timedsock.stall_ms(RXBUF, baud)
-        if pass_ms < 1000:
-            log.warning("mqtt", "at {} baud a pass may block only {} ms: use a broker nearby",
-                        baud, pass_ms)
-        context = None
-        if mqtt_cfg["tls"]:
-            import mqttconnect  # the TLS context's code too: back for the connect, then dropped
-
-            context = mqttconnect.tls_context()
-        self.sockets = sockets = timedsock.limit(
-            simple, socket, pass_ms, int(timeout_s * 1000), context
-        )
+        self.sockets = sockets = mqttconnect.sockets(mqtt_cfg, timeout_s, baud)
+        context = sockets.context
+        sys.modules.pop("mqttconnect", None)  # back for the first connect
 
         class MQTTClient(simple.MQTTClient):
             pongs = 0

@@ -2,14 +2,17 @@
 for why one failed.
 
 Used only while the publisher is not connected (the name lookup, its connect, the failure that
-ends a session) and at boot for a TLS context: publisher.py and mqttclient.py import it then, and the publisher drops it once
+ends a session) and at boot (the sockets' time limits, the TLS context): publisher.py and mqttclient.py import it then, and the publisher drops it once
 connected, so this code and its texts are not in the heap while readings flow.
 """
 
 import log
+import timedsock
 from compat import const, ticks_diff, ticks_ms
+from uartsrc import RXBUF
 
 LOOKUP_MIN_MS = const(60000)  # a failing broker's name is looked up again at most this often
+_CHAR_BITS = const(11)  # start + 8 data + parity + stop: the slowest the meter's bytes come
 
 # CONNACK return codes (MQTT 3.1.1 section 3.2.2.3) as umqtt's MQTTException carries them.
 _REFUSALS = {
@@ -56,9 +59,42 @@ def forget(disc):
     disc.due = list(disc.known)
 
 
+def stall_ms(rxbuf, baud):
+    """How long one pass may block: 3/4 of the time the UART buffer takes to fill at `baud`."""
+    return rxbuf * _CHAR_BITS * 750 // baud
+
+
+def limit(client_module, socket_module, pass_ms, op_ms=timedsock.TIMEOUT_S * 1000, context=None):
+    """Give client_module (umqtt.simple) sockets limited per pass (timedsock.Sockets); returns
+    the stand-in module. Idempotent: a second call keeps the real module and takes the new
+    limits."""
+    current = client_module.socket
+    real = current._real if isinstance(current, timedsock.Sockets) else socket_module
+    client_module.socket = timedsock.Sockets(real, pass_ms, op_ms, context)
+    return client_module.socket
+
+
+def sockets(mqtt_cfg, timeout_s, baud):
+    """umqtt.simple's sockets for mqttclient.ClientFactory (at boot): each pass's blocking
+    operations share 3/4 of the time the UART buffer takes to fill at `baud` (none longer than
+    timeout_s), so no pass loses meter bytes; with TLS, the context too."""
+    import socket
+
+    from umqtt import simple
+
+    if not isinstance(baud, int):  # "auto": the line is found at run time; the HAN port's
+        baud = 2400  # 2400 baud is a stream, a P1 port's 115200 comes in bursts
+    pass_ms = stall_ms(RXBUF, baud)
+    if pass_ms < 1000:
+        log.warning("mqtt", "at {} baud a pass may block only {} ms: use a broker nearby",
+                    baud, pass_ms)
+    context = tls_context() if mqtt_cfg["tls"] else None
+    return limit(simple, socket, pass_ms, int(timeout_s * 1000), context)
+
+
 def tls_context():
-    """The clients' TLS context, made once by mqttclient.ClientFactory when TLS is on (only then:
-    the ssl module and its context cost RAM)."""
+    """The clients' TLS context, made once at boot when TLS is on (only then: the ssl module and
+    its context cost RAM)."""
     import ssl
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

@@ -7,10 +7,11 @@ accepts but never answers, or a connection that dies mid-write, would then stop 
 meter's UART buffer overflows and the watchdog resets the device. `limit(module)` replaces the
 `socket` module that umqtt.simple sees with one whose sockets treat "blocking" as "blocking for
 at most the time left", so a dead broker costs one bounded pause and an OSError that the
-publisher turns into a reconnect with back-off.
+publisher turns into a reconnect with back-off. That stand-in is made at boot by
+mqttconnect.limit (boot-time code, out of the heap after).
 
 The time left comes from a budget: every blocking operation of one publisher pass shares one
-deadline (`pass_ms`, from the UART buffer: see `stall_ms`), and no single one waits longer than
+deadline (`pass_ms`, from the UART buffer: see mqttconnect.stall_ms), and no single one waits longer than
 `op_ms`. A pass that has used its budget fails at its next blocking operation.
 
 TLS: umqtt.simple hands the socket to `ssl.wrap_socket`, and MicroPython's TLS socket
@@ -34,12 +35,6 @@ from compat import const, ticks_add, ticks_diff, ticks_ms
 
 TIMEOUT_S = const(5)  # longest single wait; the watchdog allows 60 s
 _ETIMEDOUT = const(110)
-_CHAR_BITS = const(11)  # start + 8 data + parity + stop: the slowest the meter's bytes come
-
-
-def stall_ms(rxbuf, baud):
-    """How long one pass may block: 3/4 of the time the UART buffer takes to fill at `baud`."""
-    return rxbuf * _CHAR_BITS * 750 // baud
 
 
 class TimedSocket:
@@ -145,12 +140,3 @@ class Sockets:
         # MicroPython's TLS socket has no settimeout: limit the TCP socket under it.
         return TimedSocket(wrapped, self, wrapped if hasattr(wrapped, "settimeout") else raw)
 
-
-def limit(client_module, socket_module, pass_ms, op_ms=TIMEOUT_S * 1000, context=None):
-    """Give client_module (umqtt.simple) sockets limited per pass; returns the stand-in module.
-
-    Idempotent: a second call keeps the real module and takes the new limits."""
-    current = client_module.socket
-    real = current._real if isinstance(current, Sockets) else socket_module
-    client_module.socket = Sockets(real, pass_ms, op_ms, context)
-    return client_module.socket

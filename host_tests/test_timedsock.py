@@ -100,8 +100,8 @@ def test_blocking_reads_after_check_msg_are_bounded(quiet_broker):
 
 
 def test_limit_is_idempotent_and_keeps_the_real_module():
-    timedsock.limit(simple, socket, 1000)
-    timedsock.limit(simple, socket, 2000)
+    mqttconnect.limit(simple, socket, 1000)
+    mqttconnect.limit(simple, socket, 2000)
     assert simple.socket._real is socket
     assert simple.socket.pass_ms == 2000
     assert simple.socket.AF_INET == socket.AF_INET
@@ -167,9 +167,9 @@ def test_a_failed_first_lookup_raises():
 
 def test_the_pass_budget_follows_the_uart_buffer():
     # 4096 bytes at 2400 baud, 11 bits a byte, fill in 18.8 s; a pass may take 3/4 of that
-    assert timedsock.stall_ms(4096, 2400) == 14080
-    assert timedsock.stall_ms(4096, 9600) == 3520
-    budget = timedsock.Sockets(socket, timedsock.stall_ms(4096, 2400))
+    assert mqttconnect.stall_ms(4096, 2400) == 14080
+    assert mqttconnect.stall_ms(4096, 9600) == 3520
+    budget = timedsock.Sockets(socket, mqttconnect.stall_ms(4096, 2400))
     assert budget.op_ms == 5000
     assert budget.left_s() == 5.0
 
@@ -204,4 +204,4 @@ def test_tls_reads_are_bounded_when_the_broker_freezes(tls_broker):
 
 def test_an_auto_line_budgets_for_the_han_ports_2400_baud():
     make = mqttclient.ClientFactory(mqtt_cfg(1883), "auto", baud="auto")
-    assert make.sockets.pass_ms == timedsock.stall_ms(4096, 2400)
+    assert make.sockets.pass_ms == mqttconnect.stall_ms(4096, 2400)
