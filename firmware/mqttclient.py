@@ -44,13 +44,6 @@ class ClientFactory:
         class MQTTClient(simple.MQTTClient):
             pongs = 0
 
-            def connect(self, *args):
-                try:
-                    return super().connect(*args)
-                except Exception:
-                    sockets.stale = True  # the broker may have moved: look it up again
-                    raise
-
             def wait_msg(self):
                 sock = self.sock
                 before = sock.received

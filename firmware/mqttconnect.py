@@ -39,7 +39,13 @@ def connect(pub, meter_id):
     client = pub.client
     client.set_callback(pub._on_message)
     client.set_last_will(base + "/status", "offline", retain=True)
-    client.connect()
+    try:
+        client.connect()
+    except Exception:
+        sockets = getattr(pub._make_client, "sockets", None)  # mqttclient.ClientFactory's
+        if sockets is not None:
+            sockets.stale = True  # the broker may have moved: look its name up again
+        raise
     client.publish(base + "/status", "online", retain=True)
     if pub.discovery is not None:
         client.subscribe(pub.discovery.birth_topic)

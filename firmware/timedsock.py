@@ -52,16 +52,16 @@ class TimedSocket:
         self._timed.settimeout(budget.left_s())
 
     def setblocking(self, flag):
-        self._blocking = flag
+        """Also settimeout: a false flag or a timeout of 0 means non-blocking; anything else,
+        None included (umqtt.simple 1.5+ connect() passes it to settimeout), means blocking
+        within the budget."""
+        self._blocking = flag = flag is None or flag
         if flag:
             self._timed.settimeout(self._budget.left_s())
         else:
             self._timed.setblocking(False)
 
-    def settimeout(self, seconds):
-        """0 means non-blocking; anything else, None included (umqtt.simple 1.5+ connect()
-        passes it), means blocking within the budget."""
-        self.setblocking(seconds != 0)
+    settimeout = setblocking  # one function: each costs heap
 
     def read(self, *args):
         if self._blocking:  # the time left now, not when blocking mode was set

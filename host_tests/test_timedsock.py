@@ -205,3 +205,20 @@ def test_tls_reads_are_bounded_when_the_broker_freezes(tls_broker):
 def test_an_auto_line_budgets_for_the_han_ports_2400_baud():
     make = mqttclient.ClientFactory(mqtt_cfg(1883), "auto", baud="auto")
     assert make.sockets.pass_ms == mqttconnect.stall_ms(4096, 2400)
+
+
+def test_a_failed_connect_has_the_broker_looked_up_again(monkeypatch):
+    from meter import Meter
+    from publisher import Publisher
+
+    monkeypatch.setattr(simple, "socket", simple.socket)  # back as it was: the pass ran its budget
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens there once closed
+    make = mqttclient.ClientFactory(mqtt_cfg(port), "stale", timeout_s=1)
+    meter = Meter()
+    meter.update({"meter_id": "1"})
+    pub = Publisher(make, meter)
+    assert not make.sockets.stale
+    pub.step()
+    assert pub.failures == 1 and make.sockets.stale
