@@ -11,8 +11,8 @@ publisher turns into a reconnect with back-off. That stand-in is made at boot by
 mqttconnect.limit (boot-time code, out of the heap after).
 
 The time left comes from a budget: every blocking operation of one publisher pass shares one
-deadline (`pass_ms`, from the UART buffer: see mqttconnect.stall_ms), and no single one waits longer than
-`op_ms`. A pass that has used its budget fails at its next blocking operation.
+deadline (`pass_ms`, from the UART buffer: see mqttconnect.stall_ms), and no single one waits
+longer than `op_ms`. A pass that has used its budget fails at its next blocking operation.
 
 TLS: umqtt.simple hands the socket to `ssl.wrap_socket`, and MicroPython's TLS socket
 (extmod/modtls_mbedtls.c) has no settimeout and passes setblocking(True) on to the TCP socket,
