@@ -2,8 +2,9 @@
 for why one failed.
 
 Used only while the publisher is not connected (the name lookup, its connect, the failure that
-ends a session) and at boot (the sockets' time limits, the TLS context): publisher.py and mqttclient.py import it then, and the publisher drops it once
-connected, so this code and its texts are not in the heap while readings flow.
+ends a session) and at boot (the sockets' time limits, the TLS context): publisher.py and
+mqttclient.py import it then and drop it again (the publisher once connected), so this code and
+its texts are not in the heap while readings flow.
 """
 
 import log
