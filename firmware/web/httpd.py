@@ -176,7 +176,7 @@ class Server:
         self.port = port
         self.open = 0  # accepted connections not yet closed
         # Counters, named as telemetry.py shows them (the names are then shared by the code
-        # and add_counters' keys, not stored twice).
+        # and routes.Web.add_counters' keys, not stored twice).
         self.http_accept_failures = 0
         self.http_requests = 0  # requests answered by the handler
         self.http_refused = 0  # connections turned away because every slot was busy
@@ -228,19 +228,6 @@ class Server:
                 continue
             self.open += 1
             asyncio.create_task(self._serve(sock, peer))
-
-    def add_counters(self, out):
-        """The server's counters into dict `out` (telemetry.py, through routes.py)."""
-        guard = self.guard
-        out["http_requests"] = self.http_requests
-        out["http_refused"] = self.http_refused
-        out["http_bad_requests"] = self.http_bad_requests
-        out["http_too_large"] = self.http_too_large
-        out["http_timeouts"] = self.http_timeouts
-        out["http_errors"] = self.http_errors
-        out["http_accept_failures"] = self.http_accept_failures
-        out["http_wrong_passwords"] = guard.wrong if guard else 0
-        out["http_auth_throttled"] = guard.throttled if guard else 0
 
     async def _serve(self, sock, peer):
         """One accepted connection (`peer`: accept()'s address): a free slot (a client already

@@ -55,7 +55,16 @@ class Web(httpd.Server):
 
     def add_counters(self, out):
         """This side's counters, for telemetry.py."""
-        httpd.Server.add_counters(self, out)
+        guard = self.guard
+        out["http_requests"] = self.http_requests
+        out["http_refused"] = self.http_refused
+        out["http_bad_requests"] = self.http_bad_requests
+        out["http_too_large"] = self.http_too_large
+        out["http_timeouts"] = self.http_timeouts
+        out["http_errors"] = self.http_errors
+        out["http_accept_failures"] = self.http_accept_failures
+        out["http_wrong_passwords"] = guard.wrong if guard else 0
+        out["http_auth_throttled"] = guard.throttled if guard else 0
         out["http_auth_failures"] = self.http_auth_failures
         out["config_saves"] = self.config_saves
         out["config_rejects"] = self.config_rejects
@@ -73,7 +82,16 @@ class Web(httpd.Server):
         out["setup_mode"] = 1 if self.portal is not None and self.portal.open else 0
 
     def setup_info(self):
-        return {"setup_mode": False} if self.portal is None else self.portal.info()
+        """Setup mode's part of GET /api/v1/status."""
+        portal = self.portal
+        if portal is None:
+            return {"setup_mode": False}
+        return {
+            "setup_mode": portal.open,
+            "setup_reason": portal.reason,
+            "ap_ssid": portal.ssid if portal.open else None,
+            "dns_answered": portal.dns.answered if portal.dns is not None else 0,
+        }
 
     async def handle(self, req, resp):
         """Route one request."""
