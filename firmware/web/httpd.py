@@ -2,10 +2,12 @@
 
 Why our own: the dongle needs a handful of routes, and every resource must have a bound that a
 phone on the Wi-Fi cannot push past. What it does and leaves out:
-  - at most `MAX_CLIENTS` connections are served at once; each takes one of the slots made in the
-    constructor (an `Exchange` with a head buffer that the answer is written through too), so
-    serving allocates little. A connection arriving when all slots are busy gets a fixed 503 and is counted in
-    `refused`. One client (one address) may hold all slots but one: the last free slot is kept
+  - at most `MAX_CLIENTS` connections are served at once; each takes a slot (an `Exchange` with
+    a head buffer that the answer is written through too), so serving allocates little. The
+    constructor makes one; another is made only when clients come at once, and kept: a dongle
+    polled by one page or scraper at a time keeps 1 KB, not 4. A connection arriving when all
+    slots are busy (or no memory is left for one more) gets a fixed 503 and is counted in
+    `http_refused`. One client (one address) may hold all slots but one: the last free slot is kept
     for a client that holds none, so one that reconnects as fast as it is answered cannot starve
     the others;
   - sockets: the ESP32 has 10 in all (this listener, MQTT, setup mode's DNS, ...). At most
@@ -167,8 +169,9 @@ class Server:
     def __init__(self, handler, max_clients=MAX_CLIENTS, timeout_ms=TIMEOUT_MS, port=80):
         self.handler = handler
         self.timeout_ms = timeout_ms
-        self._slots = [Exchange(timeout_ms) for _ in range(max_clients)]
-        self._sockets_max = max_clients + 1
+        # One slot now; more are made when clients come at once, and kept (see _serve).
+        self._slots = [Exchange(timeout_ms)]
+        self._max_clients = max_clients
         self.guard = None  # web.authguard.AuthGuard once a wrong password came
         self._listener = None
         self._ready = None  # the listener's poll
@@ -209,7 +212,7 @@ class Server:
     async def _accept_loop(self):
         listener = self._listener
         while True:
-            if self.open >= self._sockets_max:  # the rest wait in the backlog
+            if self.open > self._max_clients:  # the slots and one refusal; the rest wait
                 await sleep_ms(_ACCEPT_MS)
                 continue
             waiting = False
@@ -240,7 +243,7 @@ class Server:
         else:
             peer = "" if peer is None else str(peer)
         slot = None
-        free = 0
+        free = self._max_clients - len(self._slots)  # slots not made yet
         held = 0
         for s in self._slots:
             if not s.busy:
@@ -250,7 +253,13 @@ class Server:
                 held += 1
         if held and free == 1:
             slot = None  # kept for a new client
-        elif slot is not None:
+        elif free and slot is None:  # every slot made is busy: one more, kept from now on
+            try:
+                slot = Exchange(self.timeout_ms)
+                self._slots.append(slot)
+            except MemoryError:  # none to be had now: this client gets the 503
+                slot = None
+        if slot is not None:
             slot.clear(None, peer)
             slot.busy = True
             self.active += 1
