@@ -80,7 +80,7 @@ class App:
         line_setter=None,
     ):
         self.cfg = cfg
-        self.board = board
+        self.board_name = board["name"]  # not the pin map: it leaves the heap after the build
         self.client_id = client_id
         self.last_frame_ms = None
         self.reading_errors = 0

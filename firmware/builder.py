@@ -12,13 +12,21 @@ import sys
 import hanport
 import hw
 import log
-from compat import ticks_ms
+from compat import const, ticks_ms
 from health import Health
 from led import StatusLED
 from meter import Meter
 from uartsrc import FRAME_MAX, MeterSource
 from wifi import WiFi
 
+# The long-lived buffers' sizes, as their owners would make them: the publisher's message buffer
+# (publisher._MESSAGE_MAX) and a head buffer per HTTP slot (web/httpd.py HEAD_MAX, MAX_CLIENTS);
+# named here so that those modules need not be loaded that early (test_app_pipeline checks them).
+_MESSAGE_MAX = const(2048)
+_HEAD_MAX = const(1024)
+_HTTP_SLOTS = const(4)
+_frame = None  # made by build() first, taken by meter_source()
+_message = None  # made by build() first, taken by parts()
 _UPDATE_STATE = "fwstate"  # swap.STATE, named here so that swap.py need not be imported
 
 
@@ -32,8 +40,10 @@ def _exists(path):
 
 def meter_source(app, meter_cfg, uart):
     """App's parser and UART poller: (reader, source)."""
+    global _frame
+    frame, _frame = _frame or FRAME_MAX, None
     reader = hanport.Reader(
-        app._on_reading, FRAME_MAX, ticks_ms, meter_cfg["key"] or None,
+        app._on_reading, frame, ticks_ms, meter_cfg["key"] or None,
         meter_cfg["auth_key"] or None,
     )
     return reader, MeterSource(uart, reader)
@@ -70,6 +80,7 @@ def parts(app, cfg, wlan, led, wdt, make_client):
             network_up=app.wifi_up,
             diagnostics=app.diagnostics,
             diagnostics_ms=pub_cfg["diagnostics_s"] * 1000,
+            out=_message,
         )
     status = None
     if led is not None:
@@ -105,7 +116,19 @@ def _settings(config_path, boards_dir):
 
 def build(App, config_path, boards_dir, make_client):
     """The steps of app.build(); see there."""
+    global _frame, _message
+    # 0. The long-lived buffers first, while the heap holds little more than app.py: the
+    #    parser's frame, the MQTT message and the HTTP slots' heads (8 KB). Made later, each
+    #    would have to find its size in one piece between what the settings' code leaves behind
+    #    (at 96k the boot failed on a slot's 1 KB). What the settings turn off goes at once.
+    _frame = bytearray(FRAME_MAX)
+    _message = bytearray(_MESSAGE_MAX)
+    heads = [bytearray(_HEAD_MAX) for _ in range(_HTTP_SLOTS)]
     cfg, board, config_path = _settings(config_path, boards_dir)
+    if not cfg["http"]["enabled"]:
+        heads = None
+    if make_client is None and not cfg["mqtt"]["host"]:
+        _message = None
     gc.collect()
     # 3. Setup button pressed in the window after power-on: stay out of the way (safe mode).
     if hw.safe_mode_asked(board, cfg["health"]["safe_window_s"]):
@@ -135,6 +158,7 @@ def build(App, config_path, boards_dir, make_client):
         line_setter=hw.make_line_setter(uart, cfg["uart"], board),
     )
     app.config_path = config_path
+    _frame = _message = None  # taken, or not needed
     # 5. HTTP API, pages and setup mode (web/), only when enabled.
     if cfg["http"]["enabled"]:
         from web.portal import Portal
@@ -144,9 +168,11 @@ def build(App, config_path, boards_dir, make_client):
         state = State(ticks_ms, app.health.uptime_ms)
         portal = Portal(hw.make_ap(), app.wifi, device_id, hw.make_button(board))
         restart = app.saving_first(hw.reset_function())
-        web = Web(cfg["http"], state, app.status_info, app.telemetry, config_path, portal, restart)
+        web = Web(cfg["http"], state, app.status_info, app.telemetry, config_path, portal, restart,
+                  heads)
         web.hostname = app.wifi.hostname
         app.add_web(state, web)
+    heads = None
     log.info(
         "app",
         "board {}, UART{} rx={} line {}, client id {}",

@@ -162,6 +162,7 @@ class Publisher:
         network_up=None,
         diagnostics=None,
         diagnostics_ms=0,
+        out=None,
     ):
         self._make_client = make_client
         # The umqtt factory's hooks (mqttclient.py); a plain callable has none.
@@ -184,7 +185,8 @@ class Publisher:
         self.energy = None  # energymode.EnergyMode, when that mode is on (energymode.attach)
         self._slots = [None, None, None]  # type: list  # (seq, reading, is_resend) per list
         self._totals = None  # the energy totals of the last list 3 sent, to send again
-        self._out = bytearray(_MESSAGE_MAX)  # every JSON message is written here
+        # Every JSON message is written here; the app makes it early at boot (builder.py).
+        self._out = bytearray(_MESSAGE_MAX) if out is None else out
         self.oversized_messages = 0
         self._seq = 0
         self._next_try = None

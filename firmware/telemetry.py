@@ -94,7 +94,7 @@ def status(app, version):
     meter = app.meter
     out = {
         "firmware": version,
-        "board": app.board["name"],
+        "board": app.board_name,
         "wifi": {"connected": wifi.up, "ssid": wifi.ssid, "ip": ip, "rssi": wifi.rssi()},
         "mqtt": {"enabled": pub is not None, "connected": pub is not None and pub.connected},
         "meter": {

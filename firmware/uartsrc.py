@@ -74,18 +74,11 @@ def uart_settings(uart_cfg, board, inv_rx, line=None):
     invert = uart_cfg["invert_rx"]
     if invert is None:
         invert = board.get("invert_rx", False)
-    baud, bits, parity, stop = (uart_cfg[k] for k in ("baud", "bits", "parity", "stop"))
-    if baud == AUTO:
-        if line is None:
-            found = uart_cfg.get("found", "")
-            line = LINE_NAMES.index(found) if found in LINE_NAMES else 0
-        baud, parity, invert = LINES[line]
-        bits, stop = 8, 1
     settings = {
-        "baudrate": baud,
-        "bits": bits,
-        "parity": _PARITY[parity],
-        "stop": stop,
+        "baudrate": uart_cfg["baud"],
+        "bits": uart_cfg["bits"],
+        "parity": _PARITY[uart_cfg["parity"]],
+        "stop": uart_cfg["stop"],
         "rx": board["rx_pin"],
         "rxbuf": RXBUF,
         "timeout": 0,
@@ -93,21 +86,36 @@ def uart_settings(uart_cfg, board, inv_rx, line=None):
     }
     if board.get("tx_pin") is not None:
         settings["tx"] = board["tx_pin"]
+    if settings["baudrate"] == AUTO:
+        _put_line(settings, line_index(uart_cfg) if line is None else line, inv_rx)
     return settings
 
 
+def _put_line(settings, line, inv_rx):
+    """Baud, 8 bits, parity, 1 stop bit and the inversion of LINES[line] into `settings`."""
+    baud, parity, invert = LINES[line]
+    settings["baudrate"] = baud
+    settings["bits"] = 8
+    settings["parity"] = _PARITY[parity]
+    settings["stop"] = 1
+    settings["invert"] = inv_rx if invert else 0
+
+
 class LineSetter:
-    """Puts the UART on one of LINES (UART.init); made by hw.py, which knows INV_RX."""
+    """Puts the UART on one of LINES (UART.init); made by hw.py, which knows INV_RX.
+
+    It keeps the UART's keyword arguments (pins, buffer) and changes only the line's, so the
+    config and the pin map need not stay in the heap for it."""
 
     def __init__(self, uart, uart_cfg, board, inv_rx):
         self._uart = uart
-        self._cfg = uart_cfg
-        self._board = board
         self._inv_rx = inv_rx
         self.index = line_index(uart_cfg)
+        self._settings = uart_settings(uart_cfg, board, inv_rx, self.index)
 
     def set(self, index):
-        self._uart.init(**uart_settings(self._cfg, self._board, self._inv_rx, index))
+        _put_line(self._settings, index, self._inv_rx)
+        self._uart.init(**self._settings)
         self.index = index
 
 

@@ -241,6 +241,38 @@ def test_whole_app_runs_in_asyncio_from_a_tcp_uart(tmp_path):
     assert states(sent) == [hanport.decode_frame(f) for f in frames]
 
 
+def test_the_long_lived_buffers_made_first_are_the_ones_in_use(tmp_path, monkeypatch):
+    # builder.build() makes them before reading the settings (a tidy heap on the board); their
+    # sizes are named there so as not to load publisher.py and web/httpd.py that early.
+    import builder
+    import publisher
+    from web import httpd
+
+    assert builder._MESSAGE_MAX == publisher._MESSAGE_MAX
+    assert (builder._HEAD_MAX, builder._HTTP_SLOTS) == (httpd.HEAD_MAX, httpd.MAX_CLIENTS)
+    cfg = config.defaults()
+    cfg["mqtt"]["host"] = "127.0.0.1"
+    cfg["http"]["password"] = "a-password"
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    made = []
+
+    def recording_bytearray(size):
+        made.append(bytearray(size))
+        return made[-1]
+
+    monkeypatch.setattr(builder, "bytearray", recording_bytearray, raising=False)
+    the_app = app.build(str(path), str(tmp_path))
+    assert len(the_app.reader._framer._buf) == uartsrc.FRAME_MAX
+    assert len(the_app.publisher._out) == publisher._MESSAGE_MAX
+    heads = [slot.head for slot in the_app.web.server._slots]
+    assert [len(h) for h in heads] == [httpd.HEAD_MAX] * httpd.MAX_CLIENTS
+    assert len({id(h) for h in heads}) == httpd.MAX_CLIENTS  # one each, none shared
+    in_use = [the_app.reader._framer._buf, the_app.publisher._out] + heads
+    assert sorted(map(id, made)) == sorted(map(id, in_use))
+    assert builder._frame is None and builder._message is None  # nothing kept for later
+
+
 def test_build_survives_corrupt_config_and_missing_board(tmp_path, capsys):
     path = tmp_path / "config.json"
     path.write_text("{{{ not json")
@@ -261,7 +293,7 @@ def test_build_on_a_chip_without_uart2_uses_its_own_fallback(tmp_path, capsys, m
     # No config file: the default board setting is the ESP32 DevKitC, whose file uses UART 2.
     the_app = app.build(str(tmp_path / "config.json"), str(ROOT / "boards"),
                         make_client=lambda: RecordingClient([]))
-    assert the_app is not None and the_app.board["uart_id"] == 1
+    assert the_app is not None and the_app.source._uart.id == 1
     assert "this is an esp32" in capsys.readouterr().out
 
 

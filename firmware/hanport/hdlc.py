@@ -89,9 +89,12 @@ class Framer:
     Counts rejected frames in `errors`, junk in `skipped`, pushes given up in `abandoned`."""
 
     def __init__(self, on_info, buffer_size=2048, on_reject=None, clock=ticks_ms):
-        if buffer_size < 64:
+        # buffer_size: the frame buffer's size, or the buffer itself when the caller made it
+        # early (the app does, before the boot's other allocations can fragment the heap).
+        buf = bytearray(buffer_size) if isinstance(buffer_size, int) else buffer_size
+        if len(buf) < 64:
             raise ValueError("buffer_size must be at least 64 bytes")
-        self._buf = bytearray(buffer_size)
+        self._buf = buf
         self._on_info = on_info
         self._on_reject = on_reject or _ignore
         self._clock = clock

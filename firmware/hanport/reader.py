@@ -70,8 +70,9 @@ class Stats:
 class Reader:
     """Feed it meter bytes; it calls on_reading(reading) once per good frame, in order.
 
-    key / auth_key: the meter's AES-128 encryption and authentication keys (16 bytes, or 32
-    hex digits) for ciphered APDUs; with auth_key set, every tag is checked."""
+    buffer_size: the one frame buffer's size, or a bytearray to use as that buffer. key /
+    auth_key: the meter's AES-128 encryption and authentication keys (16 bytes, or 32 hex
+    digits) for ciphered APDUs; with auth_key set, every tag is checked."""
 
     def __init__(self, on_reading, buffer_size=2048, clock=ticks_ms, key=None, auth_key=None):
         self._on_reading = on_reading

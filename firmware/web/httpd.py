@@ -4,10 +4,11 @@ Why our own: the dongle needs a handful of routes, and every resource must have 
 phone on the Wi-Fi cannot push past. What it does and leaves out:
   - at most `MAX_CLIENTS` connections are served at once; each takes a slot (an `Exchange` with
     a head buffer that the answer is written through too), so serving allocates little. The
-    constructor makes one; another is made only when clients come at once, and kept: a dongle
-    polled by one page or scraper at a time keeps 1 KB, not 4. A connection arriving when all
-    slots are busy (or no memory is left for one more) gets a fixed 503 and is counted in
-    `http_refused`. One client (one address) may hold all slots but one: the last free slot is kept
+    constructor makes one; another is made only when clients come at once, and kept. Their
+    head buffers are those the app made early at boot (`heads`), or their own: a dongle given
+    one and polled by one page or scraper at a time keeps 1 KB, not 4. A connection arriving
+    when all slots are busy (or no memory is left for one more) gets a fixed 503 and is counted
+    in `http_refused`. One client (one address) may hold all slots but one: the last free slot is kept
     for a client that holds none, so one that reconnects as fast as it is answered cannot starve
     the others;
   - sockets: the ESP32 has 10 in all (this listener, MQTT, setup mode's DNS, ...). At most
@@ -76,8 +77,8 @@ class Exchange:
     """A slot, made once: its buffers, and per request what the routes read (method, path,
     query, host, authorization, body, peer) and `send`, which writes the answer."""
 
-    def __init__(self, timeout_ms):
-        self.head = bytearray(HEAD_MAX)
+    def __init__(self, timeout_ms, head=None):
+        self.head = bytearray(HEAD_MAX) if head is None else head  # the app makes it early
         # The answer is written through the same bytes: the head is parsed (and the body
         # copied out) before the handler writes anything.
         self.out = memoryview(self.head)[:OUT_MAX]
@@ -166,11 +167,16 @@ class Exchange:
 class Server:
     """Accepts connections and hands each parsed request to `handler(request, response)`."""
 
-    def __init__(self, handler, max_clients=MAX_CLIENTS, timeout_ms=TIMEOUT_MS, port=80):
+    def __init__(
+        self, handler, max_clients=MAX_CLIENTS, timeout_ms=TIMEOUT_MS, port=80, heads=()
+    ):
+        """`heads`: HEAD_MAX-byte buffers made early at boot (builder.py) for the slots; a slot
+        made when none is left makes its own."""
         self.handler = handler
         self.timeout_ms = timeout_ms
+        self._heads = list(heads)
         # One slot now; more are made when clients come at once, and kept (see _serve).
-        self._slots = [Exchange(timeout_ms)]
+        self._slots = [Exchange(timeout_ms, self._heads.pop() if self._heads else None)]
         self._max_clients = max_clients
         self.guard = None  # web.authguard.AuthGuard once a wrong password came
         self._listener = None
@@ -255,7 +261,8 @@ class Server:
             slot = None  # kept for a new client
         elif free and slot is None:  # every slot made is busy: one more, kept from now on
             try:
-                slot = Exchange(self.timeout_ms)
+                heads = self._heads
+                slot = Exchange(self.timeout_ms, heads.pop() if heads else None)
                 self._slots.append(slot)
             except MemoryError:  # none to be had now: this client gets the 503
                 slot = None

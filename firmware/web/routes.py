@@ -29,9 +29,10 @@ class Web(httpd.Server):
     restart."""
 
     def __init__(
-        self, http_cfg, state, status, telemetry, config_path, portal=None, restart=None
+        self, http_cfg, state, status, telemetry, config_path, portal=None, restart=None,
+        heads=(),
     ):
-        httpd.Server.__init__(self, self.handle, port=http_cfg["port"])
+        httpd.Server.__init__(self, self.handle, port=http_cfg["port"], heads=heads)
         self.state = state
         self.status = status
         self.telemetry = telemetry
