@@ -8,9 +8,9 @@ phone on the Wi-Fi cannot push past. What it does and leaves out:
     head buffers are those the app made early at boot (`heads`), or their own: a dongle given
     one and polled by one page or scraper at a time keeps 1 KB, not 4. A connection arriving
     when all slots are busy (or no memory is left for one more) gets a fixed 503 and is counted
-    in `http_refused`. One client (one address) may hold all slots but one: the last free slot is kept
-    for a client that holds none, so one that reconnects as fast as it is answered cannot starve
-    the others;
+    in `http_refused`. One client (one address) may hold all slots but one: the last free slot
+    (made or not yet) is kept for a client that holds none, so one that reconnects as fast as it
+    is answered cannot starve the others;
   - sockets: the ESP32 has 10 in all (this listener, MQTT, setup mode's DNS, ...). At most
     `SOCKETS` connections are open at once (the slots and one being refused); more wait in the
     listen backlog, not accepted, so MQTT always finds a socket. The listener is polled (without
@@ -139,10 +139,11 @@ class Exchange:
         if not (put(b"\r\n") and fits):
             raise ValueError("answer head longer than {} bytes".format(OUT_MAX))
         self.mute = self.method == "HEAD"  # a HEAD answer stops here
-        if hasattr(body, "readinto"):  # a file
+        readinto = getattr(body, "readinto", None)
+        if readinto is not None:  # a file
             await self.flush()
             while not self.mute:
-                self.used = body.readinto(self.out)
+                self.used = readinto(self.out)
                 if not self.used:
                     return
                 await self.flush()
@@ -273,11 +274,13 @@ class Server:
         writer = None
         try:
             sock.setblocking(False)
+            # On MicroPython the reader is the writer too (one Stream), which the stubs miss.
             reader, writer = await stream_pair(sock, peer)
             if slot is None:
                 self.http_refused += 1
-                writer.write(_BUSY)
-                await asyncio.wait_for(writer.drain(), self.timeout_ms / 1000)
+                writer.write(_BUSY)  # pyright: ignore[reportAttributeAccessIssue]
+                drained = writer.drain()  # pyright: ignore[reportAttributeAccessIssue]
+                await asyncio.wait_for(drained, self.timeout_ms / 1000)
                 return
             slot.writer = writer
             try:
@@ -319,8 +322,8 @@ class Server:
                 if writer is None:
                     sock.close()
                 else:
-                    writer.close()
-                    await writer.wait_closed()
+                    writer.close()  # pyright: ignore[reportAttributeAccessIssue]
+                    await writer.wait_closed()  # pyright: ignore[reportAttributeAccessIssue]
             except Exception:  # already reset by the peer: nothing left to close
                 pass
 
