@@ -86,3 +86,14 @@ def config(key, meter, prefix, extra=()):
     if unit:
         out["unit_of_measurement"] = unit
     return out
+
+
+def totals_of(reading):
+    """The energy totals of a list 3 reading: the values that come only once an hour (the
+    publisher keeps them to send again to a Home Assistant that restarted)."""
+    totals = {}
+    for key in reading:
+        kind = kind_of(key)
+        if kind is not None and kind[2] == "total_increasing":
+            totals[key] = reading[key]
+    return totals

@@ -13,7 +13,7 @@ import json
 import os
 
 import osloclock
-from hanport.crc16 import crc16
+from hanport.hdlc import crc16
 
 PATH = "energy.json"
 MAX_BYTES = 16384  # a state is about 2 KB; anything much larger is not ours

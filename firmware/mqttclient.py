@@ -15,23 +15,6 @@ def _utf8(text):
     return text.encode() if isinstance(text, str) else text
 
 
-class _Heard:
-    """The client's socket, counting the bytes the broker sent; everything else is the socket's."""
-
-    def __init__(self, sock):
-        self._sock = sock
-        self.received = 0
-
-    def read(self, n):
-        data = self._sock.read(n)
-        if data:
-            self.received += len(data)
-        return data
-
-    def __getattr__(self, name):
-        return getattr(self._sock, name)
-
-
 class ClientFactory:
     """A no-argument callable that makes a fresh, unconnected umqtt.simple.MQTTClient whose
     socket never blocks the loop for more than timeout_s (see timedsock.py), and which sends
@@ -40,7 +23,8 @@ class ClientFactory:
 
     The clients count the broker's answers to ping() in `pongs`: umqtt.simple's wait_msg()
     returns None both for "nothing waiting" and for a PINGRESP, so the socket counts what it
-    reads, and a None after bytes were read is the PINGRESP (the publisher's dead-session check).
+    reads (timedsock.TimedSocket.received), and a None after bytes were read is the PINGRESP
+    (the publisher's dead-session check).
 
     The publisher calls `pass_begins()` at the start of every pass: the blocking socket operations
     of one pass share a budget of 3/4 of the time the UART buffer takes to fill at `baud` (no
@@ -69,12 +53,10 @@ class ClientFactory:
 
             def connect(self, *args):
                 try:
-                    present = super().connect(*args)
+                    return super().connect(*args)
                 except Exception:
                     sockets.stale = True  # the broker may have moved: look it up again
                     raise
-                self.sock = _Heard(self.sock)
-                return present
 
             def wait_msg(self):
                 sock = self.sock
@@ -113,10 +95,12 @@ class ClientFactory:
     def lookup(self):
         """Look the broker's name up when due; True when this pass went to it (a step of a
         non-blocking DNS query, or a blocking getaddrinfo when no DNS server is known)."""
+        import mqttconnect  # the code of an unconnected publisher: it drops it once connected
+
         host = self._cfg["host"]
-        if not self.sockets.lookup_due(host, self._port):
+        if not mqttconnect.lookup_due(self.sockets, host, self._port):
             return False
-        self.sockets.lookup(host, self._port, dns_server(self._wlan))
+        mqttconnect.lookup(self.sockets, host, self._port, mqttconnect.dns_server(self._wlan))
         return True
 
     def __call__(self):
@@ -130,24 +114,6 @@ class ClientFactory:
             cfg["keepalive_s"],
             ssl=self._ssl,
         )
-
-
-def dns_server(wlan):
-    """(ip, port, mdns) of the station's DNS server, or None when there is none to ask.
-
-    The ESP32's WLAN has it in ifconfig()[3], port 53, and mDNS goes to the multicast group
-    (mdns None); the host twin's WLAN has a `dns_port`, None unless a test set one (then
-    getaddrinfo is used, as with no server), and an `mdns` address on 127.0.0.1."""
-    if wlan is None:
-        return None
-    port = getattr(wlan, "dns_port", 53)
-    try:
-        ip = wlan.ifconfig()[3]
-    except (OSError, IndexError):
-        return None
-    if not port or not ip or ip == "0.0.0.0":
-        return None
-    return ip, port, getattr(wlan, "mdns", None)
 
 
 def _tls_context():

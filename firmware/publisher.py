@@ -55,28 +55,19 @@ _MAX_SENSORS = 80  # bound on announced keys; the whole vocabulary has about 60
 _MAX_OTHERS = 24  # bound on the remembered keys that are not sensors (ids, clock, texts)
 _MESSAGE_MAX = 2048  # a state with every key is about 1.2 KB, the diagnostics about 1 KB
 
-def _always():
-    return True
-
-
 _loaded_sensors = [False]  # whether _configs() brought sensors.py in (then it takes it out)
 
 
 def _configs():
     """discovery.py, which writes the sensors' configs from sensors.py's table: imported when a
     key is new, a config is due or a list 3's totals are kept, and dropped again once nothing is
-    due (Publisher.step), so its code and the table (about 5 KB) are in the heap only then."""
+    due (Publisher._configs_done), so its code and the table (about 5 KB) are in the heap only
+    then."""
     if "discovery" not in sys.modules:
         _loaded_sensors[0] = "sensors" not in sys.modules
     import discovery
 
     return discovery
-
-
-def _unload_configs():
-    sys.modules.pop("discovery", None)
-    if _loaded_sensors[0]:  # else someone else uses it (web/metrics.py)
-        sys.modules.pop("sensors", None)
 
 
 class Discovery:
@@ -119,14 +110,11 @@ class Discovery:
                 self.known.append(row[0])
                 self.due.append(row[0])
 
-    def announce_all(self):
-        """Queue every known sensor again (after a reconnect or Home Assistant's birth)."""
-        self.due = list(self.known)
-
     def on_message(self, topic, msg):
-        """True when this was Home Assistant coming online, which queues a re-announcement."""
+        """True when this was Home Assistant coming online, which queues every known sensor
+        again (as a connect does)."""
         if topic == self.birth_topic and msg == "online":
-            self.announce_all()
+            self.due = list(self.known)
             return True
         return False
 
@@ -134,17 +122,6 @@ class Discovery:
         """A different meter: nothing known about it yet (but the sensors of other topics)."""
         self.known = [row[0] for row in self.extra]
         self.due = list(self.known)
-
-
-def _totals_of(reading):
-    """The energy totals of a list 3 reading: the values that come only once an hour."""
-    totals = {}
-    kind_of = _configs().kind_of
-    for key in reading:
-        kind = kind_of(key)
-        if kind is not None and kind[2] == "total_increasing":
-            totals[key] = reading[key]
-    return totals
 
 
 class Publisher:
@@ -174,12 +151,12 @@ class Publisher:
         self.state = state
         self.per_value_topics = per_value_topics
         self.keepalive_ms = keepalive_s * 1000
-        self._pong_wait_ms = min(PONG_WAIT_MS, self.keepalive_ms or PONG_WAIT_MS)
         self._clock = clock
         self.backoff = backoff or Backoff(1000, 120000)
         self.client = None
+        self.connected = False  # from a connect that worked until close()
         self.topic_id = None  # meter id the connection's Last Will was set for
-        self.network_up = network_up or _always  # the Wi-Fi keeper's state, in the app
+        self.network_up = network_up  # the Wi-Fi keeper's state, in the app; None: always up
         self.diagnostics = diagnostics  # a callable returning the diagnostics dict
         self.diagnostics_ms = diagnostics_ms
         self.energy = None  # energymode.EnergyMode, when that mode is on (energymode.attach)
@@ -204,13 +181,9 @@ class Publisher:
         self.lost = 0  # QoS 0 readings written into a session that died before confirming them
         self.resent = 0  # last readings sent again for a (re)started Home Assistant
         self.connects = 0
-        self.failures = 0
+        self.failures = 0  # failed passes (network, broker, out of memory): each backs off
         self.births = 0
         self.energy_messages = 0
-
-    @property
-    def connected(self):
-        return self.client is not None
 
     def pending(self):
         return sum(1 for s in self._slots if s is not None and not s[2])
@@ -225,11 +198,30 @@ class Publisher:
         self._slots[index] = (self._seq, reading, False)
 
     def step(self):
-        """One pass: connect if due, read incoming messages, send what waits. Never raises."""
+        """One pass: connect if due, read incoming messages, send what waits. Never raises.
+
+        A fault leaves the connection in an unknown state: it is closed, and the next connect
+        waits the back-off. Running out of memory while connected is different: it comes while
+        a message is built or code is loaded, between packets (a packet cut short would fail
+        the next ping), so the session stays and only the sending waits the back-off, counted
+        and logged. The back-off starts over only after a pass that sent what was due, so a
+        heap too small for announcing means ever longer waits (up to 2 minutes), not a
+        reconnect and a reloaded discovery.py every second."""
         try:
             self._step()
-        except Exception as exc:  # any fault means the connection is in an unknown state
-            self._drop(exc)
+        except Exception as exc:
+            self.failures += 1
+            delay = self.backoff.fail()
+            self._next_try = ticks_add(self._clock(), delay)
+            if not (self.connected and isinstance(exc, MemoryError)):
+                self.close()
+            if type(exc).__name__ == "MQTTException":  # umqtt.simple's: the broker refused
+                import mqttconnect  # the words for it; stays until connected again
+
+                self.last_error = mqttconnect.refusal_text(exc)
+            else:  # no import here: after a MemoryError the heap has no room for more code
+                self.last_error = "{}: {}".format(type(exc).__name__, exc)
+            log.error("mqtt", "{}; retry in {} s", self.last_error, delay // 1000)
         self._configs_done()
 
     def _announcing(self):
@@ -243,12 +235,15 @@ class Publisher:
         return settle is not None and ticks_diff(self._clock(), settle) < 0
 
     def _configs_done(self):
-        """discovery.py out of sys.modules once the configs and the states after them went (a
-        list 3's totals are kept then), or when the connection is gone: it comes back with the
-        next announcement. Before the diagnostics, so their code is not loaded beside it."""
+        """discovery.py (and sensors.py, when it brought it in) out of sys.modules once the
+        configs and the states after them went (a list 3's totals are kept then), or when the
+        connection is gone or waits after a MemoryError: it comes back with the next
+        announcement."""
         if self.discovery is not None and "discovery" in sys.modules:
-            if self.client is None or not self._announcing():
-                _unload_configs()
+            if self.client is None or self._next_try is not None or not self._announcing():
+                sys.modules.pop("discovery")
+                if _loaded_sensors[0]:  # else someone else uses it (web/metrics.py)
+                    sys.modules.pop("sensors", None)
 
     def _step(self):
         if self._pass_begins is not None:
@@ -256,42 +251,37 @@ class Publisher:
         meter_id = self.meter.id
         if meter_id is None:
             return
-        if self.client is not None and not self.network_up():
+        up = self.network_up is None or self.network_up()
+        if self.client is not None and not up:
             log.warning("mqtt", "Wi-Fi down; connection closed")
             self.close()  # a socket on a dead link only waits; a fresh one follows the link
         if self.client is not None and self.topic_id != meter_id:
             log.warning("mqtt", "meter id changed to {}; reconnecting", meter_id)
-            self.close()
-            self._totals = None  # the old meter's totals are not the new one's
-            if self.discovery is not None:
-                self.discovery.forget()  # the new meter's sensors are announced as they come
+            self.close()  # the connect forgets the old meter's sensors and totals
         if self.client is None:
-            if not self._connect_due():
+            waiting = self._next_try is not None and ticks_diff(self._clock(), self._next_try) < 0
+            if waiting or not up:
                 return
             if self._lookup is not None and self._lookup():
                 return  # the name lookup had this pass; connecting waits for the next
-            self._connect(meter_id)
+            import mqttconnect  # the code that opens a session: in the heap only while unconnected
+
+            self.client = self._make_client()  # set first, so a failure closes its socket
+            mqttconnect.connect(self, meter_id)
+            sys.modules.pop("mqttconnect")  # connected: out of the heap before the configs come in
         self.client.check_msg()
-        if self.discovery is not None and self.discovery.due:
-            self._announce()
-        self._send_readings()
-        self._configs_done()
-        self._send_energy()
-        self._send_diagnostics()
+        if self._next_try is None or ticks_diff(self._clock(), self._next_try) >= 0:
+            if self.discovery is not None and self.discovery.due:
+                self._announce()
+            self._send_readings()  # each after the configs of its keys, and SETTLE_MS
+            if not self._announcing():  # the energy message and diagnostics too
+                self._configs_done()  # before the diagnostics: never both codes in the heap
+                self._send_extras()
+            if self._next_try is not None:  # what was due went: the back-off starts over
+                self._next_try = None
+                self.last_error = None
+                self.backoff.reset()
         self._keep_alive()
-
-    def _connect_due(self):
-        if not self.network_up():
-            return False
-        return self._next_try is None or ticks_diff(self._clock(), self._next_try) >= 0
-
-    def _connect(self, meter_id):
-        import mqttconnect  # the code that opens a session: in the heap only while not connected
-
-        self.client = self._make_client()  # set first, so a failure closes its socket
-        self.topic_id = meter_id
-        mqttconnect.connect(self, meter_id)
-        sys.modules.pop("mqttconnect")  # connected: out of the heap before the configs come in
 
     def _send_again(self):
         """Queue the last energy totals again, unless a newer list 3 waits; the energy message
@@ -332,12 +322,17 @@ class Publisher:
             self._settle_until = ticks_add(self._clock(), SETTLE_MS)
 
     def _send_readings(self):
+        """The waiting readings, oldest first, each once its keys' configs went."""
         disc = self.discovery
+        slots = self._slots
         while True:
-            index = self._oldest()
+            index = -1
+            for i in range(len(slots)):
+                if slots[i] is not None and (index < 0 or slots[i][0] < slots[index][0]):
+                    index = i
             if index < 0:
                 return
-            reading = self._slots[index][1]
+            reading = slots[index][1]
             if disc is not None:
                 disc.see(reading)  # new keys: their configs go out before this state
                 if disc.due:
@@ -346,46 +341,50 @@ class Publisher:
                 if ticks_diff(self._clock(), self._settle_until) < 0:
                     return
                 self._settle_until = None
-            self._send(index, reading)
+            base = "{}/{}".format(self.prefix, self.meter.id)
+            client = self.client
+            qos = 1 if _SLOTS[index] == LIST_TOTALS else 0  # the energy totals: until acknowledged
+            if self.per_value_topics:
+                for key in reading:
+                    value = reading[key]
+                    text = value if isinstance(value, str) else jsonout.number(value)
+                    topic = "{}/{}".format(base, key)
+                    client.publish(topic, text.encode(), False, 0 if self.state else qos)
+            if self.state:
+                # bytes: umqtt.simple takes len() of what it sends, and a str may hold non-ASCII
+                client.publish(base + "/state", self._json(reading), False, qos)
+            again = slots[index][2]
+            slots[index] = None  # only now: a failed publish keeps it for the next try
+            if qos and not again and disc is not None:
+                self._totals = _configs().totals_of(reading)
+            if again:
+                self.resent += 1
+            elif qos:  # the PUBACK also confirms every QoS 0 reading written before
+                self.published += self._unconfirmed + 1
+                self._unconfirmed = 0
+            else:
+                self._unconfirmed += 1
 
-    def _send(self, index, reading):
-        base = "{}/{}".format(self.prefix, self.meter.id)
-        client = self.client
-        qos = 1 if _SLOTS[index] == LIST_TOTALS else 0  # the energy totals: until acknowledged
-        if self.per_value_topics:
-            for key in reading:
-                value = reading[key]
-                text = value if isinstance(value, str) else jsonout.number(value)
-                topic = "{}/{}".format(base, key)
-                client.publish(topic, text.encode(), False, 0 if self.state else qos)
-        if self.state:
-            # bytes: umqtt.simple takes len() of what it sends, and a str may hold non-ASCII
-            client.publish(base + "/state", self._json(reading), False, qos)
-        again = self._slots[index][2]
-        self._slots[index] = None  # only now: a failed publish keeps it for the next try
-        if qos and not again and self.discovery is not None:
-            self._totals = _totals_of(reading)
-        if again:
-            self.resent += 1
-        elif qos:  # the PUBACK also confirms every QoS 0 reading written before
-            self.published += self._unconfirmed + 1
-            self._unconfirmed = 0
-        else:
-            self._unconfirmed += 1
+    def _send_extras(self):
+        """The energy message and the diagnostics, when due (never while announcing).
 
-    def _send_energy(self):
-        """The energy message, retained: a (re)started Home Assistant gets the newest at once.
+        The energy message is retained: a (re)started Home Assistant gets the newest at once.
         It is built from the accounting's present state each time, so a newer total is never
         followed by an older one (closed hours are final)."""
         energy = self.energy
-        if energy is None or not energy.due():
+        if energy is not None and energy.due():
+            topic = "{}/{}/energy".format(self.prefix, self.meter.id)
+            self.client.publish(topic, self._json(energy.message()), True)
+            energy.sent()
+            self.energy_messages += 1
+        if self.diagnostics is None or not self.diagnostics_ms:
             return
-        if self._announcing():
+        now = self._clock()
+        if self._last_diag is not None and ticks_diff(now, self._last_diag) < self.diagnostics_ms:
             return
-        topic = "{}/{}/energy".format(self.prefix, self.meter.id)
-        self.client.publish(topic, self._json(energy.message()), True)
-        energy.sent()
-        self.energy_messages += 1
+        self._last_diag = now
+        topic = "{}/{}/diagnostics".format(self.prefix, self.meter.id)
+        self.client.publish(topic, self._json(self.diagnostics()))
 
     def _keep_alive(self):
         """Ping after unconfirmed readings or when idle; reconnect when a ping is not answered."""
@@ -393,9 +392,10 @@ class Publisher:
         now = self._clock()
         if self._ping_at is not None:
             if client.pongs == self._pongs:
-                if ticks_diff(now, self._ping_at) < self._pong_wait_ms:
+                wait_ms = min(PONG_WAIT_MS, self.keepalive_ms or PONG_WAIT_MS)
+                if ticks_diff(now, self._ping_at) < wait_ms:
                     return
-                raise OSError("no answer to a ping in {} s".format(self._pong_wait_ms // 1000))
+                raise OSError("no answer to a ping in {} s".format(wait_ms // 1000))
             self.published += self._awaiting
             self._awaiting = 0
             self._ping_at = None
@@ -417,38 +417,11 @@ class Publisher:
             return jsonout.dumps(obj).encode()
         return memoryview(self._out)[:n]
 
-    def _oldest(self):
-        best = -1
-        for i in range(len(self._slots)):
-            slot = self._slots[i]
-            if slot is not None and (best < 0 or slot[0] < self._slots[best][0]):
-                best = i
-        return best
-
-    def _send_diagnostics(self):
-        if self.diagnostics is None or not self.diagnostics_ms or self._announcing():
-            return  # after the configs: discovery.py and telemetry.py are never loaded together
-        now = self._clock()
-        if self._last_diag is not None and ticks_diff(now, self._last_diag) < self.diagnostics_ms:
-            return
-        self._last_diag = now
-        topic = "{}/{}/diagnostics".format(self.prefix, self.meter.id)
-        self.client.publish(topic, self._json(self.diagnostics()))
-
-    def _drop(self, exc):
-        self.failures += 1
-        delay = self.backoff.fail()
-        self._next_try = ticks_add(self._clock(), delay)
-        self.close()
-        import mqttconnect  # the words for it; stays until connected again (step())
-
-        self.last_error = mqttconnect.refusal_text(exc)
-        log.error("mqtt", "{}; retry in {} s", self.last_error, delay // 1000)
-
     def close(self):
         """Forget the connection (the broker publishes the Last Will)."""
         client = self.client
         self.client = None
+        self.connected = False
         self.lost += self._unconfirmed + self._awaiting
         self._unconfirmed = 0
         self._awaiting = 0

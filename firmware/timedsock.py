@@ -25,14 +25,14 @@ wait about 7 s per DNS server, a `.local` name 5 s before that). So when the DNS
 (`server`: (ip, port)), the broker's name is asked by resolve.py's non-blocking query, polled
 once per publisher pass until it answers or gives up (5 s; 3 s for mDNS); without a server it
 falls back to getaddrinfo. Either way the lookup has passes of its own, the address is kept,
-and it is looked up again only after a failed connect and at most every `LOOKUP_MIN_MS`; a
-numeric address is never looked up.
+and it is looked up again only after a failed connect and at most every minute; a numeric
+address is never looked up. That code runs only while MQTT is not connected, so it is in
+mqttconnect.py; `Sockets` keeps what it found.
 """
 
 from compat import const, ticks_add, ticks_diff, ticks_ms
 
 TIMEOUT_S = const(5)  # longest single wait; the watchdog allows 60 s
-LOOKUP_MIN_MS = const(60000)  # a failing broker's name is looked up again at most this often
 _ETIMEDOUT = const(110)
 _CHAR_BITS = const(11)  # start + 8 data + parity + stop: the slowest the meter's bytes come
 
@@ -45,13 +45,15 @@ def stall_ms(rxbuf, baud):
 class TimedSocket:
     """A socket whose blocking mode has a time limit; everything else is the socket's own.
 
-    `sock` reads and writes; `timed` takes the time limits (the TCP socket under TLS)."""
+    `sock` reads and writes; `timed` takes the time limits (the TCP socket under TLS).
+    `received` counts the bytes read (mqttclient.py tells a PINGRESP by it)."""
 
     def __init__(self, sock, budget, timed=None):
         self._sock = sock
         self._timed = timed or sock
         self._budget = budget
         self._blocking = True
+        self.received = 0
         self._timed.settimeout(budget.left_s())
 
     def setblocking(self, flag):
@@ -69,7 +71,10 @@ class TimedSocket:
     def read(self, *args):
         if self._blocking:  # the time left now, not when blocking mode was set
             self._timed.settimeout(self._budget.left_s())
-        return self._sock.read(*args)
+        data = self._sock.read(*args)
+        if data:
+            self.received += len(data)
+        return data
 
     def write(self, *args):
         if self._blocking:
@@ -78,11 +83,6 @@ class TimedSocket:
 
     def __getattr__(self, name):
         return getattr(self._sock, name)
-
-
-def _numeric(host):
-    parts = host.split(".")
-    return len(parts) == 4 and all(p.isdigit() for p in parts)
 
 
 class Sockets:
@@ -97,11 +97,12 @@ class Sockets:
         self.op_ms = min(op_ms, pass_ms)
         self.context = context  # the real SSL context, for wrap_socket
         self._until = None
-        self._key = None  # (host, port) of the kept address
-        self._found = None  # what getaddrinfo returned for it
-        self._looked_at = None
-        self._query = None  # resolve.Query while a lookup goes on
-        self.stale = False  # a connect failed: look up again when LOOKUP_MIN_MS allow
+        # The broker's address, for mqttconnect.lookup():
+        self.key = None  # (host, port) of the kept address
+        self.found = None  # what getaddrinfo returned for it
+        self.looked_at = None
+        self.query = None  # resolve.Query while a lookup goes on
+        self.stale = False  # a connect failed: look up again (mqttconnect.LOOKUP_MIN_MS)
         self.lookups = 0
         self.malformed = 0  # DNS answers that could not be read
 
@@ -128,8 +129,8 @@ class Sockets:
         return TimedSocket(self._real.socket(*args), self)
 
     def getaddrinfo(self, host, port, *args):
-        if self._key == (host, port):  # the kept answer: TCP addresses, as the clients ask
-            return self._found
+        if self.key == (host, port):  # the kept answer: TCP addresses, as the clients ask
+            return self.found
         return self._real.getaddrinfo(host, port, *args)
 
     def __getattr__(self, name):
@@ -143,57 +144,6 @@ class Sockets:
         wrapped = self.context.wrap_socket(raw, server_hostname=server_hostname)
         # MicroPython's TLS socket has no settimeout: limit the TCP socket under it.
         return TimedSocket(wrapped, self, wrapped if hasattr(wrapped, "settimeout") else raw)
-
-    # -- the broker's address --
-
-    def lookup_due(self, host, port):
-        if _numeric(host):
-            return False
-        if self._query is not None or self._key != (host, port):
-            return True
-        return self.stale and ticks_diff(ticks_ms(), self._looked_at) >= LOOKUP_MIN_MS
-
-    def lookup(self, host, port, server=None):
-        """One step of looking host up; never blocks when `server` is known.
-
-        True while the answer is awaited (call again in a later pass), False when done; a
-        failure keeps the old address, or raises OSError when there is none."""
-        real = self._real
-        if self._query is None:
-            self._looked_at = ticks_ms()
-            self.lookups += 1
-        try:
-            if server is None:
-                ip = host  # getaddrinfo does it all, blocking
-            else:
-                if self._query is None:
-                    import resolve
-
-                    self._query = resolve.Query(real, host, server)
-                ip = self._query.poll()
-                if ip is None:
-                    return True
-                self._forget_query()
-            found = real.getaddrinfo(ip, port, 0, real.SOCK_STREAM)
-        except (OSError, ValueError):  # ValueError: a name that cannot be asked
-            self._forget_query()
-            if self._key != (host, port):
-                raise
-            return False
-        self._key = (host, port)
-        self._found = found
-        self.stale = False
-        return False
-
-    def _forget_query(self):
-        query = self._query
-        if query is not None:
-            self._query = None
-            query.close()
-            self.malformed += query.malformed
-            import sys
-
-            sys.modules.pop("resolve", None)  # its code is needed again in a minute at most
 
 
 def limit(client_module, socket_module, pass_ms, op_ms=TIMEOUT_S * 1000, context=None):

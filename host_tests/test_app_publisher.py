@@ -512,3 +512,66 @@ def test_a_message_larger_than_the_buffer_still_goes_out_and_is_counted():
     states = [m for t, m, r in broker.messages if t.endswith("/state")]
     assert states and json.loads(states[-1])["voltage_l1"] == 230.1
     assert pub.oversized_messages == 1
+
+
+def test_out_of_memory_while_announcing_keeps_the_session_and_backs_off_instead_of_hammering():
+    # A heap too small for announcing: building a config runs out of memory. The session stays
+    # (no reconnect, no new announcement), the configs are tried again after 1, 2, 4 ... s, and
+    # discovery.py is not held in the heap meanwhile.
+    pub, meter, broker, clock = make(discovery=True, backoff=Backoff(1000, 8000))
+    short = [True]
+    publish = FakeClient.publish
+
+    def publish_or_fail(self, topic, msg, retain=False, qos=0):
+        if short[0] and topic.endswith("/config"):
+            raise MemoryError("memory allocation failed, allocating 148 bytes")
+        publish(self, topic, msg, retain, qos)
+
+    FakeClient.publish = publish_or_fail
+    try:
+        feed(pub, meter, LIST2)
+        failed_at = []
+        for _ in range(400):
+            before = pub.failures
+            pub.step()
+            if pub.failures != before:
+                failed_at.append(clock.ms)
+                assert "discovery" not in sys.modules
+            clock.ms += 100
+        gaps = [b - a for a, b in zip(failed_at, failed_at[1:])]
+        assert gaps[:5] == [1000, 2000, 4000, 8000, 8000]
+        assert broker.connect_attempts == 1 and pub.connected
+        assert pub.last_error.startswith("MemoryError")
+        short[0] = False  # memory again: announced, published, the back-off starts over
+        run(pub, clock, 12)
+        assert pub.connected and pub.published == 1 and pub.backoff.delay_ms == 0
+        assert pub.last_error is None and broker.connect_attempts == 1
+    finally:
+        FakeClient.publish = publish
+
+
+def test_a_session_that_fails_at_once_after_each_connect_backs_off():
+    # Each connect works and the first publish finds the connection reset: only a pass that
+    # sent what was due starts the back-off over, so the connects spread out.
+    pub, meter, broker, clock = make(backoff=Backoff(1000, 8000))
+    publish = FakeClient.publish
+
+    def reset(self, topic, msg, retain=False, qos=0):
+        raise OSError(104, "ECONNRESET")
+
+    FakeClient.publish = reset
+    try:
+        feed(pub, meter, LIST2)
+        attempts_at = []
+        for _ in range(400):
+            before = broker.connect_attempts
+            pub.step()
+            if broker.connect_attempts != before:
+                attempts_at.append(clock.ms)
+            clock.ms += 100
+        gaps = [b - a for a, b in zip(attempts_at, attempts_at[1:])]
+        assert gaps[:5] == [1000, 2000, 4000, 8000, 8000]
+    finally:
+        FakeClient.publish = publish
+    run(pub, clock, 10)
+    assert pub.connected and pub.published == 1 and pub.backoff.delay_ms == 0

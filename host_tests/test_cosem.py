@@ -1,6 +1,6 @@
 """COSEM date-time to ISO 8601."""
 
-from hanport.cosem import iso_datetime
+from hanport.axdr import iso_datetime
 
 
 def test_date_time_with_utc_deviation_gives_an_offset():

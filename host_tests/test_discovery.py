@@ -115,3 +115,16 @@ def test_meter_id_made_topic_safe():
     assert topic_safe("7359992890941742") == "7359992890941742"
     assert topic_safe("A1/#+ x") == "A1____x"
     assert topic_safe("mé-ter_1") == "m_-ter_1"
+
+
+def test_announcing_loads_no_metric_names_and_every_row_has_them():
+    import metricnames
+    import sensors
+
+    assert len(metricnames.ROWS) == len(sensors._ROWS)  # the same rows, in the same order
+    del sys.modules["metricnames"]
+    discovery.config("voltage_l1", aidon(), "hanport")
+    assert "metricnames" not in sys.modules  # only /metrics needs them
+    rows = list(sensors.rows())
+    assert [len(row) for row in rows] == [7] * len(rows) and "metricnames" not in sys.modules
+    assert rows[5][:5] == ("voltage", "V", "voltage", "measurement", "hanport_voltage_volts")

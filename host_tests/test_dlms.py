@@ -50,6 +50,21 @@ def test_encrypted_and_block_transfer_apdus_are_refused_with_a_reason():
         decode_apdu(b"\xc4\x01" + bytes(30))
 
 
+def test_every_payload_refusal_number_has_its_own_words():
+    # The decoders raise axdr.refusal(number); the words live in rejects (loaded only then).
+    from hanport import axdr, rejects
+
+    numbers = [
+        getattr(module, name)
+        for module in (axdr, dlms)
+        for name in dir(module)
+        if name.startswith("_R_")
+    ]
+    assert sorted(numbers) == list(range(len(rejects.PAYLOAD)))
+    assert "0x77" in str(axdr.refusal(axdr._R_UNKNOWN_TAG, 0x77))
+    assert str(axdr.refusal(dlms._R_LLC)) == "bad LLC header"
+
+
 def test_aidon_scalers_are_applied():
     body = enc.array(
         [

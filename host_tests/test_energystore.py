@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "firmware"))
 import energy  # noqa: E402
 import energystore  # noqa: E402
 import osloclock  # noqa: E402
-from hanport.crc16 import crc16  # noqa: E402
+from hanport.hdlc import crc16  # noqa: E402
 
 H = 3600
 T0 = osloclock.wall_seconds("2026-02-02T10:00:00") - H  # 10:00 CET as s2k

@@ -5,7 +5,7 @@ import pytest
 import hanencode as enc
 import hanport
 from hanport import hdlc
-from hanport.crc16 import crc16
+from hanport.hdlc import crc16
 
 READING = {"active_power_import": 1234}
 

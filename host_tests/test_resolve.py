@@ -1,4 +1,4 @@
-"""The broker's name looked up without blocking (firmware/resolve.py, timedsock.Sockets.lookup).
+"""The broker's name looked up without blocking (firmware/resolve.py, mqttconnect.lookup).
 
 Against a DNS responder on 127.0.0.1 (dnsresponder.py): an answer, a CNAME chain with compressed
 names, no answer at all (the lookup ends after its bound and no poll blocks), garbage (counted,
@@ -16,6 +16,7 @@ import sys
 import time
 
 import mpunix
+import mqttconnect
 import pytest
 import resolve
 import timedsock
@@ -138,28 +139,29 @@ def test_any_damage_to_an_answer_is_malformed_or_an_error_never_a_crash():
 def test_sockets_keep_the_address_and_retry_at_most_once_a_minute(responder, monkeypatch):
     monkeypatch.setattr(resolve, "TOTAL_MS", 500)  # CPython: the bound is a plain global
     clock = [0]
-    monkeypatch.setattr(timedsock, "ticks_ms", lambda: clock[0])
+    monkeypatch.setattr(mqttconnect, "ticks_ms", lambda: clock[0])
     resp = responder("answer")
     server = server_of(resp)
     sockets = timedsock.Sockets(socket, 1000)
-    assert sockets.lookup_due("broker.test", 1883)
+    assert mqttconnect.lookup_due(sockets, "broker.test", 1883)
     deadline = time.monotonic() + 60
-    while sockets.lookup("broker.test", 1883, server):  # True while the answer is awaited
-        assert sockets.lookup_due("broker.test", 1883) and time.monotonic() < deadline
+    while mqttconnect.lookup(sockets, "broker.test", 1883, server):  # True while the answer is awaited
+        assert mqttconnect.lookup_due(sockets, "broker.test", 1883)
+        assert time.monotonic() < deadline
         time.sleep(0.01)
     assert sockets.getaddrinfo("broker.test", 1883)[0][-1] == ("127.0.0.1", 1883)
-    assert sockets.lookups == 1 and not sockets.lookup_due("broker.test", 1883)
+    assert sockets.lookups == 1 and not mqttconnect.lookup_due(sockets, "broker.test", 1883)
     resp.mode = "silent"
     sockets.stale = True
-    clock[0] = timedsock.LOOKUP_MIN_MS
-    assert sockets.lookup_due("broker.test", 1883)
-    while sockets.lookup("broker.test", 1883, server):
+    clock[0] = mqttconnect.LOOKUP_MIN_MS
+    assert mqttconnect.lookup_due(sockets, "broker.test", 1883)
+    while mqttconnect.lookup(sockets, "broker.test", 1883, server):
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert sockets.getaddrinfo("broker.test", 1883)[0][-1] == ("127.0.0.1", 1883)  # kept
-    assert not sockets.lookup_due("broker.test", 1883)
-    clock[0] += timedsock.LOOKUP_MIN_MS
-    assert sockets.lookup_due("broker.test", 1883) and sockets.lookups == 2
+    assert not mqttconnect.lookup_due(sockets, "broker.test", 1883)
+    clock[0] += mqttconnect.LOOKUP_MIN_MS
+    assert mqttconnect.lookup_due(sockets, "broker.test", 1883) and sockets.lookups == 2
 
 
 def test_a_first_lookup_without_an_answer_raises(responder, monkeypatch):
@@ -168,10 +170,10 @@ def test_a_first_lookup_without_an_answer_raises(responder, monkeypatch):
     sockets = timedsock.Sockets(socket, 1000)
     deadline = time.monotonic() + 60
     with pytest.raises(OSError):
-        while sockets.lookup("broker.test", 1883, server_of(resp)):
+        while mqttconnect.lookup(sockets, "broker.test", 1883, server_of(resp)):
             assert time.monotonic() < deadline
             time.sleep(0.01)
-    assert sockets.lookup_due("broker.test", 1883)
+    assert mqttconnect.lookup_due(sockets, "broker.test", 1883)
 
 
 def mp_probe(resp, host, pass_ms=3520):

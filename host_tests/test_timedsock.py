@@ -11,6 +11,7 @@ import corpus
 sys.path.insert(0, str(corpus.ROOT / "tools" / "hosttwin"))
 
 import mqttclient  # noqa: E402
+import mqttconnect  # noqa: E402
 import timedsock  # noqa: E402
 from test_umqtt_twin import tls_broker  # noqa: E402,F401  (the fixture)
 from umqtt import simple  # noqa: E402
@@ -134,25 +135,25 @@ def test_the_broker_name_is_looked_up_once_and_again_only_after_failures_rate_li
     monkeypatch,
 ):
     clock = FakeClock()
-    monkeypatch.setattr(timedsock, "ticks_ms", clock)
+    monkeypatch.setattr(mqttconnect, "ticks_ms", clock)
     resolver = SlowResolver()
     sockets = timedsock.Sockets(resolver, 1000)
-    assert sockets.lookup_due("broker.lan", 1883)
-    sockets.lookup("broker.lan", 1883)
+    assert mqttconnect.lookup_due(sockets, "broker.lan", 1883)
+    mqttconnect.lookup(sockets, "broker.lan", 1883)
     assert sockets.getaddrinfo("broker.lan", 1883)[0][-1] == ("192.0.2.7", 1883)
     assert resolver.asked == ["broker.lan"]  # umqtt.simple's own lookup came from the cache
-    clock.now = 10 * timedsock.LOOKUP_MIN_MS
-    assert not sockets.lookup_due("broker.lan", 1883)  # it works: never again
+    clock.now = 10 * mqttconnect.LOOKUP_MIN_MS
+    assert not mqttconnect.lookup_due(sockets, "broker.lan", 1883)  # it works: never again
     sockets.stale = True  # a connect failed
-    assert sockets.lookup_due("broker.lan", 1883)
+    assert mqttconnect.lookup_due(sockets, "broker.lan", 1883)
     resolver.fail = True
-    sockets.lookup("broker.lan", 1883)  # no answer: the old address stays
+    mqttconnect.lookup(sockets, "broker.lan", 1883)  # no answer: the old address stays
     assert sockets.getaddrinfo("broker.lan", 1883)[0][-1] == ("192.0.2.7", 1883)
-    clock.now += timedsock.LOOKUP_MIN_MS - 1
-    assert not sockets.lookup_due("broker.lan", 1883)  # at most once a minute
+    clock.now += mqttconnect.LOOKUP_MIN_MS - 1
+    assert not mqttconnect.lookup_due(sockets, "broker.lan", 1883)  # at most once a minute
     clock.now += 1
-    assert sockets.lookup_due("broker.lan", 1883)
-    assert not sockets.lookup_due("192.168.1.10", 1883)  # an address needs no lookup
+    assert mqttconnect.lookup_due(sockets, "broker.lan", 1883)
+    assert not mqttconnect.lookup_due(sockets, "192.168.1.10", 1883)  # an address needs no lookup
 
 
 def test_a_failed_first_lookup_raises():
@@ -160,8 +161,8 @@ def test_a_failed_first_lookup_raises():
     resolver.fail = True
     sockets = timedsock.Sockets(resolver, 1000)
     with pytest.raises(OSError):
-        sockets.lookup("broker.lan", 1883)
-    assert sockets.lookup_due("broker.lan", 1883)
+        mqttconnect.lookup(sockets, "broker.lan", 1883)
+    assert mqttconnect.lookup_due(sockets, "broker.lan", 1883)
 
 
 def test_the_pass_budget_follows_the_uart_buffer():

@@ -5,18 +5,18 @@ The same files run on MicroPython (the dongle) and CPython (tests, host tools):
     reader = hanport.Reader(print)   # streaming: feed() any chunks, one call per reading
     reading = hanport.decode_frame(bytes.fromhex("7ea0..7e"))   # one whole frame
 
-Pipeline, one module per step: hdlc (bytes -> frames) -> dlms (frame -> APDU) -> lists
-(A-XDR list -> values, with axdr and cosem) -> aidon/kaifa/kamstrup (vendor naming and
-scaling) -> a reading: a flat dict keyed by the names in `obis`.
+Pipeline, one module per step: hdlc (bytes -> frames) -> dlms (frame -> APDU -> A-XDR list
+-> values, with axdr) -> aidon/kaifa/kamstrup (vendor naming and scaling) -> a reading: a flat
+dict keyed by the names in `obis`.
 """
 
 # obis first: its key names become interned strings before the modules that use them load,
 # so their string constants with the same text cost no heap of their own.
 from . import obis  # noqa: F401
 from . import dlms, hdlc
-from .reader import Reader, Stats
+from .reader import Reader
 
-__all__ = ("Reader", "Stats", "decode_frame")
+__all__ = ("Reader", "decode_frame")
 
 
 def decode_frame(frame):

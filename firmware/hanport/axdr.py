@@ -1,4 +1,5 @@
-"""A-XDR decoding (IEC 62056-6-2 / DLMS) in place, over a view of the frame buffer.
+"""A-XDR decoding (IEC 62056-6-2 / DLMS) in place, over a view of the frame buffer, and
+COSEM date-times to ISO 8601 text (iso_datetime).
 
 A `Cursor` walks one data item at a time and keeps its position in an int on itself, so
 decoding allocates nothing but the values that leave the parser (ints above 2**30, floats,
@@ -45,7 +46,23 @@ _FIXED = (b"\x00\xff\xff\x01\xff\x04\x04\xff\xff\xff\xff\xff\xff\x01\xff\x01"
 #         10  11  12  13  14  15  16  17  18  19  1A  1B
 
 _MAX_DEPTH = const(8)
-_ENDS_EARLY = "A-XDR data ends early"  # one string for the three places that say it
+
+# Why a payload is refused: numbers for the words in rejects.PAYLOAD (see refusal), one set
+# for the decoders that every frame uses (axdr, dlms). The words cost heap only once a
+# payload is refused.
+_R_ENDS_EARLY = const(0)
+_R_LENGTH_FORM = const(1)
+_R_TOO_DEEP = const(2)
+_R_UNKNOWN_TAG = const(3)
+_R_NOT_SIMPLE = const(4)
+
+
+def refusal(reason, value=None):
+    """The ValueError that refuses a payload for `reason` (an _R_ number of axdr or dlms),
+    with `value` put into its words; the words are loaded from rejects only now."""
+    from . import rejects
+
+    return ValueError(rejects.payload(reason, value))
 
 
 class Cursor:
@@ -61,7 +78,7 @@ class Cursor:
     def byte(self):
         pos = self.pos
         if pos >= self.end:
-            raise ValueError(_ENDS_EARLY)
+            raise refusal(_R_ENDS_EARLY)
         self.pos = pos + 1
         return self.buf[pos]
 
@@ -74,13 +91,13 @@ class Cursor:
             return self.byte()
         if n == 0x82:
             return (self.byte() << 8) | self.byte()
-        raise ValueError("A-XDR length form 0x%02x not supported" % n)
+        raise refusal(_R_LENGTH_FORM, n)
 
     def take(self, size):
         """Start of the next `size` bytes, advancing past them."""
         pos = self.pos
         if pos + size > self.end:
-            raise ValueError(_ENDS_EARLY)
+            raise refusal(_R_ENDS_EARLY)
         self.pos = pos + size
         return pos
 
@@ -99,7 +116,7 @@ class Cursor:
 
     def peek(self):
         if self.pos >= self.end:
-            raise ValueError(_ENDS_EARLY)
+            raise refusal(_R_ENDS_EARLY)
         return self.buf[self.pos]
 
     def skip(self, depth=0):
@@ -107,7 +124,7 @@ class Cursor:
         tag = self.byte()
         if tag == _ARRAY or tag == _STRUCTURE:
             if depth >= _MAX_DEPTH:
-                raise ValueError("A-XDR nesting too deep")
+                raise refusal(_R_TOO_DEEP)
             for _ in range(self.length()):
                 self.skip(depth + 1)
         elif tag == _OCTET_STRING or tag == _VISIBLE_STRING or tag == _UTF8_STRING:
@@ -117,7 +134,7 @@ class Cursor:
         elif tag < len(_FIXED) and _FIXED[tag] != 0xFF:
             self.take(_FIXED[tag])
         else:
-            raise ValueError("unknown A-XDR tag 0x%02x" % tag)
+            raise refusal(_R_UNKNOWN_TAG, tag)
 
     def value(self):
         """Decode one simple item: int, float, bool, str (strings as text), or None.
@@ -164,4 +181,42 @@ class Cursor:
         if tag == _DATE_TIME or tag == _DATE or tag == _TIME:
             self.take(_FIXED[tag])
             return None
-        raise ValueError("A-XDR tag 0x%02x is not a simple value" % tag)
+        raise refusal(_R_NOT_SIMPLE, tag)
+
+
+# COSEM date-time (12 bytes: a date-time item's content, or a 12-byte octet-string) to ISO 8601
+# text:
+#     year(2) month day weekday hour minute second hundredths deviation(2, signed) status
+# 0xFF (0xFFFF for year) marks a field as not specified. The deviation is UTC minus local
+# time in minutes (0x8000 = not specified), so the ISO offset is its negation.
+
+
+def iso_datetime(buf, pos):
+    """ISO 8601 text of the COSEM date-time at buf[pos:pos+12], or None when unspecified."""
+    year = (buf[pos] << 8) | buf[pos + 1]
+    month = buf[pos + 2]
+    day = buf[pos + 3]
+    hour = buf[pos + 5]
+    minute = buf[pos + 6]
+    second = buf[pos + 7]
+    if year == 0xFFFF or month > 12 or day > 31 or hour > 23 or minute > 59:
+        return None
+    if month == 0 or day == 0:
+        return None
+    if second > 59:
+        second = 0
+    deviation = (buf[pos + 9] << 8) | buf[pos + 10]
+    if deviation == 0x8000:
+        return "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}".format(
+            year, month, day, hour, minute, second
+        )
+    if deviation & 0x8000:
+        deviation -= 0x10000
+    offset = -deviation
+    sign = "+" if offset >= 0 else "-"
+    offset = abs(offset)
+    if offset > 15 * 60:
+        return None
+    return "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}{}{:02d}:{:02d}".format(
+        year, month, day, hour, minute, second, sign, offset // 60, offset % 60
+    )

@@ -24,7 +24,6 @@ ciphered APDU).
 """
 
 from .compat import const
-from . import hdlc
 
 _AUTHENTICATED = const(0x10)
 _ENCRYPTED = const(0x20)
@@ -101,7 +100,7 @@ class Framer:
             b = src[i]
             if (at == 0 and b != _GLO_CIPHERING) or (at == 1 and b != _TITLE_BYTES):
                 self.active = False  # not one: the byte goes back to the HDLC framer
-                self._hdlc.skipped += at
+                self._hdlc.skipped_bytes += at
                 return i
             buf[at] = b
             at += 1
@@ -125,7 +124,10 @@ class Framer:
                 return i
             if need == 0 or need > len(buf):
                 self.active = False
-                self._hdlc.errors[hdlc.BAD_FORMAT if need == 0 else hdlc.OVERSIZED] += 1
+                if need == 0:
+                    self._hdlc.bad_format += 1
+                else:
+                    self._hdlc.oversized += 1
                 return i
             self._need = need
         self._at = at

@@ -16,13 +16,14 @@ Every frame whose checksums verify ends as exactly one of:
   - a reject handed to on_reject(reason) (a block or segment that cannot be used);
   - a part of a push (HDLC segments or GBT blocks) held for the rest, counted in `push_frames`.
 A push is bounded by the buffer and by time (PUSH_TIMEOUT_MS after its last part, checked by
-expire()); when it is given up (a new push starts, a part is out of order or empty, a whole APDU
-or a bad frame breaks in, it does not fit, it times out) `abandoned` counts it and
-on_reject(reason, False) says why.
+push.expire, which the reader calls); when it is given up (a new push starts, a part is out of
+order or empty, a whole APDU or a bad frame breaks in, it does not fit, it times out)
+`abandoned` counts it and on_reject(reason, False) says why.
 """
 
+from array import array
+
 from .compat import const, ticks_ms
-from .crc16 import crc16
 
 _FLAG = const(0x7E)
 _GBT = const(0xE0)  # General Block Transfer APDU tag
@@ -32,17 +33,51 @@ _P1_START = const(0x2F)  # "/": a P1 telegram's header line
 _HEADER_MAX = const(14)  # flag + format(2) + dest(4) + src(4) + control + HCS(2)
 PUSH_TIMEOUT_MS = const(5000)  # parts of one push arrive back to back; meters send every 2-10 s
 
-# Reasons a frame is rejected (the index of the counter in Framer.errors).
+# Reasons a frame is rejected (the index of its counter's name in REJECT_COUNTERS).
 BAD_HCS = const(0)
 BAD_FCS = const(1)
 OVERSIZED = const(2)
 TRUNCATED = const(3)
 BAD_FORMAT = const(4)
 
+# Every counter of the Framer, in the order as_dict gives them, and those of rejected frames by
+# reason. (No heap for the strings: in MicroPython each is the attribute name's interned string.)
+COUNTERS = (
+    "frames_ok", "hcs_errors", "fcs_errors", "oversized", "truncated", "bad_format",
+    "undecodable", "push_frames", "abandoned", "skipped_bytes",
+)
+REJECT_COUNTERS = COUNTERS[1:6]  # BAD_HCS ... BAD_FORMAT
+
 _HUNT = const(0)
 _FORMAT = const(1)
 _LENGTH = const(2)
 _BODY = const(3)
+
+
+# CRC-16/X.25 for HDLC header and frame check sequences (HCS, FCS).
+#
+# IEC 62056-46 uses the PPP FCS-16: reflected polynomial 0x1021 (0x8408), init 0xFFFF, final
+# xor 0xFFFF, sent least significant byte first. It is computed four bits at a time from a
+# 16-entry table (two lookups per byte): 32 bytes of heap, where the byte-wise 256-entry table
+# took 512 (a CRC covers one frame every 2-10 s, so the second lookup costs nothing that matters).
+_CRC_TABLE = array("H", bytes(32))  # the CRC of each 4-bit value
+for _i in range(16):
+    _crc = _i
+    for _ in range(4):
+        _crc = (_crc >> 1) ^ 0x8408 if _crc & 1 else _crc >> 1
+    _CRC_TABLE[_i] = _crc
+del _i, _crc, _
+
+
+def crc16(buf, start, end):
+    """CRC-16/X.25 of buf[start:end] (any indexable of ints), without slicing."""
+    table = _CRC_TABLE
+    crc = 0xFFFF
+    for i in range(start, end):
+        crc ^= buf[i]
+        crc = (crc >> 4) ^ table[crc & 0x0F]
+        crc = (crc >> 4) ^ table[crc & 0x0F]
+    return crc ^ 0xFFFF
 
 
 def header_length(buf, start, end):
@@ -86,9 +121,13 @@ def info_start(buf, start, end):
 class Framer:
     """Turns bytes into checked frames; calls on_info(buf, start, end) with each
     (reassembled) information field and on_reject(reason, is_frame) for what it gives up.
-    Counts rejected frames in `errors`, junk in `skipped`, pushes given up in `abandoned`."""
 
-    def __init__(self, on_info, buffer_size=2048, on_reject=None, clock=ticks_ms):
+    It holds the reader's counters too (it is the Reader's `stats`; the M-Bus and P1 framers
+    count here as well): rejected frames by reason (hcs_errors ... bad_format), junk in
+    skipped_bytes, parts of a push held in push_frames, pushes given up in abandoned, and,
+    counted by the reader, frames_ok and undecodable. as_dict() gives them all."""
+
+    def __init__(self, on_info, on_reject, buffer_size=2048, clock=ticks_ms):
         # buffer_size: the frame buffer's size, or the buffer itself when the caller made it
         # early (the app does, before the boot's other allocations can fragment the heap).
         buf = bytearray(buffer_size) if isinstance(buffer_size, int) else buffer_size
@@ -96,14 +135,21 @@ class Framer:
             raise ValueError("buffer_size must be at least 64 bytes")
         self._buf = buf
         self._on_info = on_info
-        self._on_reject = on_reject or _ignore
+        self._on_reject = on_reject
         self._clock = clock
-        self.errors = [0, 0, 0, 0, 0]
-        self.skipped = 0
+        self.frames_ok = 0  # frames that gave a reading (the reader counts them)
+        self.hcs_errors = 0
+        self.fcs_errors = 0
+        self.oversized = 0
+        self.truncated = 0
+        self.bad_format = 0
+        self.undecodable = 0  # good frames of no use (the reader counts them)
         self.push_frames = 0  # good frames held as a part of a push (not its last part)
         self.abandoned = 0  # pushes given up before their last part
+        self.skipped_bytes = 0
         self._state = _HUNT
         self._base = 0  # where the current frame's flag is; a pending push's parts before it
+        # (so a push is pending exactly while _base > 0)
         self._n = 0  # bytes held, base included (the reader's pending_bytes)
         self._mark = 0  # next position to act at in _BODY: header check, then end
         self._need = 0  # position just past the closing flag
@@ -112,17 +158,12 @@ class Framer:
         self.watch = False  # stop at an M-Bus or P1 start byte between frames (see feed)
         self.watch_also = -1  # and at this byte (the reader's DB, when it has a key)
 
-    def push_pending(self):
-        """True while parts of a push wait for the rest."""
-        return self._base > 0
-
-    def expire(self):
-        """Give up a push whose next part is more than PUSH_TIMEOUT_MS late. Acts only between
-        frames (a frame in progress is checked at the next call)."""
-        if self._base:
-            from . import push  # loaded already: a push is pending
-
-            push.expire(self)
+    def as_dict(self):
+        """Every counter by name, in the order of COUNTERS."""
+        out = {}
+        for name in COUNTERS:
+            out[name] = getattr(self, name)
+        return out
 
     def feed(self, src, i=0, end=-1):
         """Consume src[i:end] (bytes, bytearray or memoryview, any size; end -1: all of it).
@@ -165,9 +206,22 @@ class Framer:
                 else:
                     reason = check_frame(buf, base + 1, n - 1)
                     if reason < 0:
+                        # A good frame in buf[base:n]: deliver its APDU. The parts of a push
+                        # (HDLC segments, GBT blocks) are joined by `push`, loaded on first need.
                         state = _FORMAT
                         self._state = state
-                        n = self._frame_done(base, n)
+                        info = info_start(buf, base + 1, n - 1)
+                        info_end = n - 3
+                        self._push_ms = self._clock()
+                        apdu = info + 3 if _opens_apdu(buf, info, info_end) else info
+                        if base or buf[base + 1] & 0x08 or (apdu < info_end and buf[apdu] == _GBT):
+                            from . import push
+
+                            n = push.frame_done(self, base, info, info_end)
+                        else:
+                            self._on_info(buf, info, info_end)
+                            buf[0] = _FLAG
+                            n = 1
                         self._n = n
                         continue
             elif state == _HUNT:
@@ -181,7 +235,7 @@ class Framer:
                     i -= 1
                     break
                 else:
-                    self.skipped += 1
+                    self.skipped_bytes += 1
                 continue
             elif state == _FORMAT:
                 if b == _FLAG:
@@ -193,7 +247,7 @@ class Framer:
                     if watch and (b == _MBUS_START or b == _P1_START or b == also) and not n:
                         i -= 1
                         break
-                    self.skipped += 1
+                    self.skipped_bytes += 1
                     continue
                 buf[n] = b
                 n += 1
@@ -212,7 +266,7 @@ class Framer:
                         # It fits once the pending push is given up: move it to the front.
                         from . import push
 
-                        push.abandon(self, "push too large for the frame buffer")
+                        push.abandon(self, push.TOO_LARGE)
                         buf[0] = _FLAG
                         buf[1] = buf[base + 1]
                         buf[2] = b
@@ -235,7 +289,8 @@ class Framer:
                     state = _BODY
                     continue
             # A rejected frame: count it, then scan again from the byte after its flag.
-            self.errors[reason] += 1
+            name = REJECT_COUNTERS[reason]
+            setattr(self, name, getattr(self, name) + 1)
             kept = self._resync(n)
             origin = self._base
             state = _HUNT
@@ -268,36 +323,16 @@ class Framer:
         if base and not self._next_block:
             from . import push
 
-            push.abandon(self, "HDLC segments broken by a bad frame")
+            push.abandon(self, push.BROKEN)
         origin = self._base
         buf = self._buf
         k = base + 1
         while k < n and buf[k] != _FLAG:
             k += 1
-        self.skipped += k - base
+        self.skipped_bytes += k - base
         for j in range(k, n):
             buf[origin + j - k] = buf[j]
         return origin + n - k
-
-    def _frame_done(self, base, n):
-        """A good frame in buf[base:n] (both flags): deliver its APDU; returns the new n. The
-        parts of a push (HDLC segments, GBT blocks) are joined by `push`, loaded on first need."""
-        buf = self._buf
-        start = info_start(buf, base + 1, n - 1)
-        end = n - 3
-        self._push_ms = self._clock()
-        pos = start + 3 if _opens_apdu(buf, start, end) else start
-        if base or buf[base + 1] & 0x08 or (pos < end and buf[pos] == _GBT):
-            from . import push
-
-            return push.frame_done(self, base, start, end)
-        self._on_info(buf, start, end)
-        buf[0] = _FLAG
-        return 1
-
-
-def _ignore(reason, is_frame):
-    pass
 
 
 def _opens_apdu(buf, start, end):

@@ -6,7 +6,7 @@ its clock and energy registers follow the list 2 elements in list 3. walk_values
 lists (Iskraemeco's too) once their keys are known.
 """
 
-from . import lists
+from . import dlms
 
 MANUFACTURER = "Kaifa"
 
@@ -77,4 +77,4 @@ def walk_values(cur, count, keys, reading):
         if key is None:
             cur.skip()
         else:
-            lists.store(cur, key, reading)
+            dlms.store(cur, key, reading)

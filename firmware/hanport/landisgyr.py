@@ -5,12 +5,12 @@ resolutions are fixed, as seen in captures (amsreader #740, #934, #949): current
 voltage 1 V, power 1 W, energy 1 Wh. The push arrives as General Block Transfer over several
 HDLC frames; the framer joins the blocks.
 
-The push's layout (CAPTURED in lists) names its values by the capture-object list that opens
+The push's layout (CAPTURED in dlms) names its values by the capture-object list that opens
 it, so this module also walks it (imported when such a list first arrives).
 """
 
 from .compat import const
-from . import axdr, lists, obis
+from . import axdr, dlms, obis
 
 _ARRAY = const(0x01)  # A-XDR tags (axdr)
 _STRUCTURE = const(0x02)
@@ -42,12 +42,12 @@ def walk(cur, count, reading):
         if objects.byte() != _STRUCTURE or objects.length() != 4:
             raise ValueError("bad capture object")
         objects.skip()  # class id
-        key = keys.get(lists.read_obis_id(objects))
+        key = keys.get(dlms.read_obis_id(objects))
         if objects.byte() != _INT8:
             raise ValueError("bad capture object attribute")
         attribute = objects.int(1)
         objects.skip()  # data index
         if attribute == _VALUE_ATTRIBUTE:
-            lists.store(cur, key, reading)
+            dlms.store(cur, key, reading)
         else:
             cur.skip()

@@ -103,7 +103,7 @@ class Framer:
         """Not a telegram after all: the bytes after the 68 (at most L, L) go back to the
         HDLC framer through `replay`, since one of them may be the flag of a frame."""
         self.active = False
-        self._hdlc.skipped += 1
+        self._hdlc.skipped_bytes += 1
         base = self._base
         replay = self.replay
         for j in range(base + 1, at):
@@ -126,10 +126,10 @@ class Framer:
         for j in range(start + 4, start + 4 + size):
             total += buf[j]
         if total & 0xFF != buf[end - 2]:
-            self._hdlc.errors[hdlc.BAD_FCS] += 1
+            self._hdlc.fcs_errors += 1
             return
         if buf[end - 1] != _STOP:
-            self._hdlc.errors[hdlc.BAD_FORMAT] += 1
+            self._hdlc.bad_format += 1
             return
         ci = buf[start + 6]
         if ci & _DLMS_CI_MASK or size < _HEADER - 4:

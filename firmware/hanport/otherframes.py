@@ -11,7 +11,6 @@ from .compat import const
 
 _MBUS_START = const(0x68)
 _GLO_CIPHERING = const(0xDB)
-_BAD_FCS = const(1)  # hdlc.BAD_FCS: a P1 CRC error counts as an FCS error
 
 
 def feed(reader, data, i):
@@ -98,11 +97,10 @@ def _replay(framer, mbus):
 
 
 def _hdlc_outcomes(reader):
-    framer = reader._framer
-    stats = reader.stats
+    stats = reader.stats  # the HDLC framer's counters
     return (
-        sum(framer.errors) + framer.push_frames + framer.abandoned
-        + stats.frames_ok + stats.undecodable
+        stats.frames_ok + stats.hcs_errors + stats.fcs_errors + stats.oversized + stats.truncated
+        + stats.bad_format + stats.undecodable + stats.push_frames + stats.abandoned
     )
 
 
@@ -127,7 +125,7 @@ def _on_telegram(reader, buf, start, end):
     try:
         bang = p1.check(buf, start, end)
     except ValueError as err:
-        reader._framer.errors[_BAD_FCS] += 1
+        reader.stats.fcs_errors += 1  # a P1 CRC error counts as an FCS error
         reader.last_error = err
         return
     try:

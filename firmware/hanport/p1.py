@@ -16,7 +16,7 @@ between frames.
 """
 
 from .compat import const
-from . import hdlc, makers, obis
+from . import makers, obis
 
 _SLASH = const(0x2F)
 _BANG = const(0x21)
@@ -92,22 +92,22 @@ class Framer:
                 self._digits = 0
             elif b == _SLASH and at:
                 if at < 8:
-                    self._hdlc.skipped += at  # a stray "/" before this one
+                    self._hdlc.skipped_bytes += at  # a stray "/" before this one
                 else:
-                    self._hdlc.errors[hdlc.TRUNCATED] += 1  # a new telegram began: one was cut
+                    self._hdlc.truncated += 1  # a new telegram began: one was cut
                 at = 0
             elif b >= 0x7E or (0 < at < 4 and not 0x41 <= (b & 0xDF) <= 0x5A):
                 # No telegram holds these bytes (an HDLC frame starts with 7E), and one opens
                 # with a three-letter manufacturer id.
                 self.active = False
                 if at < 8:
-                    self._hdlc.skipped += at  # a stray "/", not a telegram
+                    self._hdlc.skipped_bytes += at  # a stray "/", not a telegram
                 else:
-                    self._hdlc.errors[hdlc.TRUNCATED] += 1
+                    self._hdlc.truncated += 1
                 return i
             if at == size:
                 self.active = False
-                self._hdlc.errors[hdlc.OVERSIZED] += 1
+                self._hdlc.oversized += 1
                 return i
             buf[at] = b
             at += 1

@@ -22,9 +22,13 @@ _GBT = const(0xE0)
 _HUNT = const(0)  # the framer's states (hdlc)
 _FORMAT = const(1)
 
+# Why hdlc gives a push up (its words here, where they are needed only then)
+TOO_LARGE = "push too large for the frame buffer"
+BROKEN = "HDLC segments broken by a bad frame"
+
 
 def expire(framer):
-    """Framer.expire: give up a push whose next part is more than PUSH_TIMEOUT_MS late."""
+    """Reader.expire: give up a push whose next part is more than PUSH_TIMEOUT_MS late."""
     if ticks_diff(framer._clock(), framer._push_ms) <= PUSH_TIMEOUT_MS:
         return
     state = framer._state

@@ -30,43 +30,6 @@ from .compat import const, ticks_ms
 _GLO_CIPHERING = const(0xDB)
 
 
-# Every counter, in the order as_dict gives them; those in _FRAMER_ERRORS are the HDLC framer's
-# errors by reason (hdlc.BAD_HCS ... hdlc.BAD_FORMAT).
-_COUNTERS = (
-    "frames_ok", "hcs_errors", "fcs_errors", "oversized", "truncated", "bad_format",
-    "undecodable", "push_frames", "abandoned", "skipped_bytes",
-)
-_FRAMER_ERRORS = ("hcs_errors", "fcs_errors", "oversized", "truncated", "bad_format")
-
-
-class Stats:
-    """Counters of what the reader has seen since it was made: frames_ok and undecodable
-    here, the rest read from the HDLC framer that keeps them (see __getattr__)."""
-
-    def __init__(self, framer):
-        self._framer = framer
-        self.undecodable = 0
-        self.frames_ok = 0
-
-    def __getattr__(self, name):
-        """hcs_errors, fcs_errors, oversized, truncated, bad_format, push_frames, abandoned and
-        skipped_bytes, as the framer counts them now (one method, not eight properties)."""
-        framer = self._framer
-        if name in _FRAMER_ERRORS:
-            return framer.errors[_FRAMER_ERRORS.index(name)]
-        if name == "push_frames" or name == "abandoned":
-            return getattr(framer, name)
-        if name == "skipped_bytes":
-            return framer.skipped
-        raise AttributeError(name)
-
-    def as_dict(self):
-        out = {}
-        for name in _COUNTERS:
-            out[name] = getattr(self, name)
-        return out
-
-
 class Reader:
     """Feed it meter bytes; it calls on_reading(reading) once per good frame, in order.
 
@@ -76,11 +39,11 @@ class Reader:
 
     def __init__(self, on_reading, buffer_size=2048, clock=ticks_ms, key=None, auth_key=None):
         self._on_reading = on_reading
-        self._framer = hdlc.Framer(self._on_info, buffer_size, self._on_reject, clock)
+        self._framer = hdlc.Framer(self._on_info, self._on_reject, buffer_size, clock)
         self._framer.watch = True
         self._clock = clock
         self._cursor = axdr.Cursor()
-        self.stats = Stats(self._framer)
+        self.stats = self._framer  # it keeps every counter (hdlc.Framer.as_dict)
         self.last_error = None
         self.last_abandoned = None  # why the last push was given up
         self._cipher = None
@@ -96,8 +59,8 @@ class Reader:
 
     def feed(self, data):
         framer = self._framer
-        if framer.push_pending():
-            framer.expire()
+        if framer._base:  # parts of a push are held: give it up if its next part is late
+            self.expire()
         i = 0
         if self._mbus is None and self._other is None:
             i = framer.feed(data)  # HDLC only, as long as no other frame has been seen
@@ -117,8 +80,13 @@ class Reader:
 
     def expire(self):
         """Give up a push that has waited too long for its next part; for callers that poll
-        when no bytes come (feed does it too)."""
-        self._framer.expire()
+        when no bytes come (feed does it too). Acts only between frames (a frame in progress
+        is checked at the next call)."""
+        framer = self._framer
+        if framer._base:
+            from . import push  # loaded already: a push is pending
+
+            push.expire(framer)
         if self._mbus is not None:
             self._mbus.expire()
 
@@ -126,7 +94,7 @@ class Reader:
     def push_pending(self):
         """True while parts of a segmented or block-transfer push wait for the rest."""
         mbus = self._mbus
-        return self._framer.push_pending() or (mbus is not None and mbus.push_pending())
+        return self._framer._base > 0 or (mbus is not None and mbus.push_pending())
 
     @property
     def pending_bytes(self):

@@ -1,11 +1,40 @@
 """The words for what the parser refuses but rarely meets, loaded only when it does: why
-hanport.decode_frame refuses a frame (the dongle itself never calls it), and why dlms does not
-read an APDU.
+hanport.decode_frame refuses a frame (the dongle itself never calls it), why dlms does not
+read an APDU, and why the decoders (axdr, dlms) refuse a payload.
 """
 
 from . import hdlc
 
 _REASONS = ("bad HCS", "bad FCS", "oversized", "truncated", "bad format")
+
+# Why a payload is refused, by the number the decoders raise axdr.refusal with: the _R_
+# constants of axdr (0-4) and dlms (5-17), in that order.
+PAYLOAD = (
+    "A-XDR data ends early",  # axdr
+    "A-XDR length form 0x%02x not supported",
+    "A-XDR nesting too deep",
+    "unknown A-XDR tag 0x%02x",
+    "A-XDR tag 0x%02x is not a simple value",
+    "expected a 6-byte OBIS code",  # dlms
+    "expected {OBIS, value} structure",
+    "element structure has %d items",
+    "bad scaler/unit structure",
+    "expected an OBIS code at list element %d",
+    "information field too short (%d bytes)",
+    "bad LLC header",
+    "notification date-time is not 12 bytes",
+    "bad notification date-time tag 0x%02x",
+    "notification body is not a list (tag 0x%02x)",
+    "empty notification body",
+    "value-only list of %d elements from an unknown meter",
+    "no known values in the notification",
+)
+
+
+def payload(reason, value=None):
+    """The words of PAYLOAD[reason], with value put in when it has a place for one."""
+    words = PAYLOAD[reason]
+    return words if value is None else words % value
 
 
 def why(frame):
