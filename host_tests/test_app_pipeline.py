@@ -266,7 +266,7 @@ def test_the_long_lived_buffers_made_first_are_the_ones_in_use(tmp_path, monkeyp
     the_app = app.build(str(path), str(tmp_path))
     assert len(the_app.reader._framer._buf) == uartsrc.FRAME_MAX
     assert len(the_app.publisher._out) == publisher._MESSAGE_MAX
-    heads = [slot.head for slot in the_app.web.server._slots]
+    heads = [slot.head for slot in the_app.web._slots] + the_app.web._heads  # made, and waiting
     assert [len(h) for h in heads] == [httpd.HEAD_MAX] * httpd.MAX_CLIENTS
     assert len({id(h) for h in heads}) == httpd.MAX_CLIENTS  # one each, none shared
     in_use = [the_app.reader._framer._buf, the_app.publisher._out] + heads
