@@ -20,11 +20,12 @@ from uartsrc import FRAME_MAX, MeterSource
 from wifi import WiFi
 
 # The long-lived buffers' sizes, as their owners would make them: the publisher's message buffer
-# (publisher._MESSAGE_MAX) and a head buffer per HTTP slot (web/httpd.py HEAD_MAX, MAX_CLIENTS);
-# named here so that those modules need not be loaded that early (test_app_pipeline checks them).
+# (publisher._MESSAGE_MAX) and the first HTTP slot's head (web/httpd.py HEAD_MAX; the server
+# makes more slots, up to its MAX_CLIENTS, when clients come at once). Named here so that those
+# modules need not be loaded that early (test_app_pipeline checks them).
 _MESSAGE_MAX = const(2048)
 _HEAD_MAX = const(1024)
-_HTTP_SLOTS = const(4)
+_HTTP_HEADS = const(1)
 _frame = None  # made by build() first, taken by meter_source()
 _message = None  # made by build() first, taken by parts()
 _UPDATE_STATE = "fwstate"  # swap.STATE, named here so that swap.py need not be imported
@@ -118,12 +119,12 @@ def build(App, config_path, boards_dir, make_client):
     """The steps of app.build(); see there."""
     global _frame, _message
     # 0. The long-lived buffers first, while the heap holds little more than app.py: the
-    #    parser's frame, the MQTT message and the HTTP slots' heads (8 KB). Made later, each
+    #    parser's frame, the MQTT message and the first HTTP slot's head (5 KB). Made later, each
     #    would have to find its size in one piece between what the settings' code leaves behind
     #    (at 96k the boot failed on a slot's 1 KB). What the settings turn off goes at once.
     _frame = bytearray(FRAME_MAX)
     _message = bytearray(_MESSAGE_MAX)
-    heads = [bytearray(_HEAD_MAX) for _ in range(_HTTP_SLOTS)]
+    heads = [bytearray(_HEAD_MAX) for _ in range(_HTTP_HEADS)]
     cfg, board, config_path = _settings(config_path, boards_dir)
     if not cfg["http"]["enabled"]:
         heads = None

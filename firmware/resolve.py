@@ -105,8 +105,10 @@ def answer(p, qid, mdns=False):
 
 
 class Query:
-    """One name being looked up at server (ip, port, mdns address or None for the group). `poll()`: None while waiting, the address when found; OSError
-    when the name has no address or no answer came in time. Call `close()` when done."""
+    """One name being looked up at server (ip, port, mdns address or None for the group).
+
+    `poll()`: None while waiting, the address when found; OSError when the name has no address
+    or no answer came in time. Call `close()` when done."""
 
     def __init__(self, socket_module, name, server):
         self._socket = socket_module

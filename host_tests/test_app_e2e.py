@@ -60,7 +60,9 @@ class Run:
         return self.app.returncode is not None
 
     def sent(self):
-        return [json.loads(line) for line in self.log_path.read_text().splitlines()]
+        """The simulator's log; a last line without its newline is still being written."""
+        lines = self.log_path.read_text().split("\n")[:-1]
+        return [json.loads(line) for line in lines if line]
 
     def stop(self):
         for proc in (self.app, self.sim):

@@ -250,7 +250,7 @@ def test_the_long_lived_buffers_made_first_are_the_ones_in_use(tmp_path, monkeyp
     from web import httpd
 
     assert builder._MESSAGE_MAX == publisher._MESSAGE_MAX
-    assert (builder._HEAD_MAX, builder._HTTP_SLOTS) == (httpd.HEAD_MAX, httpd.MAX_CLIENTS)
+    assert builder._HEAD_MAX == httpd.HEAD_MAX and builder._HTTP_HEADS <= httpd.MAX_CLIENTS
     cfg = config.defaults()
     cfg["mqtt"]["host"] = "127.0.0.1"
     cfg["http"]["password"] = "a-password"
@@ -266,9 +266,9 @@ def test_the_long_lived_buffers_made_first_are_the_ones_in_use(tmp_path, monkeyp
     the_app = app.build(str(path), str(tmp_path))
     assert len(the_app.reader._framer._buf) == uartsrc.FRAME_MAX
     assert len(the_app.publisher._out) == publisher._MESSAGE_MAX
-    heads = [slot.head for slot in the_app.web.server._slots]
-    assert [len(h) for h in heads] == [httpd.HEAD_MAX] * httpd.MAX_CLIENTS
-    assert len({id(h) for h in heads}) == httpd.MAX_CLIENTS  # one each, none shared
+    heads = [slot.head for slot in the_app.web._slots] + the_app.web._heads  # made, and waiting
+    assert [len(h) for h in heads] == [httpd.HEAD_MAX] * builder._HTTP_HEADS
+    assert len({id(h) for h in heads}) == builder._HTTP_HEADS  # one each, none shared
     in_use = [the_app.reader._framer._buf, the_app.publisher._out] + heads
     assert sorted(map(id, made)) == sorted(map(id, in_use))
     assert builder._frame is None and builder._message is None  # nothing kept for later

@@ -70,8 +70,10 @@ class Dongle:
         raise RuntimeError("no HTTP server on port {}".format(self.port))
 
     def sent(self):
-        """What the simulator encoded so far: one dict per frame (t, wall, list, values)."""
-        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line]
+        """What the simulator encoded so far: one dict per frame (t, wall, list, values). A last
+        line without its newline is still being written: it is left for the next call."""
+        lines = self.log_path.read_text().split("\n")[:-1]
+        return [json.loads(line) for line in lines if line]
 
     def get(self, path, headers=None, method="GET", body=None, timeout=10):
         """(status, headers dict with lower-case names, body bytes) over http.client."""

@@ -26,8 +26,8 @@ import energymode  # noqa: E402
 import machine  # noqa: E402
 from web import portal, routes  # noqa: E402
 
-_SHORT = 160
-DEMO_PASSWORD = "demo-only"  # the page password of PC runs; a dongle has none until set  # discovery configs are long; the printing client shortens them
+_SHORT = 160  # discovery configs are long; the printing client shortens them
+DEMO_PASSWORD = "demo-only"  # the page password of PC runs; a dongle has none until set
 
 
 class PrintClient:

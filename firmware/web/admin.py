@@ -46,7 +46,7 @@ async def _route(w, req, resp):
     write = req.method in ("POST", "PUT")
     if path == "/settings" and not write:
         if await auth(w, req, resp):
-            await w._file(resp, "settings.html.gz")
+            await w.send_file(resp, "settings.html.gz")
     elif path == "/api/v1/config":
         if await auth(w, req, resp):
             from web import settings  # a few times in a dongle's life
@@ -83,7 +83,7 @@ async def auth(w, req, resp):
             "own Wi-Fi) or with make config\n",
         )
         return False
-    guard = w.server.guard
+    guard = w.guard
     wait_s = guard.wait_s(req.peer) if guard is not None else 0
     if wait_s:
         await resp.send(
@@ -102,7 +102,7 @@ async def auth(w, req, resp):
         if guard is None:  # the first wrong password
             from web.authguard import AuthGuard
 
-            guard = w.server.guard = AuthGuard()
+            guard = w.guard = AuthGuard()
         guard.failed(req.peer)
     await resp.send(
         401,
@@ -149,9 +149,9 @@ def same_net(peer, ip, netmask):
 async def restart(w, resp):
     """Answer, then restart a moment later (new settings, or an update's switch)."""
     if w.restart is None:
-        await w._json(resp, 501, {"error": "restart is not available here"})
+        await resp.send(501, {"error": "restart is not available here"})
         return
-    await w._json(resp, 200, {"restarting": True, "in_ms": _RESTART_DELAY_MS})
+    await resp.send(200, {"restarting": True, "in_ms": _RESTART_DELAY_MS})
     asyncio.create_task(_restart_later(w.restart))
 
 

@@ -46,8 +46,9 @@ class AuthGuard:
         if entry is None:
             if len(self._peers) >= _PEERS:
                 soonest = None
-                for key in self._peers:
-                    if soonest is None or ticks_diff(self._peers[key][1], self._peers[soonest][1]) < 0:
+                peers = self._peers
+                for key in peers:
+                    if soonest is None or ticks_diff(peers[key][1], peers[soonest][1]) < 0:
                         soonest = key
                 del self._peers[soonest]
             entry = [0, now]

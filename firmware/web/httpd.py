@@ -2,12 +2,15 @@
 
 Why our own: the dongle needs a handful of routes, and every resource must have a bound that a
 phone on the Wi-Fi cannot push past. What it does and leaves out:
-  - at most `MAX_CLIENTS` connections are served at once; each takes one of the slots made in the
-    constructor (an `Exchange` with a head buffer that the answer is written through too), so
-    serving allocates little. A connection arriving when all slots are busy gets a fixed 503 and is counted in
-    `refused`. One client (one address) may hold all slots but one: the last free slot is kept
-    for a client that holds none, so one that reconnects as fast as it is answered cannot starve
-    the others;
+  - at most `MAX_CLIENTS` connections are served at once; each takes a slot (an `Exchange` with
+    a head buffer that the answer is written through too), so serving allocates little. The
+    constructor makes one; another is made only when clients come at once, and kept. Their
+    head buffers are those the app made early at boot (`heads`), or their own: a dongle given
+    one and polled by one page or scraper at a time keeps 1 KB, not 4. A connection arriving
+    when all slots are busy (or no memory is left for one more) gets a fixed 503 and is counted
+    in `http_refused`. One client (one address) may hold all slots but one: the last free slot
+    (made or not yet) is kept for a client that holds none, so one that reconnects as fast as it
+    is answered cannot starve the others;
   - sockets: the ESP32 has 10 in all (this listener, MQTT, setup mode's DNS, ...). At most
     `SOCKETS` connections are open at once (the slots and one being refused); more wait in the
     listen backlog, not accepted, so MQTT always finds a socket. The listener is polled (without
@@ -30,6 +33,7 @@ counted. All I/O awaits, so a client never holds up the meter reader task.
 
 import asyncio
 
+import jsonout
 import log
 import web
 from compat import const, sleep_ms, stream_pair, ticks_add, ticks_diff, ticks_ms
@@ -71,7 +75,7 @@ _CPYTHON = hasattr(asyncio, "StreamReaderProtocol")
 
 class Exchange:
     """A slot, made once: its buffers, and per request what the routes read (method, path,
-    query, host, authorization, body, peer) and the calls that write the answer."""
+    query, host, authorization, body, peer) and `send`, which writes the answer."""
 
     def __init__(self, timeout_ms, head=None):
         self.head = bytearray(HEAD_MAX) if head is None else head  # the app makes it early
@@ -86,31 +90,10 @@ class Exchange:
         self.writer = writer
         self.peer = peer  # the address of the client holding it
         self.method = self.path = self.query = self.host = self.authorization = ""
-        self.content_length = None
         self.body = b""
         self.used = 0  # bytes waiting in `out`
         self.started = False  # the status line is out
-        self.head_only = False
         self.mute = False  # a HEAD answer's body is dropped
-
-    async def start(self, status, content_type="text/plain", length=None, headers=None):
-        """Send the status line and headers; `headers` is a tuple of (name, value) pairs. They
-        go into the empty buffer without awaiting: no coroutine per line."""
-        self.started = True
-        put = self._put
-        # No reason phrase: it is optional (RFC 9112, 4) and clients ignore it; a table of
-        # them cost 768 B of heap.
-        fits = put(
-            "HTTP/1.1 {} \r\nContent-Type: {}\r\nConnection: close\r\nCache-Control: "
-            "no-store\r\n".format(status, content_type)
-        )
-        if length is not None:
-            fits = put("Content-Length: {}\r\n".format(length)) and fits
-        for name, value in headers or ():
-            fits = put("{}: {}\r\n".format(name, value)) and fits
-        if not (put(b"\r\n") and fits):
-            raise ValueError("answer head longer than {} bytes".format(OUT_MAX))
-        self.mute = self.head_only  # a HEAD answer stops here
 
     def _put(self, data):
         """Queue text or bytes if they fit with what waits; False (nothing queued) if not."""
@@ -123,21 +106,55 @@ class Exchange:
         self.used += n
         return True
 
-    async def write(self, data):
-        """Queue text or bytes; flushes when the buffer fills. A HEAD answer drops the body."""
-        if self.mute or self._put(data):
+    async def send(self, status, body, content_type="text/plain", headers=None, length=None):
+        """The answer: status line, headers (`headers`: (name, value) pairs), then `body`:
+          str or bytes        sent with its Content-Length;
+          dict or list        as JSON, in pieces (jsonout.pieces);
+          an open binary file copied through the slot's buffer (its size: `length`);
+          an iterable of str or bytes pieces (metrics.lines), written as they come.
+        Small pieces are gathered in the slot's buffer, never joined by `+`; an answer without
+        a length needs no chunking, as every answer ends with the connection."""
+        if isinstance(body, str):
+            body = body.encode()
+        if isinstance(body, (bytes, bytearray)):
+            length = len(body)
+            pieces = (body,)
+        elif isinstance(body, (dict, list)):
+            content_type = "application/json"
+            pieces = jsonout.pieces(body)
+        else:
+            pieces = body
+        self.started = True
+        put = self._put
+        # The head goes into the empty buffer without awaiting. No reason phrase: it is
+        # optional (RFC 9112, 4) and clients ignore it; a table of them cost 768 B of heap.
+        fits = put(
+            "HTTP/1.1 {} \r\nContent-Type: {}\r\nConnection: close\r\nCache-Control: "
+            "no-store\r\n".format(status, content_type)
+        )
+        if length is not None:
+            fits = put("Content-Length: {}\r\n".format(length)) and fits
+        for name, value in headers or ():
+            fits = put("{}: {}\r\n".format(name, value)) and fits
+        if not (put(b"\r\n") and fits):
+            raise ValueError("answer head longer than {} bytes".format(OUT_MAX))
+        self.mute = self.method == "HEAD"  # a HEAD answer stops here
+        readinto = getattr(body, "readinto", None)
+        if readinto is not None:  # a file
+            await self.flush()
+            while not self.mute:
+                self.used = readinto(self.out)
+                if not self.used:
+                    return
+                await self.flush()
             return
-        await self.flush()
-        if not self._put(data):  # larger than the buffer: straight out
-            self.writer.write(data.encode() if isinstance(data, str) else data)
-            await asyncio.wait_for(self.writer.drain(), self.timeout_s)
-
-    async def write_all(self, pieces):
-        """Write every piece of an iterable (jsonout.pieces, metrics.lines), with one coroutine
-        for them all: a piece that fits the buffer is queued by a plain call."""
         for data in pieces:
-            if not (self.mute or self._put(data)):
-                await self.write(data)
+            if self.mute or put(data):
+                continue
+            await self.flush()
+            if not put(data):  # larger than the buffer: straight out
+                self.writer.write(data.encode() if isinstance(data, str) else data)
+                await asyncio.wait_for(self.writer.drain(), self.timeout_s)
 
     async def flush(self):
         if self.used:
@@ -147,42 +164,29 @@ class Exchange:
             self.writer.write(bytes(data) if _CPYTHON else data)
             await asyncio.wait_for(self.writer.drain(), self.timeout_s)
 
-    async def write_file(self, f):
-        """Copy an open binary file to the client through this slot's own buffer."""
-        await self.flush()
-        while not self.mute:
-            self.used = f.readinto(self.out)
-            if not self.used:
-                return
-            await self.flush()
-
-    async def send(self, status, body, content_type="text/plain", headers=None):
-        """A whole small answer with its Content-Length."""
-        if isinstance(body, str):
-            body = body.encode()
-        await self.start(status, content_type, len(body), headers)
-        await self.write(body)
-
 
 class Server:
     """Accepts connections and hands each parsed request to `handler(request, response)`."""
 
-    def __init__(self, handler, max_clients=MAX_CLIENTS, timeout_ms=TIMEOUT_MS, heads=()):
-        """`heads`: HEAD_MAX-byte buffers made early at boot for the slots (made here if not)."""
+    def __init__(
+        self, handler, max_clients=MAX_CLIENTS, timeout_ms=TIMEOUT_MS, port=80, heads=()
+    ):
+        """`heads`: HEAD_MAX-byte buffers made early at boot (builder.py) for the slots; a slot
+        made when none is left makes its own."""
         self.handler = handler
         self.timeout_ms = timeout_ms
-        heads = list(heads)
-        self._slots = [Exchange(timeout_ms, heads.pop() if heads else None)
-                       for _ in range(max_clients)]
-        self._sockets_max = max_clients + 1
+        self._heads = list(heads)
+        # One slot now; more are made when clients come at once, and kept (see _serve).
+        self._slots = [Exchange(timeout_ms, self._heads.pop() if self._heads else None)]
+        self._max_clients = max_clients
         self.guard = None  # web.authguard.AuthGuard once a wrong password came
         self._listener = None
         self._ready = None  # the listener's poll
         self._task = None
-        self.port = None
+        self.port = port
         self.open = 0  # accepted connections not yet closed
         # Counters, named as telemetry.py shows them (the names are then shared by the code
-        # and add_counters' keys, not stored twice).
+        # and routes.Web.add_counters' keys, not stored twice).
         self.http_accept_failures = 0
         self.http_requests = 0  # requests answered by the handler
         self.http_refused = 0  # connections turned away because every slot was busy
@@ -192,10 +196,14 @@ class Server:
         self.http_errors = 0  # the handler raised (500) or the connection failed
         self.active = 0
 
-    async def start(self, host="0.0.0.0", port=80):
+    async def start(self, host="0.0.0.0", port=None):
+        """Open the listening socket (inside the running loop): `port`, or the one given to the
+        constructor; returns the port it got."""
         from web import listen  # once, then dropped
 
-        self._listener, self._ready, self.port = listen.listen(host, port)
+        self._listener, self._ready, self.port = listen.listen(
+            host, self.port if port is None else port
+        )
         web.drop("listen")
         self._task = asyncio.create_task(self._accept_loop())
         return self.port
@@ -211,7 +219,7 @@ class Server:
     async def _accept_loop(self):
         listener = self._listener
         while True:
-            if self.open >= self._sockets_max:  # the rest wait in the backlog
+            if self.open > self._max_clients:  # the slots and one refusal; the rest wait
                 await sleep_ms(_ACCEPT_MS)
                 continue
             waiting = False
@@ -229,51 +237,20 @@ class Server:
                 await sleep_ms(_ACCEPT_RETRY_MS)
                 continue
             self.open += 1
-            asyncio.create_task(self._connection(sock, peer))
+            asyncio.create_task(self._serve(sock, peer))
 
-    async def _connection(self, sock, peer):
-        try:
-            try:
-                sock.setblocking(False)
-                reader, writer = await stream_pair(sock, peer)
-            except Exception as exc:
-                self.http_errors += 1
-                sock.close()
-                log.debug("http", "connection failed: {!r}", exc)
-                return
-            await self._serve(reader, writer)
-        finally:
-            self.open -= 1
-
-    def add_counters(self, out):
-        """The server's counters into dict `out` (telemetry.py, through routes.py)."""
-        guard = self.guard
-        out["http_requests"] = self.http_requests
-        out["http_refused"] = self.http_refused
-        out["http_bad_requests"] = self.http_bad_requests
-        out["http_too_large"] = self.http_too_large
-        out["http_timeouts"] = self.http_timeouts
-        out["http_errors"] = self.http_errors
-        out["http_accept_failures"] = self.http_accept_failures
-        out["http_wrong_passwords"] = guard.wrong if guard else 0
-        out["http_auth_throttled"] = guard.throttled if guard else 0
-
-    async def _serve(self, reader, writer):
-        """One connection: a free slot (a client already holding one never gets the last free
-        one), its request read and handed to the handler, or a 503."""
-        peer = ""
-        try:
-            peer = writer.get_extra_info("peername")
-            if isinstance(peer, tuple):
-                peer = str(peer[0])
-            elif isinstance(peer, (bytes, bytearray)) and len(peer) >= 8:  # a raw sockaddr_in
-                peer = "{}.{}.{}.{}".format(peer[4], peer[5], peer[6], peer[7])
-            else:
-                peer = "" if peer is None else str(peer)
-        except (AttributeError, TypeError, KeyError):
-            pass
+    async def _serve(self, sock, peer):
+        """One accepted connection (`peer`: accept()'s address): a free slot (a client already
+        holding one never gets the last free one), its request read and handed to the
+        handler, or a 503."""
+        if isinstance(peer, tuple):
+            peer = str(peer[0])
+        elif isinstance(peer, (bytes, bytearray)) and len(peer) >= 8:  # a raw sockaddr_in
+            peer = "{}.{}.{}.{}".format(peer[4], peer[5], peer[6], peer[7])
+        else:
+            peer = "" if peer is None else str(peer)
         slot = None
-        free = 0
+        free = self._max_clients - len(self._slots)  # slots not made yet
         held = 0
         for s in self._slots:
             if not s.busy:
@@ -283,58 +260,72 @@ class Server:
                 held += 1
         if held and free == 1:
             slot = None  # kept for a new client
+        elif free and slot is None:  # every slot made is busy: one more, kept from now on
+            try:
+                heads = self._heads
+                slot = Exchange(self.timeout_ms, heads.pop() if heads else None)
+                self._slots.append(slot)
+            except MemoryError:  # none to be had now: this client gets the 503
+                slot = None
+        if slot is not None:
+            slot.clear(None, peer)
+            slot.busy = True
+            self.active += 1
+        writer = None
         try:
+            sock.setblocking(False)
+            # On MicroPython the reader is the writer too (one Stream), which the stubs miss.
+            reader, writer = await stream_pair(sock, peer)
             if slot is None:
                 self.http_refused += 1
-                writer.write(_BUSY)
-                await asyncio.wait_for(writer.drain(), self.timeout_ms / 1000)
-            else:
-                slot.busy = True
-                self.active += 1
-                slot.clear(writer, peer)
-                await self._exchange(reader, slot)
+                writer.write(_BUSY)  # pyright: ignore[reportAttributeAccessIssue]
+                drained = writer.drain()  # pyright: ignore[reportAttributeAccessIssue]
+                await asyncio.wait_for(drained, self.timeout_ms / 1000)
+                return
+            slot.writer = writer
+            try:
+                why = await self._read_request(reader, slot)
+            except asyncio.TimeoutError:
+                why = _TIMEOUT
+            if why is not None:
+                from web import refuse  # for this answer only
+
+                try:
+                    await refuse.answer(self, reader, slot, why)
+                finally:
+                    web.drop("refuse")
+                return
+            try:
+                await self.handler(slot, slot)
+                self.http_requests += 1
+            except asyncio.TimeoutError:
+                raise
+            except Exception as exc:
+                self.http_errors += 1
+                log.error("http", "{} {} failed: {!r}", slot.method, slot.path, exc)
+                if not slot.started:
+                    await slot.send(500, "internal error\n")
+            await slot.flush()
         except asyncio.TimeoutError:
             self.http_timeouts += 1
         except Exception as exc:  # a reset by the peer, or a bug: count it, keep serving
             self.http_errors += 1
             log.debug("http", "connection failed: {!r}", exc)
         finally:
+            self.open -= 1
             if slot is not None:
                 slot.busy = False
                 slot.writer = None
                 slot.body = b""
                 self.active -= 1
             try:
-                writer.close()
-                await writer.wait_closed()
+                if writer is None:
+                    sock.close()
+                else:
+                    writer.close()  # pyright: ignore[reportAttributeAccessIssue]
+                    await writer.wait_closed()  # pyright: ignore[reportAttributeAccessIssue]
             except Exception:  # already reset by the peer: nothing left to close
                 pass
-
-    async def _exchange(self, reader, x):
-        try:
-            why = await self._read_request(reader, x)
-        except asyncio.TimeoutError:
-            why = _TIMEOUT
-        if why is not None:
-            from web import refuse  # for this answer only
-
-            try:
-                await refuse.answer(self, reader, x, why)
-            finally:
-                web.drop("refuse")
-            return
-        x.head_only = x.method == "HEAD"
-        try:
-            await self.handler(x, x)
-            self.http_requests += 1
-        except asyncio.TimeoutError:
-            raise
-        except Exception as exc:
-            self.http_errors += 1
-            log.error("http", "{} {} failed: {!r}", x.method, x.path, exc)
-            if not x.started:
-                await x.send(500, "internal error\n")
-        await x.flush()
 
     async def _read_request(self, reader, x):
         """Read and parse one request into `x`: None, or why it is refused (refuse.py answers)."""
@@ -351,7 +342,7 @@ class Server:
         while head_end < 0:
             if used >= HEAD_MAX:
                 return _HEAD_LONG
-            n = await asyncio.wait_for(_read_into(reader, view[used:]), _left_s(deadline))
+            n = await _read(reader, view[used:], deadline)
             if not n:
                 return _HEAD_CUT
             used += n
@@ -362,12 +353,14 @@ class Server:
                         break
                     line_start = i + 1
             scanned = used
-        # 2. The request line and the few headers the routes use.
+        # 2. The request line and the few headers the routes use, found in the decoded head
+        # without splitting it: only those lines' parts are copied.
         try:
-            lines = str(view[:head_end], "utf-8").split("\n")
+            text = str(view[:head_end], "utf-8")
         except UnicodeError:
             return _NOT_UTF8
-        parts = lines.pop(0).strip().split(" ")
+        end = text.find("\n")
+        parts = text[:end].strip().split(" ")
         if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[1]:
             return _BAD_LINE
         if parts[0] not in _METHODS:
@@ -375,22 +368,24 @@ class Server:
             return _BAD_METHOD
         x.method = parts[0]
         x.path, _, x.query = parts[1].partition("?")
+        length = None
         chunked = False
-        for line in lines:
-            line = line.strip()
-            if not line:
-                continue
-            i = line.find(":")
-            if i < 1 or line[i - 1] in " \t":
+        while True:
+            start = end + 1
+            end = text.find("\n", start)
+            if end - start <= 1 and (end == start or text[start] == "\r"):
+                break  # the blank line that ends the head
+            i = text.find(":", start, end)
+            if i <= start or text[i - 1] in " \t":
                 return _BAD_HEADER
-            if line[0] not in "cChHaAtT":  # none of the headers below: no copies made
+            if text[start] not in "cChHaAtT":  # none of the headers below: no copies made
                 continue
-            name = line[:i].lower()
-            value = line[i + 1 :].strip()
+            name = text[start:i].lower()
+            value = text[i + 1 : end].strip()
             if name == "content-length":
                 if not value.isdigit():
                     return _BAD_LENGTH
-                x.content_length = int(value)
+                length = int(value)
             elif name == "host":
                 x.host = value
             elif name == "authorization":
@@ -398,7 +393,6 @@ class Server:
             elif name == "transfer-encoding":
                 chunked = True
         # 3. The body, only when Content-Length gives its size.
-        length = x.content_length
         if chunked:
             return _CHUNKED
         if length is None:
@@ -413,7 +407,7 @@ class Server:
         view = memoryview(body)
         deadline = ticks_add(ticks_ms(), self.timeout_ms)
         while got < length:
-            n = await asyncio.wait_for(_read_into(reader, view[got:]), _left_s(deadline))
+            n = await _read(reader, view[got:], deadline)
             if not n:
                 return _BODY_CUT
             got += n
@@ -421,19 +415,14 @@ class Server:
         return None
 
 
-def _left_s(deadline):
-    """Seconds left until deadline (ticks_ms); TimeoutError, as wait_for gives, when none."""
-    left = ticks_diff(deadline, ticks_ms())
-    if left <= 0:
+async def _read(reader, view, deadline):
+    """Read at most len(view) bytes into view before `deadline` (ticks_ms): how many came;
+    TimeoutError, as wait_for gives, when the time is up."""
+    left_s = ticks_diff(deadline, ticks_ms()) / 1000
+    if left_s <= 0:
         raise asyncio.TimeoutError
-    return left / 1000
-
-
-async def _read_into(reader, view):
-    """Read at most len(view) bytes into view; MicroPython streams have readinto, CPython not."""
-    if hasattr(reader, "readinto"):
-        return await reader.readinto(view)
-    data = await reader.read(len(view))
-    n = len(data)
-    view[:n] = data
-    return n
+    if hasattr(reader, "readinto"):  # MicroPython's streams; CPython's have none
+        return await asyncio.wait_for(reader.readinto(view), left_s)
+    data = await asyncio.wait_for(reader.read(len(view)), left_s)
+    view[: len(data)] = data
+    return len(data)

@@ -74,11 +74,3 @@ class Portal:
 
             return setupmode.step(self, now, reason)
         return _CLOSED_PERIOD_MS
-
-    def info(self):
-        return {
-            "setup_mode": self.open,
-            "setup_reason": self.reason,
-            "ap_ssid": self.ssid if self.open else None,
-            "dns_answered": self.dns.answered if self.dns is not None else 0,
-        }

@@ -5,11 +5,9 @@ steps of these answers stay out of the heap until a client sends something else.
 httpd.py's `_read_request` gives: an index into `WHY`.
 """
 
-import asyncio
-
 import log
-from compat import const
-from web.httpd import BODY_MAX, HEAD_MAX, _read_into
+from compat import const, ticks_add, ticks_ms
+from web.httpd import BODY_MAX, HEAD_MAX, _read
 
 _DRAIN_MAX = const(16384)  # after the answer, unread request bytes read and dropped, so
 _DRAIN_MS = const(200)  # closing does not reset the connection before the client reads it
@@ -49,9 +47,8 @@ async def answer(server, reader, x, why):
     total = 0
     try:
         while total < _DRAIN_MAX:
-            n = await asyncio.wait_for(
-                _read_into(reader, x.head), min(_DRAIN_MS, server.timeout_ms) / 1000
-            )
+            deadline = ticks_add(ticks_ms(), min(_DRAIN_MS, server.timeout_ms))
+            n = await _read(reader, x.head, deadline)
             if not n:
                 return
             total += n

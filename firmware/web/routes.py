@@ -17,21 +17,22 @@ run a few times in its life.
 
 import os
 
-import jsonout
 import web
 from web import httpd
 
 WWW_DIR = "www"  # on flash; the host launcher points it at firmware/www
 
 
-class Web:
-    """The routes. They get only what they show: the reading store, the status and telemetry
-    callables, the settings file, the setup portal and a way to restart."""
+class Web(httpd.Server):
+    """The HTTP server with the routes. They get only what they show: the reading store, the
+    status and telemetry callables, the settings file, the setup portal and a way to
+    restart."""
 
     def __init__(
         self, http_cfg, state, status, telemetry, config_path, portal=None, restart=None,
         heads=(),
     ):
+        httpd.Server.__init__(self, self.handle, port=http_cfg["port"], heads=heads)
         self.state = state
         self.status = status
         self.telemetry = telemetry
@@ -40,11 +41,9 @@ class Web:
         self.restart = restart
         self.hostname = ""
         self.energy = None  # a callable giving GET /api/v1/energy's answer, when the mode is on
-        self.port = http_cfg["port"]
         self.www_dir = WWW_DIR
         self.user = http_cfg["user"]
         self.password = http_cfg["password"]
-        self.server = httpd.Server(self.handle, heads=heads)
         self.http_auth_failures = 0  # named as telemetry shows it: one name for both
         self.config_saves = 0
         self.config_rejects = 0
@@ -52,17 +51,21 @@ class Web:
         self.update_commits = 0
         self.update_rejects = 0
 
-    async def start(self):
-        """Open the listening socket (inside the running loop)."""
-        self.port = await self.server.start("0.0.0.0", self.port)
-        return self.port
-
     def tasks(self):
         return [] if self.portal is None else [("setup", self.portal.step, 100)]
 
     def add_counters(self, out):
         """This side's counters, for telemetry.py."""
-        self.server.add_counters(out)
+        guard = self.guard
+        out["http_requests"] = self.http_requests
+        out["http_refused"] = self.http_refused
+        out["http_bad_requests"] = self.http_bad_requests
+        out["http_too_large"] = self.http_too_large
+        out["http_timeouts"] = self.http_timeouts
+        out["http_errors"] = self.http_errors
+        out["http_accept_failures"] = self.http_accept_failures
+        out["http_wrong_passwords"] = guard.wrong if guard else 0
+        out["http_auth_throttled"] = guard.throttled if guard else 0
         out["http_auth_failures"] = self.http_auth_failures
         out["config_saves"] = self.config_saves
         out["config_rejects"] = self.config_rejects
@@ -76,11 +79,20 @@ class Web:
             out["dns_answered"] = portal.dns.answered if portal.dns is not None else 0
 
     def add_gauges(self, out):
-        out["http_active"] = self.server.active
+        out["http_active"] = self.active
         out["setup_mode"] = 1 if self.portal is not None and self.portal.open else 0
 
     def setup_info(self):
-        return {"setup_mode": False} if self.portal is None else self.portal.info()
+        """Setup mode's part of GET /api/v1/status."""
+        portal = self.portal
+        if portal is None:
+            return {"setup_mode": False}
+        return {
+            "setup_mode": portal.open,
+            "setup_reason": portal.reason,
+            "ap_ssid": portal.ssid if portal.open else None,
+            "dns_answered": portal.dns.answered if portal.dns is not None else 0,
+        }
 
     async def handle(self, req, resp):
         """Route one request."""
@@ -94,27 +106,27 @@ class Web:
                 return
         if req.method not in ("POST", "PUT"):
             if path == "/":
-                await self._file(resp, "index.html.gz")
+                await self.send_file(resp, "index.html.gz")
                 return
             if path == "/api/v1/reading":
-                await self._json(resp, 200, self.state.snapshot())
+                await resp.send(200, self.state.snapshot())
                 return
             if path == "/api/v1/status":
-                await self._json(resp, 200, self.status())
+                await resp.send(200, self.status())
                 return
             if path == "/api/v1/energy":
                 if self.energy is None:
-                    await self._json(resp, 404, {"error": "energy accounting is off (energy.enabled)"})
+                    await resp.send(404, {"error": "energy accounting is off (energy.enabled)"})
                 else:
-                    await self._json(resp, 200, self.energy())
+                    await resp.send(200, self.energy())
                 return
             if path == "/metrics":
                 from web import metrics  # loads on the first scrape
 
                 counters, gauges = self.telemetry()
                 state = self.state
-                await resp.start(200, "text/plain; version=0.0.4; charset=utf-8")
-                await resp.write_all(metrics.lines(state.values, state.lists(), counters, gauges))
+                lines = metrics.lines(state.values, state.lists(), counters, gauges)
+                await resp.send(200, lines, "text/plain; version=0.0.4; charset=utf-8")
                 return
             if path != "/settings" and not path.startswith("/api/"):
                 await resp.send(404, "not found\n")
@@ -126,12 +138,8 @@ class Web:
         finally:
             web.drop("admin")
 
-    async def _json(self, resp, status, obj):
-        # Written in pieces without a Content-Length (every answer ends with the connection).
-        await resp.start(status, "application/json")
-        await resp.write_all(jsonout.pieces(obj))
-
-    async def _file(self, resp, name):
+    async def send_file(self, resp, name):
+        """Answer with a page from `www_dir` (compressed at build time)."""
         path = "{}/{}".format(self.www_dir, name)
         try:
             size = os.stat(path)[6]
@@ -140,7 +148,7 @@ class Web:
             await resp.send(404, "{} is missing on the device\n".format(name))
             return
         try:
-            await resp.start(200, "text/html; charset=utf-8", size, (("Content-Encoding", "gzip"),))
-            await resp.write_file(f)
+            headers = (("Content-Encoding", "gzip"),)
+            await resp.send(200, f, "text/html; charset=utf-8", headers, size)
         finally:
             f.close()

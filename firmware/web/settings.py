@@ -14,7 +14,7 @@ _JSON = "application/json"
 
 
 async def show(web, resp):
-    await web._json(resp, 200, config.masked(config.load(web.config_path)[0]))
+    await resp.send(200, config.masked(config.load(web.config_path)[0]))
 
 
 async def save(web, req, resp):
@@ -44,7 +44,7 @@ async def save(web, req, resp):
     web.password = cfg["http"]["password"]
     log.info("http", "settings saved from {}", req.peer)
     answer = {"saved": True, "restart_needed": True, "config": config.masked(cfg)}
-    await web._json(resp, 200, answer)
+    await resp.send(200, answer)
 
 
 def _password_in(changes):
@@ -54,4 +54,4 @@ def _password_in(changes):
 
 async def _refuse(web, resp, status, error):
     web.config_rejects += 1
-    await web._json(resp, status, {"error": error})
+    await resp.send(status, {"error": error})

@@ -107,7 +107,7 @@ async def handle(web, req, resp, what):
     """Route one /api/v1/update request (the password was checked already)."""
     write = req.method in ("POST", "PUT")
     if what == "" and not write:
-        await web._json(resp, 200, status())
+        await resp.send(200, status())
     elif what == "/begin" and write:
         await _begin(web, req, resp)
     elif what == "/piece" and write:
@@ -129,7 +129,7 @@ def status():
 async def _refuse(web, resp, code, error):
     web.update_rejects += 1
     log.warning("update", "refused: {}", error)
-    await web._json(resp, code, {"error": error})
+    await resp.send(code, {"error": error})
 
 
 async def _begin(web, req, resp):
@@ -155,7 +155,7 @@ async def _begin(web, req, resp):
         pass
     web.update_session = Session(expected)
     log.info("update", "receiving a bundle of {} bytes from {}", expected, req.peer)
-    await web._json(resp, 200, {"ready": True, "free_bytes": free})
+    await resp.send(200, {"ready": True, "free_bytes": free})
 
 
 async def _piece(web, req, resp):
@@ -172,7 +172,7 @@ async def _piece(web, req, resp):
     staged = swap.NEW + "/" + path
     have = _size(staged)
     if at != have:
-        await web._json(resp, 409, {"error": "{} holds {} bytes".format(path, have), "size": have})
+        await resp.send(409, {"error": "{} holds {} bytes".format(path, have), "size": have})
         return
     body = req.body
     if session.received + len(body) > session.expected:
@@ -188,7 +188,7 @@ async def _piece(web, req, resp):
         await _refuse(web, resp, 507, "cannot write {}: {!r}".format(path, exc))
         return
     session.received += len(body)
-    await web._json(resp, 200, {"size": have + len(body)})
+    await resp.send(200, {"size": have + len(body)})
 
 
 async def _commit(web, req, resp):
