@@ -171,6 +171,12 @@ class Publisher:
         self.failures = 0  # failed passes (network, broker, out of memory): each backs off
         self.births = 0
         self.energy_messages = 0
+        if discovery is not None:
+            # discovery.py and sensors.py once now, while the boot's heap is tidy, and out again
+            # at once: their names are interned for good (qstrs are never freed), so the first
+            # announcement needs no new qstr chunks in a heap that is full and fragmented.
+            _configs()
+            self._configs_done()
 
     def offer(self, reading):
         """Keep the reading for the next pass (called from the meter reader; never blocks)."""

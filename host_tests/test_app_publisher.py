@@ -353,23 +353,25 @@ def test_the_configs_code_is_loaded_only_while_there_is_something_to_announce(mo
         monkeypatch.delitem(sys.modules, name, raising=False)
     monkeypatch.setattr(sys, "meta_path", [Spy()] + sys.meta_path)
     pub, meter, broker, clock = make(discovery=True)
+    assert Spy.names.count("discovery") == 1  # at boot, for its names (qstrs), and out again
+    assert "discovery" not in sys.modules and "sensors" not in sys.modules
     feed(pub, meter, LIST2)
     for _ in range(3):
         clock.ms += 2000
         pub.step()
     assert broker.topics()[-1] == "han/7359992890941742/state"
-    assert Spy.names.count("discovery") == 1  # once, for the whole announcement
+    assert Spy.names.count("discovery") == 2  # once, for the whole announcement
     assert "discovery" not in sys.modules and "sensors" not in sys.modules  # out again
     for reading in (LIST1, LIST2, LIST1):  # known keys, sensors or not: no configs' code
         feed(pub, meter, reading)
         pub.step()
-    assert Spy.names.count("discovery") == 1
+    assert Spy.names.count("discovery") == 2
     assert broker.topics().count("han/7359992890941742/state") == 4
     feed(pub, meter, LIST3)  # a new key: loaded, announced, out again; the totals kept
     for _ in range(3):
         clock.ms += 2000
         pub.step()
-    assert Spy.names.count("discovery") == 2 and "discovery" not in sys.modules
+    assert Spy.names.count("discovery") == 3 and "discovery" not in sys.modules
     assert broker.topics()[-1] == "han/7359992890941742/state"
     assert pub._totals == {"active_power_import_total": 123456}
 
