@@ -121,14 +121,6 @@ class App:
     def wifi_up(self):
         return self.wifi.up
 
-    def mqtt_link_up(self):
-        """The publisher's `network_up`: the Wi-Fi, and no first line search under way. While
-        the boot's search runs (linefind.py in the heap), the first MQTT session and its
-        announcement (mqttconnect.py, discovery.py) wait until the line is found, a meter cycle
-        or so; the reading that came meanwhile waits in its slot. Later searches hold nothing
-        back: a session is never closed for a search."""
-        return self.wifi.up and (self.line_search is None or self.line_searches > 1)
-
     def last_frame(self):
         return self.last_frame_ms
 

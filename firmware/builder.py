@@ -78,7 +78,7 @@ def parts(app, cfg, wlan, led, wdt, make_client):
             pub_cfg["per_value_topics"],
             mqtt_cfg["keepalive_s"],
             clock,
-            network_up=app.mqtt_link_up,
+            network_up=app.wifi_up,
             diagnostics=app.diagnostics,
             diagnostics_ms=pub_cfg["diagnostics_s"] * 1000,
             out=_message,

@@ -272,7 +272,6 @@ def test_the_long_lived_buffers_made_first_are_the_ones_in_use(tmp_path, monkeyp
     in_use = [the_app.reader._framer._buf, the_app.publisher._out] + heads
     assert sorted(map(id, made)) == sorted(map(id, in_use))
     assert builder._frame is None and builder._message is None  # nothing kept for later
-    assert the_app.publisher.network_up == the_app.mqtt_link_up  # after the boot's line search
 
 
 def test_build_survives_corrupt_config_and_missing_board(tmp_path, capsys):
@@ -452,10 +451,9 @@ def test_telemetry_code_is_loaded_while_asked_for_and_leaves_when_idle(monkeypat
 
 def test_firmware_does_not_import_hardware_outside_hw():
     # failsafe.py may reset the chip even when hw.py cannot be imported; mqttclient.py is
-    # the one place that makes umqtt clients, and mqttconnect.py gives umqtt.simple its
-    # time-limited sockets at boot.
+    # the one place that makes umqtt clients.
     allowed = {"hw.py": ("import machine", "import network"), "failsafe.py": ("import machine",),
-               "mqttclient.py": ("from umqtt",), "mqttconnect.py": ("from umqtt",)}
+               "mqttclient.py": ("from umqtt",)}
     for path in (ROOT / "firmware").rglob("*.py"):
         text = path.read_text()
         for name in ("import machine", "import network", "from umqtt", "import umqtt"):

@@ -197,21 +197,6 @@ def test_search_finds_each_line_setting_within_its_stated_time(
     assert len(bench.readings) > count
 
 
-def test_the_first_mqtt_session_waits_for_the_boot_search_and_later_searches_close_none(tmp_path):
-    # The first connection and its announcement wait until the boot's search has found the
-    # line, so their code and linefind's are never in the heap together.
-    bench = Bench(tmp_path, "2400 8E1")
-    the_app = bench.app
-    the_app.wifi.up = True
-    assert not the_app.mqtt_link_up()
-    assert bench.run(120, bench.found) is not None
-    assert the_app.mqtt_link_up()
-    the_app._search(0)  # the line lost later: searched again, the session goes on
-    assert the_app.line_search is not None and the_app.mqtt_link_up()
-    the_app.wifi.up = False
-    assert not the_app.mqtt_link_up()
-
-
 def test_status_names_the_settings_tried_while_no_frame_comes(tmp_path):
     bench = Bench(tmp_path, "9600 8N1", "aidon", "p1")
     bench.run(6)
