@@ -11,8 +11,8 @@ superseded in the diagnostics.
 The heaps are the smallest that run clean today plus a margin against fragmentation luck.
 Measured (32-bit build with the board's ROM frozen in and the UART's receive ring in C memory,
 see tools/run_mp.py; 2026-12-01): the dongle as it ships (energy mode off) with HTTP passes at
-100k, and at 96k it passed once in two runs (the other had one MemoryError in the first MQTT
-announcement, then ran clean); without HTTP 80k passes, 76k fails (MemoryErrors in MQTT
+100k, and at 96k every frame and request goes through but the first MQTT announcement has one
+MemoryError (retried a second later); without HTTP 80k passes, 76k fails (MemoryErrors in MQTT
 passes); with the energy mode on (its API polled too) 128k passes, 120k fails (one MemoryError
 in an MQTT pass). The aim is 96k with HTTP (then 80k, energy included). For measuring,
 HANPORT_SOAK_HEAP, HANPORT_SOAK_HEAP_NO_HTTP and HANPORT_SOAK_HEAP_ENERGY override the
