@@ -114,3 +114,18 @@ def test_twins_behave_alike_in_both_interpreters(where, tmp_path):
             assert ring >= 4096, lines
     assert "WDT would have reset the chip" in err and "machine.reset()" in err
     assert "not reached" not in lines
+
+
+def test_a_staged_script_finds_its_modules_as_the_board_does(tmp_path):
+    # The board runs main.py with "" first on sys.path, so app.py is "app.mpy"; each module's
+    # __file__ is a qstr that stays in the heap, so a long absolute path would cost heap the
+    # board never spends (about 3 KB for the dongle's modules in a pytest folder).
+    interp = interpreter()
+    (tmp_path / "probe.py").write_text("import sys, mod\nprint(repr(sys.path[0]), mod.__file__)\n")
+    (tmp_path / "mod.py").write_text("x = 1\n")
+    env = run_mp.environment(str(tmp_path), None, "none", None, interp)
+    out = subprocess.run(
+        run_mp.command(interp, "64k", "probe.py"), cwd=tmp_path, env=env, capture_output=True,
+        text=True, timeout=60,
+    )
+    assert out.stdout.split() == ["''", "mod.py"], (out.stdout, out.stderr)
