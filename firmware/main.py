@@ -13,27 +13,17 @@ exception while on trial, the old firmware is put back at once. swap.py leaves t
 the app is imported, and comes back only for that.
 """
 
-import os
 import sys
 
 import failsafe
 
-
-def exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-deploying = exists("deploying")
+deploying = failsafe.exists("deploying")
 
 if deploying:
     print("main: a deploy did not finish (file deploying); run make deploy again")
 else:
     # swap.STATE (or its temporary copy): an update over Wi-Fi has run; else no import at all
-    if exists("fwstate") or exists("fwstate.tmp"):
+    if failsafe.exists("fwstate") or failsafe.exists("fwstate.tmp"):
         try:
             import swap
 

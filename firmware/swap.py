@@ -24,6 +24,8 @@ a line "end" (tools/bundle.py writes it; fwold/manifest has "-" for the digest).
 
 import os
 
+from failsafe import exists
+
 LOADER = 1  # bundles built for a newer loader are refused until `make deploy` brings it
 LOADER_FILES = ("boot.py", "main.py", "failsafe.py", "failsafe.mpy", "swap.py", "swap.mpy")
 STATE = "fwstate"
@@ -75,14 +77,6 @@ def paths(manifest):
             if line:
                 out.append(line.split(" ", 2)[2])
     return out
-
-
-def exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
 
 
 def remove(path):

@@ -191,19 +191,23 @@ def test_per_value_topics_when_enabled():
     assert "han/7359992890941742/state" not in broker.topics()
 
 
-def test_reconnect_backs_off_exponentially_and_never_raises():
-    pub, meter, broker, clock = make(backoff=Backoff(1000, 8000))
-    broker.down = True
-    feed(pub, meter, LIST2)
+def connect_gaps(pub, broker, clock, passes=400):
+    """Run `passes` publisher passes 100 ms apart: the ms between its connect attempts."""
     attempts_at = []
-    for _ in range(400):
+    for _ in range(passes):
         before = broker.connect_attempts
         pub.step()
         if broker.connect_attempts != before:
             attempts_at.append(clock.ms)
         clock.ms += 100
-    gaps = [b - a for a, b in zip(attempts_at, attempts_at[1:])]
-    assert gaps[:5] == [1000, 2000, 4000, 8000, 8000]
+    return [b - a for a, b in zip(attempts_at, attempts_at[1:])]
+
+
+def test_reconnect_backs_off_exponentially_and_never_raises():
+    pub, meter, broker, clock = make(backoff=Backoff(1000, 8000))
+    broker.down = True
+    feed(pub, meter, LIST2)
+    assert connect_gaps(pub, broker, clock)[:5] == [1000, 2000, 4000, 8000, 8000]
     assert pending(pub) == 1 and not pub.connected
     broker.down = False
     clock.ms += 8000
@@ -569,15 +573,7 @@ def test_a_session_that_fails_at_once_after_each_connect_backs_off():
     FakeClient.publish = reset
     try:
         feed(pub, meter, LIST2)
-        attempts_at = []
-        for _ in range(400):
-            before = broker.connect_attempts
-            pub.step()
-            if broker.connect_attempts != before:
-                attempts_at.append(clock.ms)
-            clock.ms += 100
-        gaps = [b - a for a, b in zip(attempts_at, attempts_at[1:])]
-        assert gaps[:5] == [1000, 2000, 4000, 8000, 8000]
+        assert connect_gaps(pub, broker, clock)[:5] == [1000, 2000, 4000, 8000, 8000]
     finally:
         FakeClient.publish = publish
     run(pub, clock, 10)
