@@ -49,6 +49,17 @@ def test_long_length_forms():
         assert decode(enc.visible_string(text)) == text
 
 
+def test_bit_strings_up_to_64_bits_are_numbers_and_longer_ones_are_passed_over():
+    assert decode(enc.bit_string("1010")) == 0b10100000  # padded to whole bytes, as sent
+    assert decode(enc.bit_string("1" * 64)) == 2**64 - 1
+    # A longer one has no number, but its bytes are passed over: the item after it is read.
+    data = enc.bit_string("10" * 40) + enc.uint16(7)
+    cur = axdr.Cursor()
+    cur.reset(data, 0, len(data))
+    assert cur.value() is None
+    assert cur.value() == 7
+
+
 def test_skip_walks_nested_containers():
     item = enc.structure([enc.array([enc.uint8(1), enc.octet_string(b"ab")]), enc.date_time(bytes(12))])
     data = item + enc.uint16(7)
