@@ -6,11 +6,11 @@ parts()), for the same reason.
 """
 
 import gc
+import os
 import sys
 
 import hanport
 import hw
-from failsafe import exists
 import log
 from compat import const, ticks_ms
 from health import Health
@@ -29,6 +29,16 @@ _HTTP_HEADS = const(1)
 _frame = None  # made by build() first, taken by meter_source()
 _message = None  # made by build() first, taken by parts()
 _UPDATE_STATE = "fwstate"  # swap.STATE, named here so that swap.py need not be imported
+
+
+def _exists(path):
+    # Not failsafe.exists: failsafe.py is part of the loader, which an update over Wi-Fi never
+    # replaces, so this module (which one does replace) may use only what loader 1 has.
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
 
 
 def meter_source(app, meter_cfg, uart):
@@ -176,7 +186,7 @@ def build(App, config_path, boards_dir, make_client):
         client_id,
     )
     # 6. A new firmware's health check, only after an update over Wi-Fi.
-    if exists(_UPDATE_STATE) or exists(_UPDATE_STATE + ".tmp"):
+    if _exists(_UPDATE_STATE) or _exists(_UPDATE_STATE + ".tmp"):
         import trial
 
         trial.attach(app)

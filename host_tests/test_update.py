@@ -362,6 +362,19 @@ def test_bundle_lists_every_firmware_file_but_the_loader():
         assert loader not in files
 
 
+def test_no_module_an_update_replaces_imports_failsafe():
+    # An update over Wi-Fi replaces every module but the loader's (swap.LOADER_FILES), and the
+    # dongle keeps the failsafe.py it was deployed with: a name added to failsafe.py later would
+    # be missing there, and the new firmware would fail at boot and be undone.
+    firmware = ROOT / "firmware"
+    for path in sorted(firmware.rglob("*.py")):
+        rel = path.relative_to(firmware).as_posix()
+        if rel in ("main.py", "boot.py", "swap.py", "failsafe.py"):
+            continue
+        text = path.read_text()
+        assert "import failsafe" not in text and "from failsafe" not in text, rel
+
+
 # --- the trial under CPython: starts counted, health confirmed, time limit ---
 
 
