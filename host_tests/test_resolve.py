@@ -93,7 +93,9 @@ def test_no_answer_fails_after_the_bound_and_no_poll_blocks(responder):
     took = time.monotonic() - begin
     assert isinstance(found, OSError)
     assert len(resp.queries) == len(resolve.RETRY_MS)  # asked again, a bounded number of times
-    assert resolve.TOTAL_MS / 1000 <= took < resolve.TOTAL_MS / 1000 + 30
+    # The query counts whole ms ticks from a tick read after `begin`: it can give up up to one
+    # tick (1 ms) before TOTAL_MS of real time has passed (4.9996 s seen in a full run).
+    assert (resolve.TOTAL_MS - 1) / 1000 <= took < resolve.TOTAL_MS / 1000 + 30
     assert longest < 0.5  # generous for a loaded machine: a poll only looks and returns
 
 
